@@ -1,0 +1,130 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import SMTPCore
+
+/// The durable queue on disk:
+///
+///     SPOOL/queue.sqlite   index (``QueueIndex``)
+///     SPOOL/incoming/ID    messages being received
+///     SPOOL/messages/ID    accepted messages
+///
+/// A message is accepted only after its file is fsynced, renamed into `messages/`,
+/// the directory fsynced and its index row committed (in that order), so at every
+/// moment a crash leaves either a committed message or a leftover that ``open(directory:)``
+/// removes. The blocking calls here run on a thread pool, never on an event loop.
+public final class Spool: Sendable {
+    public let directory: String
+    private let index: QueueIndex
+
+    /// What start-up recovery found and removed.
+    public struct Recovery: Sendable, Equatable {
+        public var removedIncoming: Int
+        public var removedOrphans: Int
+        public var queued: Int
+    }
+
+    private init(directory: String, index: QueueIndex) {
+        self.directory = directory
+        self.index = index
+    }
+
+    /// Opens (creating if needed) the spool and removes what interrupted
+    /// transactions left behind; everything committed is kept.
+    public static func open(directory: String) throws -> (Spool, Recovery) {
+        for path in [directory, directory + "/incoming", directory + "/messages"] {
+            if mkdir(path, 0o700) != 0 && errno != EEXIST {
+                throw SpoolError.fromErrno("mkdir \(path)", errno)
+            }
+        }
+        let spool = Spool(directory: directory, index: try QueueIndex(path: directory + "/queue.sqlite"))
+        let recovery = try spool.recover()
+        return (spool, recovery)
+    }
+
+    private func recover() throws -> Recovery {
+        var recovery = Recovery(removedIncoming: 0, removedOrphans: 0, queued: 0)
+        for name in try Self.list(directory + "/incoming") {
+            unlink(directory + "/incoming/" + name)
+            recovery.removedIncoming += 1
+        }
+        let committed = try index.messageIDs()
+        // A file renamed into messages/ whose row never committed never got a 250.
+        for name in try Self.list(directory + "/messages") where !committed.contains(name) {
+            unlink(directory + "/messages/" + name)
+            recovery.removedOrphans += 1
+        }
+        if recovery.removedIncoming + recovery.removedOrphans > 0 {
+            try Self.syncDirectory(directory + "/incoming")
+            try Self.syncDirectory(directory + "/messages")
+        }
+        recovery.queued = committed.count
+        return recovery
+    }
+
+    /// Starts a new message file in `incoming/`.
+    public func createIncoming() throws(SpoolError) -> IncomingMessage {
+        while true {
+            let id = QueueID.make()
+            let path = directory + "/incoming/" + id
+            let descriptor = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+            if descriptor >= 0 {
+                return IncomingMessage(queueID: id, path: path, descriptor: descriptor)
+            }
+            if errno != EEXIST { throw .fromErrno("create", errno) }
+        }
+    }
+
+    /// Makes the message durable and part of the queue. Blocking. On failure nothing
+    /// of the message is left.
+    public func commit(_ message: IncomingMessage, envelope: Envelope, receivedAt: String,
+                       clientAddress: String, listener: String) throws(SpoolError) {
+        let finalPath = directory + "/messages/" + message.queueID
+        do {
+            try message.finish()
+            guard rename(message.path, finalPath) == 0 else { throw SpoolError.fromErrno("rename", errno) }
+            try Self.syncDirectory(directory + "/messages")
+            try Self.syncDirectory(directory + "/incoming")
+        } catch let error as SpoolError {
+            message.abort()
+            unlink(finalPath)
+            throw error
+        } catch {
+            message.abort()
+            unlink(finalPath)
+            throw .failed("\(error)")
+        }
+        do {
+            try index.insert(QueuedMessage(id: message.queueID, envelope: envelope, size: message.size,
+                                           receivedAt: receivedAt, clientAddress: clientAddress, listener: listener))
+        } catch {
+            unlink(finalPath)
+            let text = "\(error)"
+            throw text.contains("SQLITE_FULL") ? .diskFull : .failed("index: \(text)")
+        }
+    }
+
+    public func queuedCount() throws -> Int {
+        try index.messageIDs().count
+    }
+
+    private static func syncDirectory(_ path: String) throws(SpoolError) {
+        let descriptor = Glibc.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw .fromErrno("open \(path)", errno) }
+        defer { close(descriptor) }
+        if fsync(descriptor) != 0 { throw .fromErrno("fsync \(path)", errno) }
+    }
+
+    private static func list(_ path: String) throws -> [String] {
+        guard let directory = opendir(path) else { throw SpoolError.fromErrno("opendir \(path)", errno) }
+        defer { closedir(directory) }
+        var names: [String] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+}

@@ -1,0 +1,44 @@
+import Logging
+import NIOCore
+import NIOPosix
+import SMTPCore
+import SMTPNIO
+
+/// Checks AUTH credentials against the users file, with the per-IP lockout.
+///
+/// Unknown users are checked against a dummy hash so that they take as long as a
+/// wrong password. One log line per failure, with the client IP and the user name
+/// (escaped by the log format), never the password: fail2ban can match on it.
+struct Authenticator: Sendable {
+    let users: UsersFile
+    let failures: AuthFailureTracker
+    let threadPool: NIOThreadPool
+    let logger: Logger
+
+    func authenticate(_ credentials: Credentials, mechanism: SASLMechanism, client: ClientInfo,
+                      eventLoop: any EventLoop) -> EventLoopFuture<SMTPServerStateMachine.AuthenticationResult> {
+        threadPool.runIfActive(eventLoop: eventLoop) {
+            let user = users.users[credentials.username]
+            let matches = PasswordHash.verify(credentials.password, against: user?.hash ?? PasswordHash.dummyHash)
+            var metadata: Logger.Metadata = [
+                "client": "\(client.address)", "listener": "\(client.listener)",
+                "user": "\(credentials.username)", "mechanism": "\(mechanism.rawValue)",
+            ]
+            if failures.isLockedOut(client.address) {
+                metadata["reason"] = "locked_out"
+                logger.warning("auth_failed", metadata: metadata)
+                return .lockedOut
+            }
+            if let user, matches {
+                logger.info("auth_ok", metadata: metadata)
+                return .success(AuthenticatedUser(name: user.name, allowedDomains: user.allowedDomains))
+            }
+            metadata["reason"] = user == nil ? "unknown_user" : "bad_password"
+            logger.warning("auth_failed", metadata: metadata)
+            if failures.recordFailure(client.address) {
+                logger.warning("auth_lockout", metadata: ["client": "\(client.address)", "listener": "\(client.listener)"])
+            }
+            return .invalidCredentials
+        }
+    }
+}

@@ -1,0 +1,67 @@
+import SMTPCore
+
+/// The whole effective configuration of a Veil instance (DESIGN.md, config/veil.toml).
+public struct Configuration: Sendable {
+    public var file: String
+    public var hostname: String
+    public var spoolDirectory: String
+    public var listeners: [Listener]
+    public var tls: TLS
+    public var auth: Auth
+    public var limits: Limits
+    public var log: Log
+
+    public struct Listener: Sendable {
+        public var name: String
+        public var host: String
+        public var port: Int
+        public var tls: TLSMode
+        public var auth: AuthMode
+        public var relayNetworks: [CIDR]
+        /// Where `[[listener]]` stands in the file, for errors found later (bind).
+        public var line: Int
+    }
+
+    public struct TLS: Sendable {
+        public var certificate: String?
+        public var privateKey: String?
+        public var minimumVersion: String
+        public var certificateLine: Int?
+        public var privateKeyLine: Int?
+    }
+
+    public struct Auth: Sendable {
+        public var usersFile: String?
+        public var usersFileLine: Int?
+        public var maximumFailures: Int
+        /// Seconds.
+        public var failureWindow: Int
+        /// Seconds.
+        public var lockout: Int
+    }
+
+    /// Every limit of the inbound side, in one place.
+    public struct Limits: Sendable {
+        public var maximumMessageSize = 50 << 20
+        public var maximumRecipients = 1000
+        public var maximumHeaderSize = 256 << 10
+        public var maximumConnections = 1000
+        public var maximumConnectionsPerIP = 50
+        /// Seconds (RFC 5321 §4.5.3.2 asks for at least 5 minutes).
+        public var commandTimeout = 300
+        /// Seconds.
+        public var dataTimeout = 600
+        public var bareNewline = BareNewlinePolicy.reject
+        /// Negative replies before the client is disconnected with 421.
+        public var maximumErrors = 20
+    }
+
+    public struct Log: Sendable {
+        public enum Format: String, Sendable, CaseIterable {
+            case text
+            case json
+        }
+        public var level: String
+        public var format: Format
+    }
+}

@@ -1,0 +1,227 @@
+import Foundation
+import SMTPCore
+
+extension Configuration {
+    /// Reads and validates a configuration file. Every problem is reported as
+    /// `file:line: key: problem`; unknown keys are errors.
+    public static func load(path: String) throws(ConfigError) -> Configuration {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            throw ConfigError(file: path, line: nil, key: "file", problem: "cannot be read")
+        }
+        let root: TOMLTable
+        do {
+            root = try TOMLParser.parse(text)
+        } catch {
+            throw ConfigError(file: path, line: error.line, key: "syntax", problem: error.message)
+        }
+        let directory = (path as NSString).deletingLastPathComponent
+        var reader = TableReader(file: path, table: root, prefix: "", baseDirectory: directory)
+        return try reader.configuration()
+    }
+}
+
+/// Reads typed values out of one TOML table and remembers which keys were used, so
+/// that the rest can be reported as unknown.
+private struct TableReader {
+    let file: String
+    let table: TOMLTable
+    let prefix: String
+    let baseDirectory: String
+    var used: Set<String> = []
+
+    init(file: String, table: TOMLTable, prefix: String, baseDirectory: String) {
+        self.file = file
+        self.table = table
+        self.prefix = prefix
+        self.baseDirectory = baseDirectory
+    }
+
+    func error(_ key: String, _ problem: String, line: Int? = nil) -> ConfigError {
+        ConfigError(file: file, line: line ?? table[key]?.line ?? table.line, key: prefix + key, problem: problem)
+    }
+
+    mutating func raw(_ key: String) -> TOMLTable.Entry? {
+        used.insert(key)
+        return table[key]
+    }
+
+    mutating func string(_ key: String) throws(ConfigError) -> String? {
+        guard let entry = raw(key) else { return nil }
+        guard case .string(let value) = entry.value else { throw error(key, "must be a string, not \(entry.value.typeName)") }
+        return value
+    }
+
+    mutating func string(_ key: String, default value: String) throws(ConfigError) -> String {
+        try string(key) ?? value
+    }
+
+    mutating func path(_ key: String) throws(ConfigError) -> String? {
+        guard let value = try string(key) else { return nil }
+        guard !value.isEmpty else { throw error(key, "must not be empty") }
+        return value.hasPrefix("/") ? value : baseDirectory + "/" + value
+    }
+
+    mutating func integer(_ key: String, default value: Int, range: ClosedRange<Int>) throws(ConfigError) -> Int {
+        guard let entry = raw(key) else { return value }
+        guard case .integer(let number) = entry.value else { throw error(key, "must be an integer, not \(entry.value.typeName)") }
+        guard range.contains(number) else { throw error(key, "must be between \(range.lowerBound) and \(range.upperBound)") }
+        return number
+    }
+
+    mutating func boolean(_ key: String, default value: Bool) throws(ConfigError) -> Bool {
+        guard let entry = raw(key) else { return value }
+        guard case .boolean(let flag) = entry.value else { throw error(key, "must be true or false") }
+        return flag
+    }
+
+    mutating func choice<Choice: RawRepresentable & CaseIterable>(_ key: String, default value: Choice) throws(ConfigError) -> Choice
+    where Choice.RawValue == String {
+        guard let text = try string(key) else { return value }
+        guard let choice = Choice(rawValue: text) else {
+            throw error(key, "must be one of \(Choice.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")), not \"\(text)\"")
+        }
+        return choice
+    }
+
+    mutating func duration(_ key: String, default value: Int) throws(ConfigError) -> Int {
+        guard let text = try string(key) else { return value }
+        guard let seconds = parseDuration(text) else { throw error(key, "\"\(text)\" is not a duration (e.g. \"30s\", \"5m\", \"2h\", \"5d\")") }
+        return seconds
+    }
+
+    mutating func size(_ key: String, default value: Int) throws(ConfigError) -> Int {
+        guard let entry = raw(key) else { return value }
+        switch entry.value {
+        case .integer(let number) where number >= 0:
+            return number
+        case .string(let text):
+            guard let bytes = parseSize(text) else { throw error(key, "\"\(text)\" is not a size (e.g. \"256KB\", \"50MB\")") }
+            return bytes
+        default:
+            throw error(key, "must be a size such as \"50MB\"")
+        }
+    }
+
+    mutating func stringArray(_ key: String) throws(ConfigError) -> [String] {
+        guard let entry = raw(key) else { return [] }
+        guard case .array(let items) = entry.value else { throw error(key, "must be an array of strings") }
+        var strings: [String] = []
+        for item in items {
+            guard case .string(let text) = item else { throw error(key, "must be an array of strings") }
+            strings.append(text)
+        }
+        return strings
+    }
+
+    mutating func subtable(_ key: String) throws(ConfigError) -> TableReader {
+        guard let entry = raw(key) else {
+            return TableReader(file: file, table: TOMLTable(line: table.line), prefix: prefix + key + ".", baseDirectory: baseDirectory)
+        }
+        guard case .table(let child) = entry.value else { throw error(key, "must be a table ([\(key)])") }
+        return TableReader(file: file, table: child, prefix: prefix + key + ".", baseDirectory: baseDirectory)
+    }
+
+    mutating func tables(_ key: String) throws(ConfigError) -> [TableReader] {
+        guard let entry = raw(key) else { return [] }
+        guard case .tables(let list) = entry.value else { throw error(key, "must be an array of tables ([[\(key)]])") }
+        return list.map { TableReader(file: file, table: $0, prefix: prefix + key + ".", baseDirectory: baseDirectory) }
+    }
+
+    func rejectUnknownKeys() throws(ConfigError) {
+        for (key, entry) in table.entries where !used.contains(key) {
+            throw error(key, "unknown key", line: entry.line)
+        }
+    }
+
+    // MARK: The file's structure
+
+    mutating func configuration() throws(ConfigError) -> Configuration {
+        let hostname = try string("hostname", default: "localhost")
+        guard !hostname.isEmpty, !hostname.contains(" ") else { throw error("hostname", "must be a host name") }
+        let spool = try path("spool_dir") ?? "/var/spool/veil"
+        var listeners: [Configuration.Listener] = []
+        for var reader in try tables("listener") {
+            listeners.append(try reader.listener())
+            try reader.rejectUnknownKeys()
+        }
+        guard !listeners.isEmpty else { throw error("listener", "at least one [[listener]] is needed") }
+        for (index, listener) in listeners.enumerated() where listeners[..<index].contains(where: { $0.name == listener.name }) {
+            throw ConfigError(file: file, line: listener.line, key: "listener.name", problem: "\"\(listener.name)\" is used twice")
+        }
+
+        var tlsReader = try subtable("tls")
+        let tls = Configuration.TLS(
+            certificate: try tlsReader.path("certificate"), privateKey: try tlsReader.path("private_key"),
+            minimumVersion: try tlsReader.string("min_version", default: "1.2"),
+            certificateLine: tlsReader.table["certificate"]?.line, privateKeyLine: tlsReader.table["private_key"]?.line)
+        guard ["1.2", "1.3"].contains(tls.minimumVersion) else { throw tlsReader.error("min_version", "must be \"1.2\" or \"1.3\"") }
+        try tlsReader.rejectUnknownKeys()
+        if let listener = listeners.first(where: { $0.tls != .none }) {
+            if tls.certificate == nil { throw tlsReader.error("certificate", "needed by listener \"\(listener.name)\" (tls = \"\(listener.tls.rawValue)\")") }
+            if tls.privateKey == nil { throw tlsReader.error("private_key", "needed by listener \"\(listener.name)\" (tls = \"\(listener.tls.rawValue)\")") }
+        }
+
+        var authReader = try subtable("auth")
+        let auth = Configuration.Auth(
+            usersFile: try authReader.path("users_file"), usersFileLine: authReader.table["users_file"]?.line,
+            maximumFailures: try authReader.integer("max_failures", default: 5, range: 1...1_000_000),
+            failureWindow: try authReader.duration("failure_window", default: 600),
+            lockout: try authReader.duration("lockout", default: 900))
+        try authReader.rejectUnknownKeys()
+        if let listener = listeners.first(where: { $0.auth != .off }), auth.usersFile == nil {
+            throw authReader.error("users_file", "needed by listener \"\(listener.name)\" (auth = \"\(listener.auth.rawValue)\")")
+        }
+
+        var limitsReader = try subtable("limits")
+        var limits = Configuration.Limits()
+        limits.maximumMessageSize = try limitsReader.size("max_message_size", default: limits.maximumMessageSize)
+        limits.maximumRecipients = try limitsReader.integer("max_recipients", default: limits.maximumRecipients, range: 1...100_000)
+        limits.maximumHeaderSize = try limitsReader.size("max_header_size", default: limits.maximumHeaderSize)
+        limits.maximumConnections = try limitsReader.integer("max_connections", default: limits.maximumConnections, range: 1...1_000_000)
+        limits.maximumConnectionsPerIP = try limitsReader.integer("max_connections_per_ip", default: limits.maximumConnectionsPerIP, range: 1...1_000_000)
+        limits.commandTimeout = try limitsReader.duration("command_timeout", default: limits.commandTimeout)
+        limits.dataTimeout = try limitsReader.duration("data_timeout", default: limits.dataTimeout)
+        limits.bareNewline = try limitsReader.choice("bare_newline", default: limits.bareNewline)
+        limits.maximumErrors = try limitsReader.integer("max_errors", default: limits.maximumErrors, range: 1...10_000)
+        try limitsReader.rejectUnknownKeys()
+
+        var logReader = try subtable("log")
+        let log = Configuration.Log(level: try logReader.string("level", default: "info"),
+                                    format: try logReader.choice("format", default: .text))
+        guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(log.level) else {
+            throw logReader.error("level", "must be one of trace, debug, info, notice, warning, error, critical")
+        }
+        try logReader.rejectUnknownKeys()
+        try rejectUnknownKeys()
+        return Configuration(file: file, hostname: hostname, spoolDirectory: spool, listeners: listeners,
+                             tls: tls, auth: auth, limits: limits, log: log)
+    }
+
+    mutating func listener() throws(ConfigError) -> Configuration.Listener {
+        guard let name = try string("name"), !name.isEmpty else { throw error("name", "every [[listener]] needs a name") }
+        let address = try string("address", default: "0.0.0.0:25")
+        guard let (host, port) = splitHostPort(address) else {
+            throw error("address", "\"\(address)\" is not IPv4:port or [IPv6]:port")
+        }
+        var networks: [CIDR] = []
+        for text in try stringArray("relay_networks") {
+            guard let network = CIDR(text) else { throw error("relay_networks", "\"\(text)\" is not a network such as 10.0.0.0/8") }
+            networks.append(network)
+        }
+        guard try !boolean("proxy_protocol", default: false) else {
+            throw error("proxy_protocol", "the PROXY protocol is not supported by this version of Veil")
+        }
+        return Configuration.Listener(
+            name: name, host: host, port: port, tls: try choice("tls", default: TLSMode.starttls),
+            auth: try choice("auth", default: AuthMode.required), relayNetworks: networks, line: table.line)
+    }
+
+    private func splitHostPort(_ address: String) -> (String, Int)? {
+        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]),
+              (0...65535).contains(port) else { return nil }
+        var host = String(address[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard CIDR.bytes(of: host) != nil else { return nil }
+        return (host, port)
+    }
+}

@@ -1,0 +1,35 @@
+import Foundation
+
+extension Configuration {
+    /// The configuration as `veil check-config` prints it: TOML with every value in
+    /// force, defaults included.
+    public var effectiveDescription: String {
+        var lines = [
+            "# effective configuration of \(file)",
+            "hostname = \(quoted(hostname))",
+            "spool_dir = \(quoted(spoolDirectory))",
+        ]
+        for listener in listeners {
+            lines += ["", "[[listener]]", "name = \(quoted(listener.name))",
+                      "address = \(quoted(listener.host.contains(":") ? "[\(listener.host)]:\(listener.port)" : "\(listener.host):\(listener.port)"))",
+                      "tls = \(quoted(listener.tls.rawValue))", "auth = \(quoted(listener.auth.rawValue))",
+                      "relay_networks = [\(listener.relayNetworks.map { quoted($0.description) }.joined(separator: ", "))]",
+                      "proxy_protocol = false"]
+        }
+        lines += ["", "[tls]", "certificate = \(quoted(tls.certificate ?? ""))",
+                  "private_key = \(quoted(tls.privateKey ?? ""))", "min_version = \(quoted(tls.minimumVersion))"]
+        lines += ["", "[auth]", "users_file = \(quoted(auth.usersFile ?? ""))", "max_failures = \(auth.maximumFailures)",
+                  "failure_window = \"\(auth.failureWindow)s\"", "lockout = \"\(auth.lockout)s\""]
+        lines += ["", "[limits]", "max_message_size = \(limits.maximumMessageSize)",
+                  "max_recipients = \(limits.maximumRecipients)", "max_header_size = \(limits.maximumHeaderSize)",
+                  "max_connections = \(limits.maximumConnections)", "max_connections_per_ip = \(limits.maximumConnectionsPerIP)",
+                  "command_timeout = \"\(limits.commandTimeout)s\"", "data_timeout = \"\(limits.dataTimeout)s\"",
+                  "bare_newline = \(quoted(limits.bareNewline.rawValue))", "max_errors = \(limits.maximumErrors)"]
+        lines += ["", "[log]", "level = \(quoted(log.level))", "format = \(quoted(log.format.rawValue))"]
+        return lines.joined(separator: "\n")
+    }
+
+    private func quoted(_ text: String) -> String {
+        "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+    }
+}

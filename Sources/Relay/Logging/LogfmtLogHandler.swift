@@ -1,0 +1,79 @@
+import Foundation
+import Logging
+
+/// Writes one line per event to stderr, as logfmt (`ts=… level=info event=accepted
+/// queue_id=…`) or JSON, for journald and fail2ban. The log message is the event
+/// name; metadata carries the details and never secrets or message content.
+public struct LogfmtLogHandler: LogHandler {
+    public var metadata: Logger.Metadata = [:]
+    public var logLevel: Logger.Level
+    let json: Bool
+
+    public init(level: Logger.Level, json: Bool) {
+        self.logLevel = level
+        self.json = json
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        var fields: [(String, String)] = [
+            ("ts", Self.timestamp()), ("level", "\(event.level)"), ("event", "\(event.message)"),
+        ]
+        let merged = metadata.merging(event.metadata ?? [:]) { $1 }
+        let order = ["listener", "client", "queue_id"]
+        for key in order { if let value = merged[key] { fields.append((key, "\(value)")) } }
+        for (key, value) in merged.sorted(by: { $0.key < $1.key }) where !order.contains(key) {
+            fields.append((key, "\(value)"))
+        }
+        let line = json ? Self.jsonLine(fields) : Self.logfmtLine(fields)
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+
+    static func logfmtLine(_ fields: [(String, String)]) -> String {
+        fields.map { key, value in "\(key)=\(quoted(value))" }.joined(separator: " ")
+    }
+
+    /// logfmt values are quoted when they hold spaces, quotes, `=` or control
+    /// characters; control characters are escaped so a client cannot forge lines.
+    static func quoted(_ value: String) -> String {
+        let needsQuotes = value.isEmpty || value.unicodeScalars.contains { $0 == " " || $0 == "\"" || $0 == "=" || $0.value < 32 || $0.value == 127 }
+        guard needsQuotes else { return value }
+        return "\"" + escaped(value) + "\""
+    }
+
+    static func jsonLine(_ fields: [(String, String)]) -> String {
+        "{" + fields.map { "\"\($0.0)\":\"\(escaped($0.1))\"" }.joined(separator: ",") + "}"
+    }
+
+    static func escaped(_ value: String) -> String {
+        var result = ""
+        for scalar in value.unicodeScalars {
+            switch scalar {
+            case "\"": result += "\\\""
+            case "\\": result += "\\\\"
+            case "\n": result += "\\n"
+            case "\r": result += "\\r"
+            case "\t": result += "\\t"
+            case _ where scalar.value < 32 || scalar.value == 127:
+                result += String(format: "\\u%04x", scalar.value)
+            default:
+                result.unicodeScalars.append(scalar)
+            }
+        }
+        return result
+    }
+
+    static func timestamp() -> String {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        var time = tm()
+        var seconds = now.tv_sec
+        gmtime_r(&seconds, &time)
+        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", time.tm_year + 1900, time.tm_mon + 1, time.tm_mday,
+                      time.tm_hour, time.tm_min, time.tm_sec, now.tv_nsec / 1_000_000)
+    }
+}

@@ -1,0 +1,88 @@
+import Foundation
+import Logging
+import MailQueue
+import MessageRewriter
+import NIOCore
+import NIOPosix
+import SMTPCore
+import SMTPNIO
+
+/// Streams one message through the rewriter into a spool file, and commits it to
+/// the queue on a thread pool (fsync is slow and must not block an event loop).
+final class SpoolSink: MessageSink {
+    private let spool: Spool
+    private let incoming: IncomingMessage
+    private var rewriter: MessageRewriter
+    private var scratch = ByteBuffer()
+    private let client: ClientInfo
+    private let threadPool: NIOThreadPool
+    private let logger: Logger
+
+    init(spool: Spool, maximumHeaderSize: Int, client: ClientInfo, threadPool: NIOThreadPool, logger: Logger) throws(SMTPReply) {
+        self.spool = spool
+        do {
+            incoming = try spool.createIncoming()
+        } catch {
+            logger.error("spool_error", metadata: ["error": "\(error)"])
+            throw Self.reply(for: error)
+        }
+        self.rewriter = MessageRewriter(maximumHeaderSize: maximumHeaderSize)
+        self.client = client
+        self.threadPool = threadPool
+        self.logger = logger
+    }
+
+    func write(_ text: ByteBuffer) -> SMTPReply? {
+        scratch.clear()
+        do {
+            try rewriter.process(text, into: &scratch)
+        } catch {
+            switch error {
+            case .headerBlockTooLarge:
+                return SMTPReply(554, "5.6.0", "Error: header block exceeds the maximum size")
+            case .nulInHeader:
+                return SMTPReply(554, "5.6.0", "Error: NUL byte in the header block")
+            }
+        }
+        do {
+            try incoming.write(scratch)
+        } catch {
+            logger.error("spool_error", metadata: ["queue_id": "\(incoming.queueID)", "error": "\(error)"])
+            return Self.reply(for: error)
+        }
+        return nil
+    }
+
+    func commit(_ envelope: Envelope, eventLoop: any EventLoop) -> EventLoopFuture<String> {
+        let (spool, incoming, client, logger) = (self.spool, self.incoming, self.client, self.logger)
+        return threadPool.runIfActive(eventLoop: eventLoop) {
+            do throws(SpoolError) {
+                try spool.commit(incoming, envelope: envelope, receivedAt: Self.now(),
+                                 clientAddress: client.address, listener: client.listener)
+            } catch {
+                logger.error("spool_error", metadata: ["queue_id": "\(incoming.queueID)", "error": "\(error)"])
+                throw Self.reply(for: error)
+            }
+            logger.info("accepted", metadata: [
+                "queue_id": "\(incoming.queueID)", "client": "\(client.address)", "listener": "\(client.listener)",
+                "from": "\(envelope.sender)", "rcpt_count": "\(envelope.recipients.count)", "size": "\(incoming.size)",
+                "user": "\(envelope.authenticatedUser ?? "")", "helo": "\(envelope.clientName)",
+            ])
+            return incoming.queueID
+        }
+    }
+
+    func abort() {
+        incoming.abort()
+    }
+
+    static func reply(for error: SpoolError) -> SMTPReply {
+        error == .diskFull ? Replies.diskFull : Replies.storageFailure
+    }
+
+    static func now() -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: Date())
+    }
+}

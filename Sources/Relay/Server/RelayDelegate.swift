@@ -1,0 +1,26 @@
+import Logging
+import MailQueue
+import NIOCore
+import NIOPosix
+import SMTPCore
+import SMTPNIO
+
+/// Connects the SMTP sessions to the users file and the queue.
+struct RelayDelegate: SMTPServerDelegate {
+    let authenticator: Authenticator?
+    let spool: Spool
+    let maximumHeaderSize: Int
+    let threadPool: NIOThreadPool
+    let logger: Logger
+
+    func authenticate(_ credentials: Credentials, mechanism: SASLMechanism, client: ClientInfo,
+                      eventLoop: any EventLoop) -> EventLoopFuture<SMTPServerStateMachine.AuthenticationResult> {
+        guard let authenticator else { return eventLoop.makeSucceededFuture(.invalidCredentials) }
+        return authenticator.authenticate(credentials, mechanism: mechanism, client: client, eventLoop: eventLoop)
+    }
+
+    func startMessage(client: ClientInfo) throws(SMTPReply) -> any MessageSink {
+        try SpoolSink(spool: spool, maximumHeaderSize: maximumHeaderSize, client: client,
+                      threadPool: threadPool, logger: logger)
+    }
+}

@@ -1,0 +1,68 @@
+import Logging
+import MailQueue
+import NIOCore
+import NIOPosix
+import NIOSSL
+import ServiceLifecycle
+
+/// Starts and runs the daemon: everything `veil serve` does.
+public enum VeilServer {
+    /// Validates everything the daemon would load (config, users file, certificate)
+    /// without starting it.
+    public static func check(configurationPath: String) throws(ConfigError) -> Configuration {
+        let configuration = try Configuration.load(path: configurationPath)
+        if configuration.listeners.contains(where: { $0.tls != .none }) {
+            _ = try configuration.tls.makeServerContext(configFile: configuration.file)
+        }
+        if let path = configuration.auth.usersFile {
+            _ = try UsersFile.load(path: path, configFile: configuration.file, configLine: configuration.auth.usersFileLine)
+        }
+        return configuration
+    }
+
+    public static func run(configurationPath: String) async throws {
+        let configuration = try check(configurationPath: configurationPath)
+        LoggingSystem.bootstrap { _ in
+            LogfmtLogHandler(level: Logger.Level(rawValue: configuration.log.level) ?? .info,
+                             json: configuration.log.format == .json)
+        }
+        let logger = Logger(label: "veil")
+        let tlsContext = try configuration.listeners.contains(where: { $0.tls != .none })
+            ? configuration.tls.makeServerContext(configFile: configuration.file) : nil
+        let users = try configuration.auth.usersFile.map {
+            try UsersFile.load(path: $0, configFile: configuration.file, configLine: configuration.auth.usersFileLine)
+        }
+        let (spool, recovery) = try Spool.open(directory: configuration.spoolDirectory)
+        logger.info("queue_loaded", metadata: [
+            "spool": "\(configuration.spoolDirectory)", "queued": "\(recovery.queued)",
+            "removed_incomplete": "\(recovery.removedIncoming + recovery.removedOrphans)",
+        ])
+
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        let threadPool = NIOThreadPool(numberOfThreads: max(2, System.coreCount))
+        threadPool.start()
+        let authenticator = users.map {
+            Authenticator(users: $0, failures: AuthFailureTracker(
+                maximumFailures: configuration.auth.maximumFailures,
+                window: .seconds(Int64(configuration.auth.failureWindow)),
+                lockout: .seconds(Int64(configuration.auth.lockout))), threadPool: threadPool, logger: logger)
+        }
+        let delegate = RelayDelegate(authenticator: authenticator, spool: spool,
+                                     maximumHeaderSize: configuration.limits.maximumHeaderSize,
+                                     threadPool: threadPool, logger: logger)
+        let listeners = ListenerService(configuration: configuration, tlsContext: tlsContext,
+                                        delegate: delegate, group: group, logger: logger)
+        let serviceGroup = ServiceGroup(configuration: .init(
+            services: [.init(service: listeners)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await serviceGroup.run()
+        } catch {
+            try? await threadPool.shutdownGracefully()
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        try await threadPool.shutdownGracefully()
+        try await group.shutdownGracefully()
+        logger.info("stopped")
+    }
+}

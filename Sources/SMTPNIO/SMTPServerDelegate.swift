@@ -1,0 +1,42 @@
+import NIOCore
+import SMTPCore
+
+/// The client at the other end of a session, as limits, policy and logs see it.
+public struct ClientInfo: Sendable, Equatable {
+    /// IP address as text (the proxied one behind a PROXY protocol header).
+    public var address: String
+    public var port: Int
+    public var listener: String
+
+    public init(address: String, port: Int, listener: String) {
+        self.address = address
+        self.port = port
+        self.listener = listener
+    }
+}
+
+/// What the session handler needs from the rest of the relay: credential checks
+/// and somewhere to put messages. Kept as a protocol so that SMTPNIO knows nothing
+/// of users files or the queue.
+public protocol SMTPServerDelegate: Sendable {
+    /// Checks credentials. The future may complete on any event loop.
+    func authenticate(_ credentials: Credentials, mechanism: SASLMechanism, client: ClientInfo,
+                      eventLoop: any EventLoop) -> EventLoopFuture<SMTPServerStateMachine.AuthenticationResult>
+
+    /// Starts receiving one message; a thrown reply (4xx) is sent instead of taking it.
+    func startMessage(client: ClientInfo) throws(SMTPReply) -> any MessageSink
+}
+
+/// Where the text of one message goes while it is received.
+public protocol MessageSink: AnyObject {
+    /// Appends message text. A returned reply means the message cannot be accepted
+    /// (it is sent after the end of the data; the rest of the text is dropped).
+    func write(_ text: ByteBuffer) -> SMTPReply?
+
+    /// Stores the complete message; succeeds with the queue id, or fails with an
+    /// ``SMTPReply`` to send.
+    func commit(_ envelope: Envelope, eventLoop: any EventLoop) -> EventLoopFuture<String>
+
+    /// Drops the message (rejected, or the connection went away).
+    func abort()
+}

@@ -1,0 +1,348 @@
+import Logging
+import NIOCore
+import NIOSSL
+import NIOTLS
+import SMTPCore
+
+/// Runs one inbound SMTP session on a channel: frames the byte stream into command
+/// lines, DATA text and BDAT chunks, feeds ``SMTPServerStateMachine`` and carries
+/// out its actions.
+///
+/// Replies to pipelined commands (RFC 2920) are written as the commands are read
+/// and flushed once the input is used up or the session waits (AUTH check, queue
+/// write), during which no more bytes are read from the socket.
+public final class SMTPServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    public typealias InboundIn = ByteBuffer
+    public typealias OutboundIn = ByteBuffer
+    public typealias OutboundOut = ByteBuffer
+
+    public struct Configuration: Sendable {
+        public var session: SMTPServerConfiguration
+        public var bareNewline: BareNewlinePolicy
+        public var commandTimeout: TimeAmount
+        public var dataTimeout: TimeAmount
+        /// Used for STARTTLS; nil when the listener has no STARTTLS.
+        public var tlsContext: NIOSSLContext?
+
+        public init(session: SMTPServerConfiguration, bareNewline: BareNewlinePolicy, commandTimeout: TimeAmount,
+                    dataTimeout: TimeAmount, tlsContext: NIOSSLContext?) {
+            self.session = session
+            self.bareNewline = bareNewline
+            self.commandTimeout = commandTimeout
+            self.dataTimeout = dataTimeout
+            self.tlsContext = tlsContext
+        }
+    }
+
+    /// RFC 5321 §4.5.3.1.4: 512 octets with CRLF; RFC 4954 §4: AUTH exchanges may
+    /// need longer lines (12 KiB, as Postfix allows).
+    static let maximumCommandLength = 510
+    static let maximumAuthLineLength = 12 * 1024
+
+    private enum Mode {
+        case command
+        case data(DataReader)
+        case chunk(remaining: Int, last: Bool, discard: Bool)
+        /// Waiting for the AUTH check or the queue write.
+        case waiting
+        case closed
+    }
+
+    private let configuration: Configuration
+    private let delegate: any SMTPServerDelegate
+    private let client: ClientInfo
+    private var logger: Logger
+    private var machine: SMTPServerStateMachine
+    private var framer: CommandLineFramer
+    private var mode = Mode.command
+    private var input: ByteBuffer
+    private var sink: (any MessageSink)?
+    private var messageSize = 0
+    private var rejection: SMTPReply?
+    private var readHeldBack = false
+    private var timeout: Scheduled<Void>?
+
+    public init(configuration: Configuration, client: ClientInfo, isRelayClient: Bool,
+                delegate: any SMTPServerDelegate, logger: Logger) {
+        self.configuration = configuration
+        self.client = client
+        self.delegate = delegate
+        self.logger = logger
+        self.machine = SMTPServerStateMachine(configuration: configuration.session, isRelayClient: isRelayClient)
+        self.framer = CommandLineFramer(policy: configuration.bareNewline)
+        self.input = ByteBuffer()
+    }
+
+    // MARK: Channel events
+
+    public func channelActive(context: ChannelHandlerContext) {
+        send(machine.greeting(), context: context)
+        context.flush()
+        armTimeout(context: context)
+        context.fireChannelActive()
+    }
+
+    public func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive {
+            channelActive(context: context)
+        }
+    }
+
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var bytes = unwrapInboundIn(data)
+        if case .closed = mode { return }
+        input.writeBuffer(&bytes)
+        armTimeout(context: context)
+        process(context: context)
+        context.flush()
+    }
+
+    public func channelInactive(context: ChannelHandlerContext) {
+        mode = .closed
+        timeout?.cancel()
+        sink?.abort()
+        sink = nil
+        context.fireChannelInactive()
+    }
+
+    public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let tlsEvent = event as? TLSUserEvent, case .handshakeCompleted = tlsEvent {
+            let version = try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self).tlsVersion
+            let cipher = try? context.pipeline.syncOperations.handler(type: TLSCipherRecorder.self).cipherName
+            logger.info("tls", metadata: [
+                "protocol": "\(version.map(Self.protocolName) ?? "unknown")", "cipher": "\(cipher ?? "unknown")",
+            ])
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    public func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        logger.notice("connection_error", metadata: ["error": "\(error)"])
+        mode = .closed
+        context.close(promise: nil)
+    }
+
+    /// The protocol as OpenSSL and Postfix logs name it ("TLSv1.3").
+    static func protocolName(_ version: TLSVersion) -> String {
+        switch version {
+        case .tlsv1: return "TLSv1"
+        case .tlsv11: return "TLSv1.1"
+        case .tlsv12: return "TLSv1.2"
+        case .tlsv13: return "TLSv1.3"
+        }
+    }
+
+    /// Holds reads back while the session waits, so a client cannot make Veil
+    /// buffer unbounded input in the meantime.
+    public func read(context: ChannelHandlerContext) {
+        if case .waiting = mode {
+            readHeldBack = true
+        } else {
+            context.read()
+        }
+    }
+
+    // MARK: Input
+
+    private func process(context: ChannelHandlerContext) {
+        while true {
+            switch mode {
+            case .closed, .waiting:
+                return
+            case .command:
+                switch framer.nextLine(from: &input, maximumLength: Self.maximumAuthLineLength) {
+                case .needMoreData:
+                    input.discardReadBytes()
+                    return
+                case .line(let line) where line.readableBytes > Self.maximumCommandLength && !isAuthLine(line):
+                    perform(machine.lineTooLong(), context: context)
+                case .line(let line):
+                    perform(machine.lineReceived(line), context: context)
+                case .tooLong:
+                    perform(machine.lineTooLong(), context: context)
+                case .bareNewline:
+                    perform(.replyAndClose(Replies.bareNewline), context: context)
+                }
+            case .data(var reader):
+                guard input.readableBytes > 0 else { return }
+                var text = context.channel.allocator.buffer(capacity: input.readableBytes)
+                let result = reader.read(&input, into: &text)
+                mode = .data(reader)
+                take(text)
+                switch result {
+                case .needMoreData:
+                    input.clear()
+                    return
+                case .end:
+                    finishMessage(context: context)
+                case .bareNewline:
+                    sink?.abort()
+                    sink = nil
+                    perform(.replyAndClose(Replies.bareNewline), context: context)
+                }
+            case .chunk(let remaining, let last, let discard):
+                if remaining > 0 {
+                    guard input.readableBytes > 0 else { return }
+                    let piece = input.readSlice(length: min(remaining, input.readableBytes))!
+                    if !discard { take(piece) }
+                    mode = .chunk(remaining: remaining - piece.readableBytes, last: last, discard: discard)
+                    continue
+                }
+                if last {
+                    finishMessage(context: context)
+                } else {
+                    mode = .command
+                    perform(machine.chunkReceived(size: messageSize), context: context)
+                }
+            }
+        }
+    }
+
+    /// AUTH commands and SASL responses may be longer than other command lines.
+    private func isAuthLine(_ line: ByteBuffer) -> Bool {
+        machine.expectsAuthResponse
+            || line.readableBytesView.prefix(5).map { $0 & 0xDF } == Array("AUTH ".utf8).map { $0 & 0xDF }
+    }
+
+    /// Passes message text to the sink until a limit is broken; after that the text
+    /// is read and dropped so that the session stays in step (RFC 5321 §4.5.3.1.10).
+    private func take(_ text: ByteBuffer) {
+        messageSize += text.readableBytes
+        guard rejection == nil, let sink else { return }
+        if messageSize > configuration.session.maximumMessageSize {
+            rejection = Replies.messageTooBig
+        } else if let reply = sink.write(text) {
+            rejection = reply
+        }
+    }
+
+    private func finishMessage(context: ChannelHandlerContext) {
+        mode = .command
+        let outcome = rejection
+        if outcome != nil {
+            sink?.abort()
+            sink = nil
+        }
+        rejection = nil
+        messageSize = 0
+        perform(machine.messageReceived(rejection: outcome), context: context)
+    }
+
+    private func startMessage() {
+        guard sink == nil, rejection == nil else { return }
+        messageSize = 0
+        do {
+            sink = try delegate.startMessage(client: client)
+        } catch {
+            rejection = error
+        }
+    }
+
+    // MARK: Actions
+
+    private func perform(_ action: SMTPServerStateMachine.Action, context: ChannelHandlerContext) {
+        switch action {
+        case .none:
+            break
+        case .reply(let reply):
+            send(reply, context: context)
+        case .replyAndClose(let reply):
+            mode = .closed
+            send(reply, context: context)
+            context.writeAndFlush(wrapOutboundOut(ByteBuffer())).assumeIsolated().whenComplete { _ in
+                context.close(promise: nil)
+            }
+        case .startTLS(let reply):
+            send(reply, context: context)
+            context.flush()
+            guard let tlsContext = configuration.tlsContext else {
+                preconditionFailure("STARTTLS offered without a TLS context")
+            }
+            // RFC 3207 §4.2 / CVE-2011-0411: nothing sent before the handshake counts.
+            input.clear()
+            framer = CommandLineFramer(policy: configuration.bareNewline)
+            do {
+                try context.pipeline.syncOperations.addHandlers([TLSCipherRecorder(), NIOSSLServerHandler(context: tlsContext)],
+                                                                 position: .first)
+            } catch {
+                logger.error("starttls_failed", metadata: ["error": "\(error)"])
+                mode = .closed
+                context.close(promise: nil)
+            }
+        case .receiveData(let reply):
+            send(reply, context: context)
+            mode = .data(DataReader(policy: configuration.bareNewline))
+            startMessage()
+            armTimeout(context: context)
+        case .receiveChunk(let size, let last, let discard):
+            if !discard { startMessage() }
+            mode = .chunk(remaining: size, last: last, discard: discard)
+        case .verifyCredentials(let credentials, let mechanism):
+            wait(context: context, for: delegate.authenticate(credentials, mechanism: mechanism, client: client,
+                                                              eventLoop: context.eventLoop)) { handler, result in
+                handler.machine.authenticationFinished((try? result.get()) ?? .invalidCredentials)
+            }
+        case .storeMessage(let envelope):
+            guard let sink else { preconditionFailure("store without a message") }
+            self.sink = nil
+            wait(context: context, for: sink.commit(envelope, eventLoop: context.eventLoop)) { handler, result in
+                switch result {
+                case .success(let queueID):
+                    return handler.machine.messageStored(queueID: queueID)
+                case .failure(let error):
+                    return handler.machine.messageNotStored(error as? SMTPReply ?? Replies.storageFailure)
+                }
+            }
+        }
+    }
+
+    /// Suspends input until `future` completes, then performs what `next` returns
+    /// and goes on with the input already buffered.
+    private func wait<Value: Sendable>(
+        context: ChannelHandlerContext, for future: EventLoopFuture<Value>,
+        then next: @escaping (SMTPServerHandler, Result<Value, any Error>) -> SMTPServerStateMachine.Action
+    ) {
+        mode = .waiting
+        context.flush()
+        future.hop(to: context.eventLoop).assumeIsolated().whenComplete { result in
+            let handler = self
+            guard case .waiting = handler.mode else { return }
+            handler.mode = .command
+            handler.perform(next(handler, result), context: context)
+            handler.process(context: context)
+            context.flush()
+            if handler.readHeldBack {
+                handler.readHeldBack = false
+                context.read()
+            }
+        }
+    }
+
+    private func send(_ reply: SMTPReply, context: ChannelHandlerContext) {
+        if reply.code >= 400 {
+            logger.notice("rejected", metadata: ["code": "\(reply.code)", "reason": "\(reply.lines.joined(separator: " "))"])
+        }
+        var buffer = context.channel.allocator.buffer(capacity: 64)
+        reply.write(into: &buffer)
+        context.write(wrapOutboundOut(buffer), promise: nil)
+    }
+
+    /// RFC 5321 §4.5.3.2: a server should wait at least 5 minutes for a command and
+    /// 10 minutes for DATA text; after that it answers 421 and closes.
+    private func armTimeout(context: ChannelHandlerContext) {
+        timeout?.cancel()
+        let duration: TimeAmount
+        switch mode {
+        case .data, .chunk: duration = configuration.dataTimeout
+        default: duration = configuration.commandTimeout
+        }
+        timeout = context.eventLoop.assumeIsolated().scheduleTask(in: duration) {
+            let handler = self
+            guard context.channel.isActive else { return }
+            if case .closed = handler.mode { return }
+            handler.sink?.abort()
+            handler.sink = nil
+            handler.perform(.replyAndClose(SMTPReply(421, "4.4.2", "\(handler.configuration.session.hostname) Error: timeout exceeded")), context: context)
+        }
+    }
+}

@@ -1,0 +1,120 @@
+import Foundation
+import Testing
+@testable import Relay
+
+@Suite struct ConfigurationTests {
+    /// Writes `text` to a temporary file and loads it.
+    func load(_ text: String) throws(ConfigError) -> Configuration {
+        let path = NSTemporaryDirectory() + "veil-config-\(UUID().uuidString).toml"
+        FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        return try Configuration.load(path: path)
+    }
+
+    func error(_ text: String) -> ConfigError? {
+        do {
+            _ = try load(text)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    static let minimal = """
+        hostname = "relay.example"
+        spool_dir = "/tmp/spool"
+
+        [[listener]]
+        name = "plain"
+        address = "127.0.0.1:2525"
+        tls = "none"
+        auth = "off"
+        relay_networks = ["127.0.0.0/8", "::1/128"]
+        """
+
+    @Test func minimalConfigurationGetsDefaults() throws {
+        let configuration = try load(Self.minimal)
+        #expect(configuration.hostname == "relay.example")
+        #expect(configuration.listeners.count == 1)
+        #expect(configuration.listeners[0].port == 2525)
+        #expect(configuration.listeners[0].relayNetworks.map(\.description) == ["127.0.0.0/8", "::1/128"])
+        #expect(configuration.limits.maximumMessageSize == 50 << 20)
+        #expect(configuration.limits.commandTimeout == 300)
+        #expect(configuration.limits.bareNewline == .reject)
+        #expect(configuration.auth.failureWindow == 600)
+    }
+
+    @Test func limitsAndMultiLineArrays() throws {
+        let configuration = try load(Self.minimal.replacingOccurrences(of: "relay_networks = [\"127.0.0.0/8\", \"::1/128\"]", with: """
+            relay_networks = [
+              "10.0.0.0/8",
+              "192.168.0.0/16",
+            ]
+            """) + """
+
+            [limits]
+            max_message_size = "10MB"
+            max_header_size = 1000
+            data_timeout = "2h"
+            bare_newline = "normalize"
+            """)
+        #expect(configuration.listeners[0].relayNetworks.count == 2)
+        #expect(configuration.limits.maximumMessageSize == 10 << 20)
+        #expect(configuration.limits.maximumHeaderSize == 1000)
+        #expect(configuration.limits.dataTimeout == 7200)
+        #expect(configuration.limits.bareNewline == .normalize)
+    }
+
+    @Test func unknownKeysNameTheirLine() {
+        let problem = error("# comment\ncolour = \"blue\"\n" + Self.minimal)
+        #expect(problem?.line == 2)
+        #expect(problem?.key == "colour")
+        #expect(problem?.description.hasSuffix(":2: colour: unknown key") == true)
+        let inListener = error(Self.minimal + "\ncolour = \"blue\"\n")
+        #expect(inListener?.line == 10)
+        #expect(inListener?.key == "listener.colour")
+        let nested = error(Self.minimal + "\n[limits]\nmax_recipient = 5\n")
+        #expect(nested?.line == 11)
+        #expect(nested?.key == "limits.max_recipient")
+    }
+
+    @Test func badValuesNameTheirLineAndKey() {
+        let badTLS = error(Self.minimal.replacingOccurrences(of: "tls = \"none\"", with: "tls = \"sometimes\""))
+        #expect(badTLS?.line == 7)
+        #expect(badTLS?.key == "listener.tls")
+        let badNetwork = error(Self.minimal.replacingOccurrences(of: "::1/128", with: "10.0.0.0/33"))
+        #expect(badNetwork?.key == "listener.relay_networks")
+        let badDuration = error(Self.minimal + "\n[limits]\ncommand_timeout = \"5 minutes\"\n")
+        #expect(badDuration?.line == 11)
+        let syntax = error("hostname = \"unterminated\n")
+        #expect(syntax?.line == 1)
+    }
+
+    @Test func tlsAndAuthListenersNeedTheirFiles() {
+        let tls = error(Self.minimal.replacingOccurrences(of: "tls = \"none\"", with: "tls = \"starttls\""))
+        #expect(tls?.key == "tls.certificate")
+        let auth = error(Self.minimal.replacingOccurrences(of: "auth = \"off\"", with: "auth = \"optional\""))
+        #expect(auth?.key == "auth.users_file")
+    }
+
+    @Test func cidrMatching() throws {
+        let network = try #require(CIDR("10.1.0.0/16"))
+        #expect(network.contains("10.1.200.3"))
+        #expect(!network.contains("10.2.0.1"))
+        #expect(network.contains("::ffff:10.1.0.9"))
+        let v6 = try #require(CIDR("2001:db8::/32"))
+        #expect(v6.contains("2001:db8:1::5"))
+        #expect(!v6.contains("2001:db9::1"))
+        #expect(CIDR("not-an-ip") == nil)
+    }
+
+    @Test func unitParsing() {
+        #expect(parseDuration("30s") == 30)
+        #expect(parseDuration("5d") == 432_000)
+        #expect(parseDuration("5") == nil)
+        #expect(parseSize("256KB") == 262_144)
+        #expect(parseSize("1GB") == 1 << 30)
+        #expect(parseSize("12") == 12)
+        #expect(parseSize("lots") == nil)
+    }
+}

@@ -1,0 +1,78 @@
+"""pytest fixtures for the Veil end-to-end suite.
+
+    veil          a running daemon with the default three listeners (plain / submission / smtps);
+                  configure it per test with
+                  @pytest.mark.veil(limits={...}, auth={...}, extra_listeners=[{...}], ...)
+                  (keyword arguments of harness.render_config)
+    make_veil     factory: make_veil(**config_overrides) -> started Veil (several per test ok)
+    certs         (cert_path, key_path), a self-signed certificate shared by the session
+    users_file    the users file (demo/demo, limited/limited restricted to corp.example, carol)
+
+On failure the daemon's captured log is printed in the test report.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from harness import Veil, make_certificate, make_users_file, render_config  # noqa: E402
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "veil(**overrides): configuration overrides for the `veil` fixture "
+                   "(see harness.render_config)")
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, "rep_" + rep.when, rep)
+
+
+@pytest.fixture(scope="session")
+def certs(tmp_path_factory):
+    return make_certificate(tmp_path_factory.mktemp("certs"))
+
+
+@pytest.fixture(scope="session")
+def users_file(tmp_path_factory):
+    return make_users_file(tmp_path_factory.mktemp("users") / "users")
+
+
+@pytest.fixture
+def make_veil(request, tmp_path, certs, users_file):
+    started: list[Veil] = []
+
+    def factory(**overrides) -> Veil:
+        workdir = tmp_path / f"veil{len(started)}"
+        workdir.mkdir()
+        cert, key = certs
+        text = render_config(workdir / "spool", cert, key, users_file, **overrides)
+        v = Veil(workdir, text)
+        started.append(v)
+        return v.start()
+
+    yield factory
+
+    failed = any(getattr(request.node, "rep_" + w, None) is not None
+                 and getattr(request.node, "rep_" + w).failed for w in ("setup", "call"))
+    for v in started:
+        status = v.stop()
+        if failed:
+            print(f"\n===== veil log ({v.config_path}), exit status {status} =====")
+            print(v.config_path.read_text())
+            print(v.log_text())
+
+
+@pytest.fixture
+def veil(request, make_veil) -> Veil:
+    marker = request.node.get_closest_marker("veil")
+    overrides = dict(marker.kwargs) if marker else {}
+    return make_veil(**overrides)

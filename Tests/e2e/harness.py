@@ -1,0 +1,687 @@
+"""End-to-end harness for Veil: starts the real binary, talks SMTP to it, reads its spool.
+
+Everything here uses the standard library only. Synchronisation is always "wait for a
+log line / a reply / a condition, with a deadline" — never a fixed sleep.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import sqlite3
+import ssl
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+VEIL_BIN = os.environ.get("VEIL_BIN", str(REPO / ".build" / "debug" / "veil"))
+
+HOSTNAME = "veil.test"
+STARTUP_DEADLINE = 30.0
+STOP_DEADLINE = 10.0
+IO_TIMEOUT = 15.0
+
+# Users: name -> (password, allowed domains or None)
+USERS = {
+    "demo": ("demo", None),
+    "limited": ("limited", ["corp.example"]),
+    # A password that cannot be confused with a user name, to check it never reaches the log.
+    "carol": ("C4rr0t-Cake-Secret-91", None),
+}
+
+
+# --------------------------------------------------------------------------------------
+# Files: certificate, users file, config
+# --------------------------------------------------------------------------------------
+
+def make_certificate(directory: Path) -> tuple[Path, Path]:
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+         "-subj", "/CN=localhost", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=60,
+    )
+    return cert, key
+
+
+def crypt_sha512(password: str) -> str:
+    out = subprocess.run(["openssl", "passwd", "-6", password],
+                         check=True, capture_output=True, text=True, timeout=30)
+    return out.stdout.strip()
+
+
+def make_users_file(path: Path) -> Path:
+    lines = ["# Veil e2e test users", ""]
+    for user, (password, domains) in USERS.items():
+        line = f"{user}:{crypt_sha512(password)}"
+        if domains:
+            line += ":" + ",".join(domains)
+        lines.append(line)
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def toml_value(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(toml_value(x) for x in v) + "]"
+    s = str(v).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{s}"'
+
+
+def default_listeners() -> list[dict]:
+    return [
+        {"name": "plain", "address": "127.0.0.1:0", "tls": "none", "auth": "off",
+         "relay_networks": ["127.0.0.0/8"]},
+        {"name": "submission", "address": "127.0.0.1:0", "tls": "starttls", "auth": "required"},
+        {"name": "smtps", "address": "127.0.0.1:0", "tls": "implicit", "auth": "required"},
+    ]
+
+
+def render_config(spool_dir: Path, cert: Path, key: Path, users: Path,
+                  listeners=None, extra_listeners=(), tls=None, auth=None, limits=None,
+                  log=None, top=None) -> str:
+    """Build a TOML config. Section dicts override/extend the defaults; a value of None
+    removes a key."""
+    top_keys = {"hostname": HOSTNAME, "spool_dir": str(spool_dir)}
+    top_keys.update(top or {})
+    sections = {
+        "tls": {"certificate": str(cert), "private_key": str(key)},
+        "auth": {"users_file": str(users)},
+        "limits": {},
+        "log": {"level": "info"},
+    }
+    for name, over in (("tls", tls), ("auth", auth), ("limits", limits), ("log", log)):
+        sections[name].update(over or {})
+    out = []
+    for k, v in top_keys.items():
+        if v is not None:
+            out.append(f"{k} = {toml_value(v)}")
+    for lst in list(listeners if listeners is not None else default_listeners()) + list(extra_listeners):
+        out.append("")
+        out.append("[[listener]]")
+        lst = dict(lst)
+        lst.setdefault("address", "127.0.0.1:0")
+        for k, v in lst.items():
+            if v is not None:
+                out.append(f"{k} = {toml_value(v)}")
+    for name, keys in sections.items():
+        keys = {k: v for k, v in keys.items() if v is not None}
+        if not keys:
+            continue
+        out.append("")
+        out.append(f"[{name}]")
+        for k, v in keys.items():
+            out.append(f"{k} = {toml_value(v)}")
+    return "\n".join(out) + "\n"
+
+
+# --------------------------------------------------------------------------------------
+# The daemon
+# --------------------------------------------------------------------------------------
+
+ADDRESS_RE = re.compile(r"(\[[^\]]+\]|[^\s:]+):(\d+)")
+
+
+class VeilError(AssertionError):
+    pass
+
+
+LOGFMT_RE = re.compile(r'([\w.\-]+)=("(?:[^"\\]|\\.)*"|[^\s]*)')
+
+
+def parse_logfmt(line: str) -> dict:
+    """Parse one log line (logfmt, or JSON with log.format = "json") into a dict of strings."""
+    if line.startswith("{"):
+        try:
+            d = json.loads(line)
+        except ValueError:
+            return {}
+        if isinstance(d, dict):
+            flat = dict(d.pop("metadata", {}) if isinstance(d.get("metadata"), dict) else {})
+            flat.update(d)
+            return {k: v if isinstance(v, str) else json.dumps(v) for k, v in flat.items()}
+        return {}
+    out = {}
+    for k, v in LOGFMT_RE.findall(line):
+        if v.startswith('"') and v.endswith('"') and len(v) >= 2:
+            v = re.sub(r'\\(.)', lambda m: {"n": "\n", "r": "\r", "t": "\t"}.get(m[1], m[1]), v[1:-1])
+        out.setdefault(k, v)
+    return out
+
+
+def event_matcher(event: str, fields: dict):
+    """A predicate on log lines: event=EVENT and every field equal (str) or matching (re.Pattern)."""
+    def match(line: str) -> bool:
+        if event not in line:
+            return False
+        d = parse_logfmt(line)
+        if d.get("event") != event:
+            return False
+        for k, want in fields.items():
+            got = d.get(k)
+            if got is None:
+                return False
+            if isinstance(want, re.Pattern):
+                if not want.search(got):
+                    return False
+            elif got != str(want):
+                return False
+        return True
+    return match
+
+
+class Veil:
+    """One Veil daemon (possibly restarted several times on the same spool)."""
+
+    def __init__(self, workdir: Path, config_text: str):
+        self.workdir = workdir
+        self.config_path = workdir / "veil.toml"
+        self.config_path.write_text(config_text)
+        self.spool = workdir / "spool"
+        self.proc: subprocess.Popen | None = None
+        self.lines: list[str] = []          # all output lines, across restarts
+        self.run_start = 0                   # index in self.lines where the current run begins
+        self.ports: dict[str, int] = {}
+        self._cond = threading.Condition()
+        self._eof = True
+        self._reader: threading.Thread | None = None
+
+    # ---- process control -----------------------------------------------------------
+
+    def start(self, deadline: float = STARTUP_DEADLINE) -> "Veil":
+        if not os.path.exists(VEIL_BIN):
+            raise VeilError(f"veil binary not found at {VEIL_BIN} (set VEIL_BIN or build first)")
+        with self._cond:
+            self.run_start = len(self.lines)
+            self.lines.append(f"---- harness: starting {VEIL_BIN} serve --config {self.config_path}")
+            self._eof = False
+        self.ports = {}
+        self.proc = subprocess.Popen(
+            [VEIL_BIN, "serve", "--config", str(self.config_path)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            cwd=str(self.workdir),
+        )
+        self._reader = threading.Thread(target=self._read_output, args=(self.proc,), daemon=True)
+        self._reader.start()
+        self.wait_for(event_matcher("ready", {}), timeout=deadline, what="event=ready")
+        for line in self.run_lines():
+            ev = parse_logfmt(line)
+            if ev.get("event") == "listening":
+                m = ADDRESS_RE.fullmatch(ev.get("address", ""))
+                if m:
+                    self.ports[ev.get("listener", "")] = int(m.group(2))
+        if not self.ports:
+            raise VeilError("veil is ready but logged no event=listening line\n" + self.log_text())
+        return self
+
+    def _read_output(self, proc: subprocess.Popen):
+        assert proc.stdout is not None
+        for raw in iter(proc.stdout.readline, b""):
+            line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+            with self._cond:
+                self.lines.append(line)
+                self._cond.notify_all()
+        with self._cond:
+            self._eof = True
+            self._cond.notify_all()
+
+    def stop(self, deadline: float = STOP_DEADLINE) -> int | None:
+        """SIGTERM, then SIGKILL after the deadline. Returns the exit status."""
+        proc = self.proc
+        if proc is None:
+            return None
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=deadline)
+            except subprocess.TimeoutExpired:
+                with self._cond:
+                    self.lines.append("---- harness: SIGTERM deadline passed, sending SIGKILL")
+                proc.kill()
+                proc.wait(timeout=deadline)
+        self._join_reader()
+        self.proc = None
+        return proc.returncode
+
+    def kill9(self):
+        """kill -9 the daemon and wait until it is gone."""
+        proc = self.proc
+        assert proc is not None, "veil is not running"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=STOP_DEADLINE)
+        self._join_reader()
+        with self._cond:
+            self.lines.append("---- harness: killed with SIGKILL")
+        self.proc = None
+
+    def restart(self) -> "Veil":
+        """Start again on the same config and spool (ports change: they are ephemeral)."""
+        if self.proc is not None:
+            self.stop()
+        return self.start()
+
+    def _join_reader(self):
+        if self._reader is not None:
+            self._reader.join(timeout=STOP_DEADLINE)
+            self._reader = None
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    # ---- log access ----------------------------------------------------------------
+
+    def run_lines(self) -> list[str]:
+        with self._cond:
+            return list(self.lines[self.run_start:])
+
+    def log_text(self) -> str:
+        with self._cond:
+            return "\n".join(self.lines)
+
+    def mark(self) -> int:
+        """Current position in the log, for wait_for(..., since=mark)."""
+        with self._cond:
+            return len(self.lines)
+
+    def lines_matching(self, pattern, since: int = 0) -> list[str]:
+        pred = _predicate(pattern)
+        with self._cond:
+            return [l for l in self.lines[since:] if pred(l)]
+
+    def events(self, event: str, since: int = 0, **fields) -> list[dict]:
+        """Parsed log lines of one event (optionally filtered by field values)."""
+        return [parse_logfmt(l) for l in self.lines_matching(event_matcher(event, fields), since)]
+
+    def wait_event(self, event: str, since: int | None = None, count: int = 1,
+                   timeout: float = IO_TIMEOUT, **fields) -> list[dict]:
+        """Wait for `count` log lines `event=EVENT` whose fields match (str: equal,
+        re.Pattern: search). Returns them parsed."""
+        desc = f"event={event} " + " ".join(f"{k}={v.pattern if isinstance(v, re.Pattern) else v}"
+                                             for k, v in fields.items())
+        lines = self.wait_for(event_matcher(event, fields), since=since, count=count,
+                              timeout=timeout, what=desc)
+        return [parse_logfmt(l) for l in lines]
+
+    def wait_for(self, pattern, since: int | None = None, timeout: float = IO_TIMEOUT,
+                 count: int = 1, what: str | None = None) -> list[str]:
+        """Wait until `count` lines matching `pattern` appeared after `since`
+        (default: the start of the current run). Fails with the log on timeout or exit."""
+        pred = _predicate(pattern)
+        what = what or getattr(pattern, "pattern", pattern)
+        start = self.run_start if since is None else since
+        end = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                found = [l for l in self.lines[start:] if pred(l)]
+                if len(found) >= count:
+                    return found
+                if self._eof:
+                    try:
+                        status = self.proc.wait(timeout=5) if self.proc else None
+                    except subprocess.TimeoutExpired:
+                        status = None
+                    raise VeilError(f"veil exited (status {status}) before logging "
+                                    f"{what!r}\n--- log ---\n" + "\n".join(self.lines))
+                left = end - time.monotonic()
+                if left <= 0:
+                    raise VeilError(f"timed out after {timeout}s waiting for {what!r} "
+                                    f"(x{count})\n--- log ---\n" + "\n".join(self.lines))
+                self._cond.wait(left)
+
+    # ---- spool / queue -------------------------------------------------------------
+
+    @property
+    def queue_db(self) -> Path:
+        return self.spool / "queue.sqlite"
+
+    def _query(self, sql: str, args=()) -> list[dict]:
+        if not self.queue_db.exists():
+            return []
+        con = sqlite3.connect(f"file:{self.queue_db}?mode=rw", uri=True, timeout=10)
+        try:
+            con.row_factory = sqlite3.Row
+            return [dict(r) for r in con.execute(sql, args).fetchall()]
+        finally:
+            con.close()
+
+    def messages(self) -> list[dict]:
+        return self._query("SELECT * FROM messages ORDER BY id")
+
+    def message(self, queue_id: str) -> dict | None:
+        rows = self._query("SELECT * FROM messages WHERE id = ?", (queue_id,))
+        return rows[0] if rows else None
+
+    def recipients(self, queue_id: str | None = None) -> list[dict]:
+        if queue_id is None:
+            return self._query("SELECT * FROM recipients ORDER BY message_id, rowid")
+        return self._query("SELECT * FROM recipients WHERE message_id = ? ORDER BY rowid", (queue_id,))
+
+    def spool_file(self, queue_id: str) -> Path:
+        return self.spool / "messages" / queue_id
+
+    def spool_bytes(self, queue_id: str) -> bytes:
+        return self.spool_file(queue_id).read_bytes()
+
+    def spool_files(self) -> list[Path]:
+        d = self.spool / "messages"
+        return sorted(p for p in d.iterdir() if p.is_file()) if d.is_dir() else []
+
+    def incoming_files(self) -> list[Path]:
+        d = self.spool / "incoming"
+        return sorted(p for p in d.iterdir()) if d.is_dir() else []
+
+    # ---- convenience ----------------------------------------------------------------
+
+    def port(self, listener: str) -> int:
+        if listener not in self.ports:
+            raise VeilError(f"no listener {listener!r} in {self.ports}\n" + self.log_text())
+        return self.ports[listener]
+
+    def connect(self, listener: str = "plain", **kw) -> "SMTPClient":
+        tls = kw.pop("tls", None)
+        if tls is None:
+            tls = listener == "smtps"
+        return SMTPClient(self.port(listener), tls=tls, **kw)
+
+
+def _predicate(pattern):
+    if callable(pattern):
+        return pattern
+    rx = re.compile(pattern) if isinstance(pattern, str) else pattern
+    return lambda line: rx.search(line) is not None
+
+
+def wait_until(predicate, timeout: float = IO_TIMEOUT, interval: float = 0.02, what: str = "condition"):
+    """Poll a condition (e.g. a file appearing) with a deadline."""
+    end = time.monotonic() + timeout
+    while True:
+        v = predicate()
+        if v:
+            return v
+        if time.monotonic() >= end:
+            return v
+        time.sleep(interval)
+
+
+# --------------------------------------------------------------------------------------
+# SMTP client
+# --------------------------------------------------------------------------------------
+
+class ConnectionClosed(Exception):
+    pass
+
+
+@dataclass
+class Reply:
+    code: int
+    lines: list[str] = field(default_factory=list)   # raw lines, e.g. "250-veil.test"
+
+    @property
+    def text(self) -> str:
+        return "\n".join(l[4:] for l in self.lines)
+
+    @property
+    def enhanced(self) -> str:
+        parts = self.lines[0][4:].split(" ", 1) if self.lines else [""]
+        return parts[0] if re.fullmatch(r"[245]\.\d{1,3}\.\d{1,3}", parts[0]) else ""
+
+    def is_(self, expected) -> bool:
+        """expected: 250, "553", "553 5.1.3", or a class like "5xx"."""
+        if isinstance(expected, int):
+            return self.code == expected
+        exp = str(expected)
+        code_s, _, enh = exp.partition(" ")
+        if code_s.endswith("xx"):
+            ok = str(self.code).startswith(code_s[0])
+        else:
+            ok = self.code == int(code_s)
+        return ok and (not enh or self.enhanced == enh)
+
+    def keywords(self) -> list[str]:
+        """EHLO keywords (upper-case lines after the first)."""
+        return [l[4:].upper() for l in self.lines[1:]]
+
+    def __str__(self):
+        return "\n".join(self.lines)
+
+
+def tls_context() -> ssl.SSLContext:
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def b64(s) -> str:
+    if isinstance(s, str):
+        s = s.encode()
+    return base64.b64encode(s).decode()
+
+
+def dot_stuff(body: bytes) -> bytes:
+    """DATA transparency (RFC 5321 4.5.2); body must use CRLF line endings."""
+    if not body.endswith(b"\r\n"):
+        body += b"\r\n"
+    if body.startswith(b"."):
+        body = b"." + body
+    return body.replace(b"\r\n.", b"\r\n..")
+
+
+class SMTPClient:
+    """A raw SMTP client over a socket; keeps a transcript for failure messages."""
+
+    def __init__(self, port: int, tls: bool = False, timeout: float = IO_TIMEOUT,
+                 read_greeting: bool = True, host: str = "127.0.0.1"):
+        self.port = port
+        self.timeout = timeout
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.buf = b""
+        self.transcript: list[str] = []
+        self.greeting: Reply | None = None
+        if tls:
+            self._wrap_tls()
+        if read_greeting:
+            self.greeting = self.reply()
+
+    # ---- low level -------------------------------------------------------------------
+
+    def _wrap_tls(self):
+        self.sock = tls_context().wrap_socket(self.sock, server_hostname="localhost")
+        self.transcript.append(f"-- TLS established ({self.sock.version()})")
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        shown = data if len(data) <= 300 else data[:300] + b"...(%d bytes)" % len(data)
+        self.transcript.append(f"C: {shown!r}")
+        self.sock.sendall(data)
+
+    def _fill(self) -> bool:
+        try:
+            chunk = self.sock.recv(65536)
+        except (ConnectionResetError, ssl.SSLEOFError, ssl.SSLZeroReturnError):
+            chunk = b""
+        if not chunk:
+            return False
+        self.buf += chunk
+        return True
+
+    def readline(self) -> bytes:
+        while b"\n" not in self.buf:
+            if not self._fill():
+                line, self.buf = self.buf, b""
+                return line
+        i = self.buf.index(b"\n") + 1
+        line, self.buf = self.buf[:i], self.buf[i:]
+        return line
+
+    def reply(self) -> Reply:
+        """Read one complete (possibly multi-line) reply. Raises ConnectionClosed on EOF."""
+        lines: list[str] = []
+        while True:
+            raw = self.readline()
+            if not raw.endswith(b"\n"):
+                self.transcript.append(f"S: <closed>{(' partial ' + repr(raw)) if raw else ''}")
+                raise ConnectionClosed("connection closed by server after "
+                                       f"{len(lines)} reply line(s)\n" + self.dialogue())
+            line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+            self.transcript.append(f"S: {line}")
+            lines.append(line)
+            if not re.match(r"\d{3}", line):
+                raise AssertionError(f"malformed reply line {line!r}\n" + self.dialogue())
+            if line[3:4] != "-":
+                return Reply(int(line[:3]), lines)
+
+    def reply_or_none(self) -> Reply | None:
+        try:
+            return self.reply()
+        except ConnectionClosed:
+            return None
+
+    def replies_until_close(self, limit: int = 100) -> list[Reply]:
+        out = []
+        for _ in range(limit):
+            r = self.reply_or_none()
+            if r is None:
+                break
+            out.append(r)
+        return out
+
+    def is_closed(self, timeout: float = IO_TIMEOUT) -> bool:
+        """True if the server closes the connection (EOF or reset) within the timeout,
+        without sending anything more."""
+        old = self.sock.gettimeout()
+        self.sock.settimeout(timeout)
+        try:
+            if self.buf:
+                return False
+            try:
+                return not self._fill()
+            except (socket.timeout, TimeoutError):
+                return False
+        finally:
+            try:
+                self.sock.settimeout(old)
+            except OSError:
+                pass
+
+    def dialogue(self) -> str:
+        return "\n".join(self.transcript)
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # ---- commands --------------------------------------------------------------------
+
+    def cmd(self, line, expect=None) -> Reply:
+        if isinstance(line, str):
+            line = line.encode()
+        self.send(line + b"\r\n")
+        r = self.reply()
+        if expect is not None:
+            self.check(r, expect)
+        return r
+
+    def check(self, r: Reply, expect):
+        if not r.is_(expect):
+            raise AssertionError(f"expected {expect}, got {r.lines}\n--- dialogue ---\n" + self.dialogue())
+        return r
+
+    def ehlo(self, name: str = "client.test", expect=250) -> Reply:
+        return self.cmd(f"EHLO {name}", expect)
+
+    def starttls(self) -> Reply:
+        r = self.cmd("STARTTLS", "220")
+        assert self.buf == b"", f"server sent data after the STARTTLS 220: {self.buf!r}"
+        self._wrap_tls()
+        return r
+
+    def auth_plain(self, user: str, password: str, expect="235 2.7.0") -> Reply:
+        return self.cmd(f"AUTH PLAIN {b64(chr(0) + user + chr(0) + password)}", expect)
+
+    def auth_login(self, user: str, password: str, initial: bool = False, expect="235 2.7.0") -> Reply:
+        if initial:
+            self.cmd(f"AUTH LOGIN {b64(user)}", "334")
+        else:
+            self.cmd("AUTH LOGIN", "334")
+            self.cmd(b64(user), "334")
+        return self.cmd(b64(password), expect)
+
+    def mail(self, addr: str, params: str = "", expect="250") -> Reply:
+        return self.cmd(f"MAIL FROM:<{addr}>" + (f" {params}" if params else ""), expect)
+
+    def rcpt(self, addr: str, params: str = "", expect="250") -> Reply:
+        return self.cmd(f"RCPT TO:<{addr}>" + (f" {params}" if params else ""), expect)
+
+    def data(self, body: bytes, expect="250 2.0.0") -> Reply:
+        self.cmd("DATA", "354")
+        self.send(dot_stuff(body) + b".\r\n")
+        r = self.reply()
+        if expect is not None:
+            self.check(r, expect)
+        return r
+
+    def bdat(self, chunk: bytes, last: bool = False, expect="250") -> Reply:
+        self.send(f"BDAT {len(chunk)}{' LAST' if last else ''}\r\n".encode() + chunk)
+        r = self.reply()
+        if expect is not None:
+            self.check(r, expect)
+        return r
+
+    def quit(self):
+        try:
+            self.cmd("QUIT")
+        except (ConnectionClosed, OSError):
+            pass
+        self.close()
+
+
+QUEUED_RE = re.compile(r"queued as ([0-9A-Za-z]+)")
+
+
+def queue_id(reply_or_text) -> str:
+    text = str(reply_or_text)
+    m = QUEUED_RE.search(text)
+    assert m, f"no 'queued as ID' in {text!r}"
+    return m.group(1)
+
+
+def run_dialogue(client: SMTPClient, table):
+    """table: list of (line to send, expected reply) — expected like 250, "553 5.1.3", "5xx"."""
+    replies = []
+    for line, expect in table:
+        replies.append(client.cmd(line, expect))
+    return replies
+
+
+def message(subject: str = "e2e test", body: str = "Hello from the e2e suite.\r\n",
+            sender: str = "a@corp.example", to: str = "b@example.org") -> bytes:
+    return (f"From: <{sender}>\r\nTo: <{to}>\r\nSubject: {subject}\r\n"
+            f"Message-ID: <{subject.replace(' ', '-')}@client.test>\r\n\r\n{body}").encode()
+
+
+def swaks(*args, timeout: float = 60) -> subprocess.CompletedProcess:
+    assert shutil.which("swaks"), "swaks is not installed"
+    return subprocess.run(["swaks", "--timeout", "20", *args],
+                          capture_output=True, text=True, timeout=timeout)

@@ -1,0 +1,161 @@
+"""`veil check-config`: valid files pass; errors are `PATH:LINE: KEY: problem`, exit 1."""
+
+import re
+import subprocess
+
+import pytest
+
+from harness import VEIL_BIN, crypt_sha512, render_config
+
+
+@pytest.fixture
+def write_config(tmp_path, certs, users_file):
+    """write_config(edit=None, **render_overrides) -> Path. `edit(lines)` may change the
+    list of lines in place before the file is written."""
+    def write(edit=None, name="veil.toml", **overrides):
+        cert, key = certs
+        text = render_config(tmp_path / "spool", cert, key, overrides.pop("users", users_file), **overrides)
+        lines = text.splitlines()
+        if edit:
+            edit(lines)
+        path = tmp_path / name
+        path.write_text("\n".join(lines) + "\n")
+        return path
+    return write
+
+
+def check_config(path) -> subprocess.CompletedProcess:
+    return subprocess.run([VEIL_BIN, "check-config", "--config", str(path)],
+                          capture_output=True, text=True, timeout=60)
+
+
+def line_of(path, pattern, nth=0) -> int:
+    """1-based number of the nth line matching the regex."""
+    hits = [i + 1 for i, l in enumerate(path.read_text().splitlines()) if re.search(pattern, l)]
+    return hits[nth]
+
+
+def insert_after(pattern, new_line, nth=0):
+    def edit(lines):
+        hits = [i for i, l in enumerate(lines) if re.search(pattern, l)]
+        lines.insert(hits[nth] + 1, new_line)
+    return edit
+
+
+def replace_line(pattern, new_line, nth=0):
+    def edit(lines):
+        hits = [i for i, l in enumerate(lines) if re.search(pattern, l)]
+        lines[hits[nth]] = new_line
+    return edit
+
+
+def assert_error(p, path, line, key=None):
+    out = p.stderr
+    assert p.returncode == 1, f"exit {p.returncode}, stderr:\n{out}\nstdout:\n{p.stdout}"
+    where = re.escape(str(path)) + f":{line}: "
+    if key is None:
+        rx = where
+    else:
+        # The key may be printed bare or with its table path (limits.x, listener[1].x, ...).
+        rx = where + r"(?:[\w\[\]\.\"-]*\.)?" + re.escape(key) + ":"
+    assert re.search(rx, out), f"expected /{rx}/ in stderr:\n{out}\n--- config ---\n{path.read_text()}"
+
+
+def test_valid_config(write_config):
+    path = write_config()
+    p = check_config(path)
+    assert p.returncode == 0, p.stdout + p.stderr
+
+
+def test_version():
+    p = subprocess.run([VEIL_BIN, "version"], capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0 and p.stdout.strip(), p
+
+
+def test_unknown_top_level_key(write_config):
+    path = write_config(insert_after(r"^spool_dir", "bogus_key = 1"))
+    assert_error(check_config(path), path, line_of(path, r"^bogus_key"), "bogus_key")
+
+
+def test_unknown_key_in_section(write_config):
+    path = write_config(insert_after(r"^\[limits\]", 'max_bananas = "3"'),
+                        limits={"max_recipients": 10})
+    assert_error(check_config(path), path, line_of(path, r"^max_bananas"), "max_bananas")
+
+
+def test_unknown_key_in_listener(write_config):
+    path = write_config(insert_after(r'^name = "submission"', "colour = \"blue\""))
+    assert_error(check_config(path), path, line_of(path, r"^colour"), "colour")
+
+
+def test_unknown_section(write_config):
+    path = write_config(lambda lines: lines.extend(["", "[frobnicate]", "x = 1"]))
+    p = check_config(path)
+    assert p.returncode == 1, p
+    line = line_of(path, r"^\[frobnicate\]")
+    assert re.search(re.escape(str(path)) + rf":({line}|{line + 1}): ", p.stderr), p.stderr
+
+
+def test_bad_tls_value(write_config):
+    path = write_config(replace_line(r'^tls = "starttls"', 'tls = "sometimes"'))
+    assert_error(check_config(path), path, line_of(path, r'^tls = "sometimes"'), "tls")
+
+
+def test_bad_size_value(write_config):
+    path = write_config(limits={"max_message_size": "10XB"})
+    assert_error(check_config(path), path, line_of(path, r"^max_message_size"), "max_message_size")
+
+
+def test_bad_duration_value(write_config):
+    path = write_config(auth={"lockout": "forever"})
+    assert_error(check_config(path), path, line_of(path, r"^lockout"), "lockout")
+
+
+def test_bad_bare_newline_value(write_config):
+    path = write_config(limits={"bare_newline": "ignore"})
+    assert_error(check_config(path), path, line_of(path, r"^bare_newline"), "bare_newline")
+
+
+def test_missing_certificate_names_certificate_line(write_config, tmp_path):
+    path = write_config(tls={"certificate": str(tmp_path / "no-such-cert.pem")})
+    assert_error(check_config(path), path, line_of(path, r"^certificate"), "certificate")
+
+
+def test_missing_users_file_names_users_file_line(write_config, tmp_path):
+    path = write_config(auth={"users_file": str(tmp_path / "no-such-users")})
+    assert_error(check_config(path), path, line_of(path, r"^users_file"), "users_file")
+
+
+def test_duplicate_listener_name(write_config):
+    path = write_config(replace_line(r'^name = "smtps"', 'name = "submission"'))
+    p = check_config(path)
+    assert p.returncode == 1, p
+    assert re.search(re.escape(str(path)) + r":\d+: ", p.stderr), p.stderr
+    assert "name" in p.stderr or "submission" in p.stderr, p.stderr
+
+
+def test_toml_syntax_error(write_config):
+    path = write_config(insert_after(r"^\[limits\]", "max_recipients = [unclosed"),
+                        limits={"max_errors": 20})
+    p = check_config(path)
+    assert p.returncode == 1, p
+    assert re.search(re.escape(str(path)) + rf":{line_of(path, r'unclosed')}: ", p.stderr), p.stderr
+
+
+def test_weak_hash_in_users_file(write_config, tmp_path):
+    users = tmp_path / "weak-users"
+    md5 = subprocess.run(["openssl", "passwd", "-1", "demo"], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    users.write_text(f"# users\ndemo:{crypt_sha512('demo')}\nold:{md5}\n")
+    path = write_config(users=users)
+    p = check_config(path)
+    assert p.returncode == 1, p
+    assert f"{users}:3:" in p.stderr, p.stderr
+
+
+def test_serve_refuses_bad_config(write_config):
+    path = write_config(insert_after(r"^spool_dir", "bogus_key = 1"))
+    p = subprocess.run([VEIL_BIN, "serve", "--config", str(path)],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 1, p
+    assert f"{path}:{line_of(path, r'^bogus_key')}: " in p.stderr, p.stderr
