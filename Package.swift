@@ -67,6 +67,15 @@ let package = Package(
             dependencies: ["SMTPCore", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .testTarget(
+            name: "SMTPNIOTests",
+            dependencies: [
+                "SMTPNIO", "SMTPCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
             name: "RelayTests",
             dependencies: [
                 "Relay", "SMTPNIO", "MailQueue",

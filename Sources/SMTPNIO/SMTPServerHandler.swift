@@ -21,15 +21,19 @@ public final class SMTPServerHandler: ChannelDuplexHandler, RemovableChannelHand
         public var bareNewline: BareNewlinePolicy
         public var commandTimeout: TimeAmount
         public var dataTimeout: TimeAmount
+        /// How long to wait before the greeting; a client that talks in the meantime
+        /// is refused (RFC 5321 §4.3.1: the client waits for the 220). Zero: no wait.
+        public var greetingDelay: TimeAmount
         /// Used for STARTTLS; nil when the listener has no STARTTLS.
         public var tlsContext: NIOSSLContext?
 
         public init(session: SMTPServerConfiguration, bareNewline: BareNewlinePolicy, commandTimeout: TimeAmount,
-                    dataTimeout: TimeAmount, tlsContext: NIOSSLContext?) {
+                    dataTimeout: TimeAmount, greetingDelay: TimeAmount = .zero, tlsContext: NIOSSLContext?) {
             self.session = session
             self.bareNewline = bareNewline
             self.commandTimeout = commandTimeout
             self.dataTimeout = dataTimeout
+            self.greetingDelay = greetingDelay
             self.tlsContext = tlsContext
         }
     }
@@ -40,6 +44,8 @@ public final class SMTPServerHandler: ChannelDuplexHandler, RemovableChannelHand
     static let maximumAuthLineLength = 12 * 1024
 
     private enum Mode {
+        /// Before the greeting (during `greetingDelay`).
+        case greeting
         case command
         case data(DataReader)
         case chunk(remaining: Int, last: Bool, discard: Bool)
@@ -76,10 +82,23 @@ public final class SMTPServerHandler: ChannelDuplexHandler, RemovableChannelHand
     // MARK: Channel events
 
     public func channelActive(context: ChannelHandlerContext) {
+        if configuration.greetingDelay > .zero {
+            mode = .greeting
+            context.eventLoop.assumeIsolated().scheduleTask(in: configuration.greetingDelay) {
+                guard case .greeting = self.mode else { return }
+                self.mode = .command
+                self.greet(context: context)
+            }
+        } else {
+            greet(context: context)
+        }
+        context.fireChannelActive()
+    }
+
+    private func greet(context: ChannelHandlerContext) {
         send(machine.greeting(), context: context)
         context.flush()
         armTimeout(context: context)
-        context.fireChannelActive()
     }
 
     public func handlerAdded(context: ChannelHandlerContext) {
@@ -90,7 +109,16 @@ public final class SMTPServerHandler: ChannelDuplexHandler, RemovableChannelHand
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var bytes = unwrapInboundIn(data)
-        if case .closed = mode { return }
+        switch mode {
+        case .closed:
+            return
+        case .greeting:
+            perform(.replyAndClose(SMTPReply(554, "5.5.0", "Error: SMTP protocol synchronization (talked before the greeting)")),
+                    context: context)
+            return
+        default:
+            break
+        }
         input.writeBuffer(&bytes)
         armTimeout(context: context)
         process(context: context)
@@ -147,7 +175,7 @@ public final class SMTPServerHandler: ChannelDuplexHandler, RemovableChannelHand
     private func process(context: ChannelHandlerContext) {
         while true {
             switch mode {
-            case .closed, .waiting:
+            case .closed, .waiting, .greeting:
                 return
             case .command:
                 switch framer.nextLine(from: &input, maximumLength: Self.maximumAuthLineLength) {

@@ -18,6 +18,8 @@ public struct Configuration: Sendable {
         public var tls: TLSMode
         public var auth: AuthMode
         public var relayNetworks: [CIDR]
+        /// A HAProxy PROXY v1/v2 header comes first; its address is the client's.
+        public var proxyProtocol: Bool
         /// Where `[[listener]]` stands in the file, for errors found later (bind).
         public var line: Int
     }
@@ -52,6 +54,8 @@ public struct Configuration: Sendable {
         /// Seconds.
         public var dataTimeout = 600
         public var bareNewline = BareNewlinePolicy.reject
+        /// Seconds to wait before the greeting; clients that talk first get 554.
+        public var greetingDelay = 0
         /// Negative replies before the client is disconnected with 421.
         public var maximumErrors = 20
     }

@@ -182,6 +182,7 @@ private struct TableReader {
         limits.commandTimeout = try limitsReader.duration("command_timeout", default: limits.commandTimeout)
         limits.dataTimeout = try limitsReader.duration("data_timeout", default: limits.dataTimeout)
         limits.bareNewline = try limitsReader.choice("bare_newline", default: limits.bareNewline)
+        limits.greetingDelay = try limitsReader.duration("greeting_delay", default: limits.greetingDelay)
         limits.maximumErrors = try limitsReader.integer("max_errors", default: limits.maximumErrors, range: 1...10_000)
         try limitsReader.rejectUnknownKeys()
 
@@ -208,12 +209,10 @@ private struct TableReader {
             guard let network = CIDR(text) else { throw error("relay_networks", "\"\(text)\" is not a network such as 10.0.0.0/8") }
             networks.append(network)
         }
-        guard try !boolean("proxy_protocol", default: false) else {
-            throw error("proxy_protocol", "the PROXY protocol is not supported by this version of Veil")
-        }
         return Configuration.Listener(
             name: name, host: host, port: port, tls: try choice("tls", default: TLSMode.starttls),
-            auth: try choice("auth", default: AuthMode.required), relayNetworks: networks, line: table.line)
+            auth: try choice("auth", default: AuthMode.required), relayNetworks: networks,
+            proxyProtocol: try boolean("proxy_protocol", default: false), line: table.line)
     }
 
     private func splitHostPort(_ address: String) -> (String, Int)? {

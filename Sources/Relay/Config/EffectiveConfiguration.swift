@@ -14,7 +14,7 @@ extension Configuration {
                       "address = \(quoted(listener.host.contains(":") ? "[\(listener.host)]:\(listener.port)" : "\(listener.host):\(listener.port)"))",
                       "tls = \(quoted(listener.tls.rawValue))", "auth = \(quoted(listener.auth.rawValue))",
                       "relay_networks = [\(listener.relayNetworks.map { quoted($0.description) }.joined(separator: ", "))]",
-                      "proxy_protocol = false"]
+                      "proxy_protocol = \(listener.proxyProtocol)"]
         }
         lines += ["", "[tls]", "certificate = \(quoted(tls.certificate ?? ""))",
                   "private_key = \(quoted(tls.privateKey ?? ""))", "min_version = \(quoted(tls.minimumVersion))"]
@@ -24,7 +24,7 @@ extension Configuration {
                   "max_recipients = \(limits.maximumRecipients)", "max_header_size = \(limits.maximumHeaderSize)",
                   "max_connections = \(limits.maximumConnections)", "max_connections_per_ip = \(limits.maximumConnectionsPerIP)",
                   "command_timeout = \"\(limits.commandTimeout)s\"", "data_timeout = \"\(limits.dataTimeout)s\"",
-                  "bare_newline = \(quoted(limits.bareNewline.rawValue))", "max_errors = \(limits.maximumErrors)"]
+                  "bare_newline = \(quoted(limits.bareNewline.rawValue))", "greeting_delay = \"\(limits.greetingDelay)s\"", "max_errors = \(limits.maximumErrors)"]
         lines += ["", "[log]", "level = \(quoted(log.level))", "format = \(quoted(log.format.rawValue))"]
         return lines.joined(separator: "\n")
     }

@@ -64,8 +64,10 @@ final class ListenerService: Service {
             bareNewline: configuration.limits.bareNewline,
             commandTimeout: .seconds(Int64(configuration.limits.commandTimeout)),
             dataTimeout: .seconds(Int64(configuration.limits.dataTimeout)),
+            greetingDelay: .seconds(Int64(configuration.limits.greetingDelay)),
             tlsContext: listener.tls == .starttls ? tlsContext : nil)
-        let (delegate, limiter, logger, hostname, tlsContext) = (self.delegate, self.limiter, self.logger, configuration.hostname, self.tlsContext)
+        let setUp = SessionSetUp(listener: listener, configuration: sessionConfiguration, tlsContext: tlsContext,
+                                 delegate: delegate, limiter: limiter, logger: logger)
         do {
             return try await ServerBootstrap(group: group)
                 .serverChannelOption(.backlog, value: 256)
@@ -73,28 +75,13 @@ final class ListenerService: Service {
                 .childChannelOption(.socketOption(.so_keepalive), value: 1)
                 .childChannelOption(.maxMessagesPerRead, value: 16)
                 .childChannelInitializer { channel in
-                    let address = channel.remoteAddress?.ipAddress ?? "unknown"
-                    let client = ClientInfo(address: address, port: channel.remoteAddress?.port ?? 0, listener: listener.name)
-                    var sessionLogger = logger
-                    sessionLogger[metadataKey: "listener"] = "\(listener.name)"
-                    sessionLogger[metadataKey: "client"] = "\(address)"
-                    guard limiter.acquire(address) else {
-                        sessionLogger.notice("rejected", metadata: ["code": "421", "reason": "too many connections"])
-                        return channel.eventLoop.makeCompletedFuture {
-                            try channel.pipeline.syncOperations.addHandler(RefuseConnectionHandler(
-                                reply: "421 4.7.0 \(hostname) Error: too many connections, try again later\r\n"))
+                    channel.eventLoop.makeCompletedFuture {
+                        guard listener.proxyProtocol else {
+                            return try setUp.session(on: channel, client: nil)
                         }
-                    }
-                    channel.closeFuture.whenComplete { _ in limiter.release(address) }
-                    sessionLogger.info("connect", metadata: ["port": "\(client.port)"])
-                    let isRelayClient = listener.relayNetworks.contains { $0.contains(address) }
-                    return channel.eventLoop.makeCompletedFuture {
-                        if listener.tls == .implicit, let tlsContext {
-                            try channel.pipeline.syncOperations.addHandlers(TLSCipherRecorder(), NIOSSLServerHandler(context: tlsContext))
-                        }
-                        try channel.pipeline.syncOperations.addHandler(SMTPServerHandler(
-                            configuration: sessionConfiguration, client: client, isRelayClient: isRelayClient,
-                            delegate: delegate, logger: sessionLogger))
+                        try channel.pipeline.syncOperations.addHandler(ProxyProtocolHandler { channel, source in
+                            try setUp.session(on: channel, client: source)
+                        })
                     }
                 }
                 .bind(host: listener.host, port: listener.port)

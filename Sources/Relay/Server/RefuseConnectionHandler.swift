@@ -12,7 +12,16 @@ final class RefuseConnectionHandler: ChannelInboundHandler {
         self.reply = reply
     }
 
+    func handlerAdded(context: ChannelHandlerContext) {
+        // Added after the PROXY header, the channel is already active.
+        if context.channel.isActive { refuse(context: context) }
+    }
+
     func channelActive(context: ChannelHandlerContext) {
+        refuse(context: context)
+    }
+
+    private func refuse(context: ChannelHandlerContext) {
         let buffer = context.channel.allocator.buffer(string: reply)
         context.writeAndFlush(wrapOutboundOut(buffer)).assumeIsolated().whenComplete { _ in
             context.close(promise: nil)

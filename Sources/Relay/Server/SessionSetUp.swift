@@ -1,0 +1,41 @@
+import Logging
+import NIOCore
+import NIOSSL
+import SMTPNIO
+
+/// Builds the pipeline of one inbound connection once its client address is known
+/// (at accept, or after the PROXY header): connection limits, implicit TLS, the
+/// SMTP session.
+struct SessionSetUp: Sendable {
+    let listener: Configuration.Listener
+    let configuration: SMTPServerHandler.Configuration
+    let tlsContext: NIOSSLContext?
+    let delegate: RelayDelegate
+    let limiter: ConnectionLimiter
+    let logger: Logger
+
+    /// `client` is the proxied address; nil means the socket's peer.
+    func session(on channel: any Channel, client proxied: ProxyHeaderParser.ClientAddress?) throws {
+        let address = proxied?.address ?? channel.remoteAddress?.ipAddress ?? "unknown"
+        let client = ClientInfo(address: address, port: proxied?.port ?? channel.remoteAddress?.port ?? 0, listener: listener.name)
+        var sessionLogger = logger
+        sessionLogger[metadataKey: "listener"] = "\(listener.name)"
+        sessionLogger[metadataKey: "client"] = "\(address)"
+        let pipeline = channel.pipeline.syncOperations
+        guard limiter.acquire(address) else {
+            sessionLogger.notice("rejected", metadata: ["code": "421", "reason": "too many connections"])
+            try pipeline.addHandler(RefuseConnectionHandler(
+                reply: "421 4.7.0 \(configuration.session.hostname) Error: too many connections, try again later\r\n"))
+            return
+        }
+        channel.closeFuture.whenComplete { _ in limiter.release(address) }
+        sessionLogger.info("connect", metadata: ["port": "\(client.port)"])
+        if listener.tls == .implicit, let tlsContext {
+            try pipeline.addHandlers(TLSCipherRecorder(), NIOSSLServerHandler(context: tlsContext))
+        }
+        try pipeline.addHandler(SMTPServerHandler(
+            configuration: configuration, client: client,
+            isRelayClient: listener.relayNetworks.contains { $0.contains(address) },
+            delegate: delegate, logger: sessionLogger))
+    }
+}

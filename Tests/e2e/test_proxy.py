@@ -1,0 +1,73 @@
+"""PROXY protocol v1/v2 on listeners with proxy_protocol = true: the proxied client
+address is the one used for relay_networks, the queue and the logs."""
+
+import socket
+import struct
+
+import pytest
+
+from harness import SMTPClient, message, queue_id
+
+PROXIED = {"name": "proxied", "tls": "none", "auth": "off",
+           "relay_networks": ["127.0.0.0/8"], "proxy_protocol": True}
+pytestmark = pytest.mark.veil(extra_listeners=[PROXIED])
+
+V2_SIG = b"\r\n\r\n\x00\r\nQUIT\n"
+
+
+def v1(src: str, dst: str = "127.0.0.1", sport: int = 40000, dport: int = 25) -> bytes:
+    fam = "TCP6" if ":" in src else "TCP4"
+    return f"PROXY {fam} {src} {dst} {sport} {dport}\r\n".encode()
+
+
+def v2(src: str, dst: str = "127.0.0.1", sport: int = 40000, dport: int = 25) -> bytes:
+    addrs = socket.inet_aton(src) + socket.inet_aton(dst) + struct.pack("!HH", sport, dport)
+    return V2_SIG + bytes([0x21, 0x11]) + struct.pack("!H", len(addrs)) + addrs
+
+
+def proxied_client(veil, header: bytes) -> SMTPClient:
+    c = SMTPClient(veil.port("proxied"), read_greeting=False)
+    c.send(header)
+    c.greeting = c.check(c.reply(), "220")
+    return c
+
+
+@pytest.mark.parametrize("make", [v1, v2], ids=["v1", "v2"])
+def test_proxied_address_outside_relay_networks_is_refused(veil, make):
+    with proxied_client(veil, make("192.0.2.7")) as c:
+        c.ehlo()
+        c.mail("a@corp.example")
+        c.rcpt("b@example.org", expect="554 5.7.1")
+        c.quit()
+    assert veil.messages() == []
+    veil.wait_event("connect", listener="proxied", client="192.0.2.7")
+
+
+@pytest.mark.parametrize("make", [v1, v2], ids=["v1", "v2"])
+def test_proxied_address_inside_relay_networks_is_used(veil, make):
+    with proxied_client(veil, make("127.0.0.9")) as c:
+        c.ehlo()
+        c.mail("a@corp.example")
+        c.rcpt("b@example.org")
+        qid = queue_id(c.data(message("proxied")))
+        c.quit()
+    assert veil.message(qid)["client_address"].startswith("127.0.0.9"), veil.message(qid)
+
+
+def test_missing_proxy_header_is_refused(veil):
+    c = SMTPClient(veil.port("proxied"), read_greeting=False)
+    try:
+        c.send(b"EHLO client.test\r\n")
+        replies = c.replies_until_close(limit=5)
+    except (ConnectionResetError, BrokenPipeError, TimeoutError):
+        replies = []   # reset, or still waiting for a header: either way no SMTP
+    finally:
+        c.close()
+    assert not any(r.code == 250 for r in replies), c.dialogue()
+
+
+def test_proxy_header_ignored_on_normal_listener(veil):
+    # On a listener without proxy_protocol, a PROXY line is just a bad command.
+    with veil.connect("plain") as c:
+        r = c.cmd(v1("192.0.2.7").rstrip(b"\r\n"))
+        assert r.is_("5xx"), c.dialogue()
