@@ -83,8 +83,9 @@ public final class Spool: Sendable {
         do {
             try message.finish()
             guard rename(message.path, finalPath) == 0 else { throw SpoolError.fromErrno("rename", errno) }
+            // One directory fsync makes the rename durable (both entries are in the
+            // same journal transaction); incoming/ needs none of its own.
             try Self.syncDirectory(directory + "/messages")
-            try Self.syncDirectory(directory + "/incoming")
         } catch let error as SpoolError {
             message.abort()
             unlink(finalPath)

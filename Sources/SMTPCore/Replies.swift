@@ -2,13 +2,10 @@
 /// same code and text.
 public enum Replies {
     public static let ok = SMTPReply(250, "2.0.0", "Ok")
-    public static let syntaxError = SMTPReply(500, "5.5.2", "Error: command not recognized")
     public static let unknownCommand = SMTPReply(500, "5.5.2", "Error: command not recognized")
     public static let lineTooLong = SMTPReply(500, "5.5.6", "Error: line too long")
     public static let unsupportedParameter = SMTPReply(555, "5.5.4", "Unsupported option")
-    public static let badSequence = SMTPReply(503, "5.5.1", "Error: bad sequence of commands")
     public static let bareNewline = SMTPReply(554, "5.5.2", "Error: bare CR or LF received; lines must end in CRLF")
-    public static let tooManyErrors = SMTPReply(421, "4.7.0", "Error: too many errors")
     public static let httpRequest = SMTPReply(554, "5.7.0", "Error: this is an SMTP server, not a web server")
     public static let messageTooBig = SMTPReply(552, "5.3.4", "Error: message size exceeds the fixed maximum")
     public static let storageFailure = SMTPReply(451, "4.3.0", "Error: could not store the message, try again later")

@@ -5,7 +5,7 @@
 public enum SMTPCommandParser {
     public static func parse(_ line: some Collection<UInt8>) -> Result<SMTPCommand, SMTPReply> {
         guard let text = String(validating: line, as: UTF8.self) else {
-            return .failure(Replies.syntaxError)
+            return .failure(Replies.unknownCommand)
         }
         let verbEnd = text.firstIndex(of: " ") ?? text.endIndex
         let verb = text[..<verbEnd].uppercased()

@@ -14,12 +14,22 @@ struct Authenticator: Sendable {
     let failures: AuthFailureTracker
     let threadPool: NIOThreadPool
     let logger: Logger
+    /// Same scheme and cost as the users' hashes.
+    let dummyHash: String
+
+    init(users: UsersFile, failures: AuthFailureTracker, threadPool: NIOThreadPool, logger: Logger) {
+        self.users = users
+        self.failures = failures
+        self.threadPool = threadPool
+        self.logger = logger
+        self.dummyHash = PasswordHash.dummyHash(like: users.users.values.first?.hash)
+    }
 
     func authenticate(_ credentials: Credentials, mechanism: SASLMechanism, client: ClientInfo,
                       eventLoop: any EventLoop) -> EventLoopFuture<SMTPServerStateMachine.AuthenticationResult> {
         threadPool.runIfActive(eventLoop: eventLoop) {
             let user = users.users[credentials.username]
-            let matches = PasswordHash.verify(credentials.password, against: user?.hash ?? PasswordHash.dummyHash)
+            let matches = PasswordHash.verify(credentials.password, against: user?.hash ?? dummyHash)
             var metadata: Logger.Metadata = [
                 "client": "\(client.address)", "listener": "\(client.listener)",
                 "user": "\(credentials.username)", "mechanism": "\(mechanism.rawValue)",
