@@ -32,7 +32,13 @@ public enum VeilServer {
         let users = try configuration.auth.usersFile.map {
             try UsersFile.load(path: $0, configFile: configuration.file, configLine: configuration.auth.usersFileLine)
         }
-        let (spool, recovery) = try Spool.open(directory: configuration.spoolDirectory)
+        let (spool, recovery): (Spool, Spool.Recovery)
+        do {
+            (spool, recovery) = try Spool.open(directory: configuration.spoolDirectory)
+        } catch {
+            throw ConfigError(file: configuration.file, line: configuration.spoolDirectoryLine, key: "spool_dir",
+                              problem: "\(configuration.spoolDirectory) cannot be opened as the queue: \(error)")
+        }
         logger.info("queue_loaded", metadata: [
             "spool": "\(configuration.spoolDirectory)", "queued": "\(recovery.queued)",
             "removed_incomplete": "\(recovery.removedIncoming + recovery.removedOrphans)",

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import NIOCore
 import NIOSSL
@@ -145,7 +148,10 @@ public final class SMTPServerHandler: ChannelDuplexHandler, RemovableChannelHand
     }
 
     public func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        logger.notice("connection_error", metadata: ["error": "\(error)"])
+        // Clients that hang up without a TLS close_notify, or reset, are common and
+        // harmless: worth a debug line, not a notice.
+        let isHangUp = error as? NIOSSLError == .uncleanShutdown || (error as? IOError)?.errnoCode == ECONNRESET
+        logger.log(level: isHangUp ? .debug : .notice, "connection_error", metadata: ["error": "\(error)"])
         mode = .closed
         context.close(promise: nil)
     }

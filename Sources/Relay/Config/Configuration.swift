@@ -5,6 +5,7 @@ public struct Configuration: Sendable {
     public var file: String
     public var hostname: String
     public var spoolDirectory: String
+    public var spoolDirectoryLine: Int?
     public var listeners: [Listener]
     public var tls: TLS
     public var auth: Auth

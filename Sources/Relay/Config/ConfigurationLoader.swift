@@ -14,7 +14,8 @@ extension Configuration {
         } catch {
             throw ConfigError(file: path, line: error.line, key: "syntax", problem: error.message)
         }
-        let directory = (path as NSString).deletingLastPathComponent
+        let absolutePath = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        let directory = (absolutePath as NSString).deletingLastPathComponent
         var reader = TableReader(file: path, table: root, prefix: "", baseDirectory: directory)
         return try reader.configuration()
     }
@@ -58,7 +59,7 @@ private struct TableReader {
     mutating func path(_ key: String) throws(ConfigError) -> String? {
         guard let value = try string(key) else { return nil }
         guard !value.isEmpty else { throw error(key, "must not be empty") }
-        return value.hasPrefix("/") ? value : baseDirectory + "/" + value
+        return ((value.hasPrefix("/") ? value : baseDirectory + "/" + value) as NSString).standardizingPath
     }
 
     mutating func integer(_ key: String, default value: Int, range: ClosedRange<Int>) throws(ConfigError) -> Int {
@@ -194,7 +195,8 @@ private struct TableReader {
         }
         try logReader.rejectUnknownKeys()
         try rejectUnknownKeys()
-        return Configuration(file: file, hostname: hostname, spoolDirectory: spool, listeners: listeners,
+        return Configuration(file: file, hostname: hostname, spoolDirectory: spool,
+                             spoolDirectoryLine: table["spool_dir"]?.line, listeners: listeners,
                              tls: tls, auth: auth, limits: limits, log: log)
     }
 
