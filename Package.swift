@@ -67,6 +67,10 @@ let package = Package(
             dependencies: ["SMTPCore", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .testTarget(
+            name: "MessageRewriterTests",
+            dependencies: ["MessageRewriter", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .testTarget(
             name: "SMTPNIOTests",
             dependencies: [
                 "SMTPNIO", "SMTPCore",

@@ -1,45 +1,118 @@
 import NIOCore
 
-/// Why a message cannot be accepted as it is (RFC 5322 §2.2, §3.5).
-public enum MessageRejection: Error, Equatable, Sendable {
-    /// The header block is larger than the configured limit.
-    case headerBlockTooLarge
-    /// A NUL byte in the header block.
-    case nulInHeader
-}
-
-/// Streams a message from the SMTP reader to the spool.
+/// Streams a message from the SMTP reader to the spool, scrubbing its header block.
 ///
-/// This version guards the header block (its size and NUL bytes) and passes every
-/// byte through unchanged; header scrubbing builds on it. Input may be split
-/// anywhere; the output is the same for every split.
+/// The header block (RFC 5322 §2.2, up to the first empty line) is gathered, bounded
+/// by `maximumHeaderSize`, then rewritten at once: Veil's trace field on top, fields
+/// matched by the rules removed, message ids replaced by keyed hashes, a missing Date
+/// or Message-ID added. Kept fields keep their exact bytes, folding included. The
+/// body is passed on as slices of the input, byte for byte. The output is the same
+/// for every split of the same input.
 public struct MessageRewriter: Sendable {
-    public let maximumHeaderSize: Int
-    private var headerBytes = 0
-    private var inHeader = true
-    /// The last bytes of the header block seen so far, to find the empty line that
-    /// ends it across chunk boundaries: CRLF CRLF, or CRLF at the very start.
-    private var tail: UInt32 = 0x0D0A_0000
+    public let configuration: ScrubConfiguration
+    public let context: MessageContext
+    /// Header fields removed or rewritten so far (for the log; never their names).
+    public private(set) var scrubbedFields = 0
 
-    public init(maximumHeaderSize: Int) {
-        self.maximumHeaderSize = maximumHeaderSize
+    private var header = ByteBuffer()
+    private var inHeader = true
+    private var atLineStart = true
+    private var carriageReturnAtLineStart = false
+
+    public init(configuration: ScrubConfiguration, context: MessageContext) {
+        self.configuration = configuration
+        self.context = context
     }
 
     /// Appends the rewritten form of `chunk` to `output`.
-    public mutating func process(_ chunk: ByteBuffer, into output: inout ByteBuffer) throws(MessageRejection) {
-        if inHeader {
-            for byte in chunk.readableBytesView {
-                guard byte != 0 else { throw .nulInHeader }
-                headerBytes += 1
-                tail = tail << 8 | UInt32(byte)
-                if tail == 0x0D0A_0D0A {
-                    inHeader = false
-                    break
+    public mutating func process(_ chunk: ByteBuffer, into output: inout [ByteBuffer]) throws(MessageRejection) {
+        guard inHeader else {
+            output.append(chunk)
+            return
+        }
+        guard let end = try findHeaderEnd(chunk) else {
+            var chunk = chunk
+            header.writeBuffer(&chunk)
+            guard header.readableBytes <= configuration.maximumHeaderSize else { throw .headerBlockTooLarge }
+            return
+        }
+        var headerPart = chunk.getSlice(at: chunk.readerIndex, length: end)!
+        header.writeBuffer(&headerPart)
+        guard header.readableBytes <= configuration.maximumHeaderSize else { throw .headerBlockTooLarge }
+        inHeader = false
+        output.append(try rewriteHeaderBlock())
+        if end < chunk.readableBytes {
+            output.append(chunk.getSlice(at: chunk.readerIndex + end, length: chunk.readableBytes - end)!)
+        }
+    }
+
+    /// Ends the message: a message that is all header block (no empty line, no body)
+    /// is rewritten here.
+    public mutating func finish(into output: inout [ByteBuffer]) throws(MessageRejection) {
+        guard inHeader else { return }
+        inHeader = false
+        output.append(try rewriteHeaderBlock())
+    }
+
+    /// The offset just past the empty line that ends the header block, if it is in
+    /// `chunk`; checks for NUL bytes on the way.
+    private mutating func findHeaderEnd(_ chunk: ByteBuffer) throws(MessageRejection) -> Int? {
+        var offset = 0
+        for byte in chunk.readableBytesView {
+            offset += 1
+            if byte == 0 { throw .nulInHeader }
+            if atLineStart {
+                if byte == UInt8(ascii: "\n") { return offset }
+                if byte == UInt8(ascii: "\r") && !carriageReturnAtLineStart {
+                    carriageReturnAtLineStart = true
+                    continue
                 }
-                guard headerBytes <= maximumHeaderSize else { throw .headerBlockTooLarge }
+                atLineStart = false
+                carriageReturnAtLineStart = false
+            }
+            if byte == UInt8(ascii: "\n") { atLineStart = true }
+        }
+        return nil
+    }
+
+    // MARK: The header block
+
+    private mutating func rewriteHeaderBlock() throws(MessageRejection) -> ByteBuffer {
+        let fields = try HeaderField.split(Array(header.readableBytesView))
+        header = ByteBuffer()
+        // RFC 5321 §6.3: count the hops before anything is removed.
+        let hops = fields.fields.count { $0.lowercasedName.elementsEqual("received".utf8) }
+        guard hops <= configuration.maximumHops else { throw .tooManyHops }
+
+        var output = ByteBuffer()
+        output.reserveCapacity(fields.totalSize + 256)
+        if let trace = context.traceField {
+            output.writeString(trace)
+            output.writeStaticString("\r\n")
+        }
+        var hasDate = false
+        var hasMessageID = false
+        for field in fields.fields {
+            let name = field.lowercasedName
+            if name.elementsEqual("date".utf8) { hasDate = true }
+            if name.elementsEqual("message-id".utf8) { hasMessageID = true }
+            if configuration.rules.shouldRemove(name[...]) {
+                scrubbedFields += 1
+            } else if configuration.rewriteMessageIDs && MessageIDMapping.fieldNames.contains(where: { name.elementsEqual($0) }) {
+                let rewritten = MessageIDMapping.rewrite(field.bytes, key: configuration.key, hostname: configuration.hostname)
+                if rewritten != field.bytes[...] { scrubbedFields += 1 }
+                output.writeBytes(rewritten)
+            } else {
+                output.writeBytes(field.bytes)
             }
         }
-        var chunk = chunk
-        output.writeBuffer(&chunk)
+        if !hasDate {
+            output.writeString("Date: \(context.date)\r\n")
+        }
+        if !hasMessageID {
+            output.writeString("Message-ID: \(context.generatedMessageID)\r\n")
+        }
+        output.writeBytes(fields.separator)
+        return output
     }
 }

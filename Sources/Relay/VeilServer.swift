@@ -1,5 +1,6 @@
 import Logging
 import MailQueue
+import MessageRewriter
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -39,6 +40,12 @@ public enum VeilServer {
             throw ConfigError(file: configuration.file, line: configuration.spoolDirectoryLine, key: "spool_dir",
                               problem: "\(configuration.spoolDirectory) cannot be opened as the queue: \(error)")
         }
+        let scrub = ScrubConfiguration(
+            rules: ScrubRules(profile: configuration.scrub.profile == .exchange ? ExchangeProfile.removedFields : [],
+                              remove: configuration.scrub.remove, keep: configuration.scrub.keep),
+            rewriteMessageIDs: configuration.scrub.messageID == .rewrite, key: try ScrubKey.load(configuration),
+            hostname: configuration.hostname, maximumHeaderSize: configuration.limits.maximumHeaderSize,
+            maximumHops: configuration.scrub.maximumHops)
         logger.info("queue_loaded", metadata: [
             "spool": "\(configuration.spoolDirectory)", "queued": "\(recovery.queued)",
             "removed_incomplete": "\(recovery.removedIncoming + recovery.removedOrphans)",
@@ -53,8 +60,7 @@ public enum VeilServer {
                 window: .seconds(Int64(configuration.auth.failureWindow)),
                 lockout: .seconds(Int64(configuration.auth.lockout))), threadPool: threadPool, logger: logger)
         }
-        let delegate = RelayDelegate(authenticator: authenticator, spool: spool,
-                                     maximumHeaderSize: configuration.limits.maximumHeaderSize,
+        let delegate = RelayDelegate(authenticator: authenticator, spool: spool, scrub: scrub, configuration: configuration,
                                      threadPool: threadPool, logger: logger)
         let listeners = ListenerService(configuration: configuration, tlsContext: tlsContext,
                                         delegate: delegate, group: group, logger: logger)

@@ -80,6 +80,15 @@ public struct SMTPServerStateMachine: Sendable {
         return false
     }
 
+    /// The envelope of the message being received (DATA or BDAT), if any.
+    public var envelopeBeingReceived: Envelope? {
+        switch state {
+        case .receivingData(let envelope): return envelope
+        case .receivingChunk(let envelope): return envelope
+        default: return nil
+        }
+    }
+
     // MARK: Events
 
     /// The connection is up: send the greeting (RFC 5321 §4.2, §3.1).

@@ -23,8 +23,9 @@ public protocol SMTPServerDelegate: Sendable {
     func authenticate(_ credentials: Credentials, mechanism: SASLMechanism, client: ClientInfo,
                       eventLoop: any EventLoop) -> EventLoopFuture<SMTPServerStateMachine.AuthenticationResult>
 
-    /// Starts receiving one message; a thrown reply (4xx) is sent instead of taking it.
-    func startMessage(client: ClientInfo) throws(SMTPReply) -> any MessageSink
+    /// Starts receiving one message for `envelope` (complete but for the text); a
+    /// thrown reply (4xx) is sent instead of taking it.
+    func startMessage(client: ClientInfo, envelope: Envelope) throws(SMTPReply) -> any MessageSink
 }
 
 /// Where the text of one message goes while it is received.
@@ -32,6 +33,9 @@ public protocol MessageSink: AnyObject {
     /// Appends message text. A returned reply means the message cannot be accepted
     /// (it is sent after the end of the data; the rest of the text is dropped).
     func write(_ text: ByteBuffer) -> SMTPReply?
+
+    /// The text is complete; a returned reply refuses the message (no commit follows).
+    func finish() -> SMTPReply?
 
     /// Stores the complete message; succeeds with the queue id, or fails with an
     /// ``SMTPReply`` to send.

@@ -252,6 +252,9 @@ public final class SMTPServerHandler: ChannelDuplexHandler, RemovableChannelHand
 
     private func finishMessage(context: ChannelHandlerContext) {
         mode = .command
+        if rejection == nil, let sink {
+            rejection = sink.finish()
+        }
         let outcome = rejection
         if outcome != nil {
             sink?.abort()
@@ -265,8 +268,9 @@ public final class SMTPServerHandler: ChannelDuplexHandler, RemovableChannelHand
     private func startMessage() {
         guard sink == nil, rejection == nil else { return }
         messageSize = 0
+        guard let envelope = machine.envelopeBeingReceived else { return }
         do {
-            sink = try delegate.startMessage(client: client)
+            sink = try delegate.startMessage(client: client, envelope: envelope)
         } catch {
             rejection = error
         }

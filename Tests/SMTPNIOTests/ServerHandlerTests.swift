@@ -16,6 +16,7 @@ final class MemoryDelegate: SMTPServerDelegate, @unchecked Sendable {
             bytes += text.readableBytesView
             return nil
         }
+        func finish() -> SMTPReply? { nil }
         func commit(_ envelope: Envelope, eventLoop: any EventLoop) -> EventLoopFuture<String> {
             delegate.stored.append(bytes)
             return eventLoop.makeSucceededFuture("Q\(delegate.stored.count)")
@@ -30,7 +31,7 @@ final class MemoryDelegate: SMTPServerDelegate, @unchecked Sendable {
         eventLoop.makeSucceededFuture(credentials.password == "demo" ? .success(AuthenticatedUser(name: credentials.username, allowedDomains: nil)) : .invalidCredentials)
     }
 
-    func startMessage(client: ClientInfo) throws(SMTPReply) -> any MessageSink {
+    func startMessage(client: ClientInfo, envelope: Envelope) throws(SMTPReply) -> any MessageSink {
         Sink(delegate: self)
     }
 }

@@ -91,18 +91,20 @@ def default_listeners() -> list[dict]:
 
 def render_config(spool_dir: Path, cert: Path, key: Path, users: Path,
                   listeners=None, extra_listeners=(), tls=None, auth=None, limits=None,
-                  log=None, top=None) -> str:
+                  log=None, top=None, scrub=None) -> str:
     """Build a TOML config. Section dicts override/extend the defaults; a value of None
-    removes a key."""
+    removes a key. Scrubbing is off by default so that the SMTP tests can compare the
+    spool with what they sent; the scrubbing tests turn it on with scrub={...}."""
     top_keys = {"hostname": HOSTNAME, "spool_dir": str(spool_dir)}
     top_keys.update(top or {})
     sections = {
         "tls": {"certificate": str(cert), "private_key": str(key)},
         "auth": {"users_file": str(users)},
         "limits": {},
+        "scrub": {"profile": "none", "message_id": "keep", "received": "none"},
         "log": {"level": "info"},
     }
-    for name, over in (("tls", tls), ("auth", auth), ("limits", limits), ("log", log)):
+    for name, over in (("tls", tls), ("auth", auth), ("limits", limits), ("scrub", scrub), ("log", log)):
         sections[name].update(over or {})
     out = []
     for k, v in top_keys.items():
@@ -675,9 +677,15 @@ def run_dialogue(client: SMTPClient, table):
     return replies
 
 
+# Date and Message-ID for hand-made messages: Veil adds them when they are missing,
+# so messages that carry both are spooled exactly as sent (with scrubbing off).
+STAMP = b"Date: Mon, 30 Nov 2026 00:00:00 +0000\r\nMessage-ID: <stamp@client.test>\r\n"
+
+
 def message(subject: str = "e2e test", body: str = "Hello from the e2e suite.\r\n",
             sender: str = "a@corp.example", to: str = "b@example.org") -> bytes:
     return (f"From: <{sender}>\r\nTo: <{to}>\r\nSubject: {subject}\r\n"
+            f"Date: Mon, 30 Nov 2026 00:00:00 +0000\r\n"
             f"Message-ID: <{subject.replace(' ', '-')}@client.test>\r\n\r\n{body}").encode()
 
 

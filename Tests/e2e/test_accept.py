@@ -3,7 +3,7 @@
 import re
 import smtplib
 
-from harness import HOSTNAME, message, queue_id, swaks, tls_context
+from harness import HOSTNAME, STAMP, message, queue_id, swaks, tls_context
 
 
 def assert_queued(veil, qid, sent: bytes | None = None):
@@ -104,7 +104,7 @@ BINARY = bytes(b for b in range(256) if b not in (10, 13))
 
 
 def test_bdat_chunks(veil):
-    chunk1 = b"Subject: bdat\r\nFrom: <a@corp.example>\r\n\r\nfirst line\r\n.\r\nstill the body\r\n"
+    chunk1 = STAMP + b"Subject: bdat\r\nFrom: <a@corp.example>\r\n\r\nfirst line\r\n.\r\nstill the body\r\n"
     chunk2 = b"binary: " + BINARY + b"\r\n..two dots stay two\r\n"
     chunk3 = b"last chunk\r\n"
     with veil.connect("plain") as c:
@@ -119,7 +119,7 @@ def test_bdat_chunks(veil):
 
 
 def test_bdat_zero_last_and_pipelined(veil):
-    chunk = b"Subject: bdat0\r\n\r\nbody\r\n.\r\n"
+    chunk = STAMP + b"Subject: bdat0\r\n\r\nbody\r\n.\r\n"
     with veil.connect("plain") as c:
         c.ehlo()
         # MAIL, RCPT and the first chunk in one write (RFC 3030 allows pipelining BDAT).
@@ -212,7 +212,7 @@ def test_rset_and_two_messages_in_one_session(veil):
 
 
 def test_smtputf8_envelope(veil):
-    msg = "Subject: =?utf-8?q?caf=C3=A9?=\r\nFrom: <józef@corp.example>\r\n\r\nżółw\r\n".encode()
+    msg = STAMP + "Subject: =?utf-8?q?caf=C3=A9?=\r\nFrom: <józef@corp.example>\r\n\r\nżółw\r\n".encode()
     with veil.connect("plain") as c:
         c.ehlo()
         c.mail("józef@corp.example", "SMTPUTF8 BODY=8BITMIME")

@@ -1,6 +1,6 @@
 """Durability: kill -9 after the 250 keeps the message; kill -9 during DATA leaves nothing."""
 
-from harness import message, queue_id, wait_until
+from harness import STAMP, message, queue_id, wait_until
 
 
 def test_kill9_after_250_keeps_message(veil):
@@ -29,7 +29,7 @@ def test_kill9_after_250_keeps_message(veil):
 
 
 def test_kill9_after_bdat_last_keeps_message(veil):
-    chunk = b"Subject: bdat durable\r\n\r\nbody\r\n"
+    chunk = STAMP + b"Subject: bdat durable\r\n\r\nbody\r\n"
     with veil.connect("plain") as c:
         c.ehlo()
         c.mail("a@corp.example")

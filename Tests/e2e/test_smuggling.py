@@ -8,7 +8,7 @@ bare_newline = "normalize" exactly one, holding the smuggled commands as body te
 
 import pytest
 
-from harness import queue_id
+from harness import STAMP, queue_id
 
 VECTORS = [
     b"\n.\n", b"\n.\r", b"\r.\n", b"\r.\r", b"\n.\r\n", b"\r.\r\n", b"\r\n.\n", b"\r\n.\r",
@@ -16,7 +16,7 @@ VECTORS = [
 ]
 IDS = [repr(v)[2:-1] for v in VECTORS]
 
-LEGIT = b"From: <a@corp.example>\r\nTo: <b@example.org>\r\nSubject: smuggling test\r\n\r\nlegit body"
+LEGIT = STAMP + b"From: <a@corp.example>\r\nTo: <b@example.org>\r\nSubject: smuggling test\r\n\r\nlegit body"
 SMUGGLED = (b"MAIL FROM:<x@corp.example>\r\nRCPT TO:<y@example.org>\r\nDATA\r\n"
             b"smuggled\r\n.\r\n")
 
@@ -82,7 +82,7 @@ def test_smuggling_normalize(veil, vector):
     qid = queue_id(queued[0])
     assert msgs[0]["id"] == qid
     body = veil.spool_bytes(qid)
-    assert body.startswith(b"From: <a@corp.example>\r\n"), body
+    assert body.startswith(STAMP + b"From: <a@corp.example>\r\n"), body
     assert b"legit body" in body, body
     assert b"MAIL FROM:<x@corp.example>\r\nRCPT TO:<y@example.org>\r\nDATA\r\nsmuggled\r\n" in body, body
     assert not has_bare_newline(body), f"normalize must leave only CRLF line ends: {body!r}"
@@ -120,7 +120,7 @@ def test_normalize_rewrites_bare_newlines(veil):
         c.mail("a@corp.example")
         c.rcpt("b@example.org")
         c.cmd("DATA", "354")
-        c.send(b"Subject: bare\r\n\r\none\ntwo\rthree\r\n.\r\n")
+        c.send(STAMP + b"Subject: bare\r\n\r\none\ntwo\rthree\r\n.\r\n")
         r = c.check(c.reply(), "250 2.0.0")
         c.quit()
-    assert veil.spool_bytes(queue_id(r)) == b"Subject: bare\r\n\r\none\r\ntwo\r\nthree\r\n"
+    assert veil.spool_bytes(queue_id(r)) == STAMP + b"Subject: bare\r\n\r\none\r\ntwo\r\nthree\r\n"

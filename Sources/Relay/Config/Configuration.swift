@@ -10,6 +10,7 @@ public struct Configuration: Sendable {
     public var tls: TLS
     public var auth: Auth
     public var limits: Limits
+    public var scrub: Scrub
     public var log: Log
 
     public struct Listener: Sendable {
@@ -59,6 +60,31 @@ public struct Configuration: Sendable {
         public var greetingDelay = 0
         /// Negative replies before the client is disconnected with 421.
         public var maximumErrors = 20
+    }
+
+    /// `[scrub]`: what the header rewriter removes and rewrites.
+    public struct Scrub: Sendable {
+        public enum Profile: String, Sendable, CaseIterable {
+            case exchange
+            case none
+        }
+        public enum MessageIDMode: String, Sendable, CaseIterable {
+            case rewrite
+            case keep
+        }
+        public enum ReceivedMode: String, Sendable, CaseIterable {
+            case anonymous
+            case none
+        }
+        public var profile = Profile.exchange
+        public var remove: [String] = []
+        public var keep: [String] = []
+        public var messageID = MessageIDMode.rewrite
+        public var received = ReceivedMode.anonymous
+        public var maximumHops = 50
+        /// The HMAC key file; nil: `scrub.key` in the spool directory, made once.
+        public var secretFile: String?
+        public var secretFileLine: Int?
     }
 
     public struct Log: Sendable {

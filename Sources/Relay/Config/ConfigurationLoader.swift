@@ -1,4 +1,5 @@
 import Foundation
+import MessageRewriter
 import SMTPCore
 
 extension Configuration {
@@ -187,6 +188,23 @@ private struct TableReader {
         limits.maximumErrors = try limitsReader.integer("max_errors", default: limits.maximumErrors, range: 1...10_000)
         try limitsReader.rejectUnknownKeys()
 
+        var scrubReader = try subtable("scrub")
+        var scrub = Configuration.Scrub()
+        scrub.profile = try scrubReader.choice("profile", default: scrub.profile)
+        scrub.remove = try scrubReader.stringArray("remove")
+        scrub.keep = try scrubReader.stringArray("keep")
+        for (key, patterns) in [("remove", scrub.remove), ("keep", scrub.keep)] {
+            if let bad = patterns.first(where: { !ScrubRules.isValidPattern($0) }) {
+                throw scrubReader.error(key, "\"\(bad)\" is not a header field name (a trailing * matches a prefix)")
+            }
+        }
+        scrub.messageID = try scrubReader.choice("message_id", default: scrub.messageID)
+        scrub.received = try scrubReader.choice("received", default: scrub.received)
+        scrub.maximumHops = try scrubReader.integer("max_hops", default: scrub.maximumHops, range: 1...1000)
+        scrub.secretFile = try scrubReader.path("secret_file")
+        scrub.secretFileLine = scrubReader.table["secret_file"]?.line
+        try scrubReader.rejectUnknownKeys()
+
         var logReader = try subtable("log")
         let log = Configuration.Log(level: try logReader.string("level", default: "info"),
                                     format: try logReader.choice("format", default: .text))
@@ -197,7 +215,7 @@ private struct TableReader {
         try rejectUnknownKeys()
         return Configuration(file: file, hostname: hostname, spoolDirectory: spool,
                              spoolDirectoryLine: table["spool_dir"]?.line, listeners: listeners,
-                             tls: tls, auth: auth, limits: limits, log: log)
+                             tls: tls, auth: auth, limits: limits, scrub: scrub, log: log)
     }
 
     mutating func listener() throws(ConfigError) -> Configuration.Listener {

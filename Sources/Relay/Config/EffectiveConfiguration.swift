@@ -25,6 +25,11 @@ extension Configuration {
                   "max_connections = \(limits.maximumConnections)", "max_connections_per_ip = \(limits.maximumConnectionsPerIP)",
                   "command_timeout = \"\(limits.commandTimeout)s\"", "data_timeout = \"\(limits.dataTimeout)s\"",
                   "bare_newline = \(quoted(limits.bareNewline.rawValue))", "greeting_delay = \"\(limits.greetingDelay)s\"", "max_errors = \(limits.maximumErrors)"]
+        lines += ["", "[scrub]", "profile = \(quoted(scrub.profile.rawValue))",
+                  "remove = [\(scrub.remove.map(quoted).joined(separator: ", "))]",
+                  "keep = [\(scrub.keep.map(quoted).joined(separator: ", "))]",
+                  "message_id = \(quoted(scrub.messageID.rawValue))", "received = \(quoted(scrub.received.rawValue))",
+                  "max_hops = \(scrub.maximumHops)", "secret_file = \(quoted(scrub.secretFile ?? ""))"]
         lines += ["", "[log]", "level = \(quoted(log.level))", "format = \(quoted(log.format.rawValue))"]
         return lines.joined(separator: "\n")
     }

@@ -13,12 +13,13 @@ final class SpoolSink: MessageSink {
     private let spool: Spool
     private let incoming: IncomingMessage
     private var rewriter: MessageRewriter
-    private var scratch = ByteBuffer()
+    private var output: [ByteBuffer] = []
     private let client: ClientInfo
     private let threadPool: NIOThreadPool
     private let logger: Logger
 
-    init(spool: Spool, maximumHeaderSize: Int, client: ClientInfo, threadPool: NIOThreadPool, logger: Logger) throws(SMTPReply) {
+    init(spool: Spool, scrub: ScrubConfiguration, client: ClientInfo, envelope: Envelope, configuration: Configuration,
+         threadPool: NIOThreadPool, logger: Logger) throws(SMTPReply) {
         self.spool = spool
         do {
             incoming = try spool.createIncoming()
@@ -26,26 +27,36 @@ final class SpoolSink: MessageSink {
             logger.error("spool_error", metadata: ["error": "\(error)"])
             throw Self.reply(for: error)
         }
-        self.rewriter = MessageRewriter(maximumHeaderSize: maximumHeaderSize)
+        self.rewriter = MessageRewriter(
+            configuration: scrub,
+            context: MessageContextFactory.make(queueID: incoming.queueID, envelope: envelope, configuration: configuration))
         self.client = client
         self.threadPool = threadPool
         self.logger = logger
     }
 
     func write(_ text: ByteBuffer) -> SMTPReply? {
-        scratch.clear()
         do {
-            try rewriter.process(text, into: &scratch)
+            try rewriter.process(text, into: &output)
         } catch {
-            switch error {
-            case .headerBlockTooLarge:
-                return SMTPReply(554, "5.6.0", "Error: header block exceeds the maximum size")
-            case .nulInHeader:
-                return SMTPReply(554, "5.6.0", "Error: NUL byte in the header block")
-            }
+            return Self.reply(for: error)
         }
+        return flushOutput()
+    }
+
+    func finish() -> SMTPReply? {
         do {
-            try incoming.write(scratch)
+            try rewriter.finish(into: &output)
+        } catch {
+            return Self.reply(for: error)
+        }
+        return flushOutput()
+    }
+
+    private func flushOutput() -> SMTPReply? {
+        defer { output.removeAll(keepingCapacity: true) }
+        do {
+            for buffer in output { try incoming.write(buffer) }
         } catch {
             logger.error("spool_error", metadata: ["queue_id": "\(incoming.queueID)", "error": "\(error)"])
             return Self.reply(for: error)
@@ -54,7 +65,7 @@ final class SpoolSink: MessageSink {
     }
 
     func commit(_ envelope: Envelope, eventLoop: any EventLoop) -> EventLoopFuture<String> {
-        let (spool, incoming, client, logger) = (self.spool, self.incoming, self.client, self.logger)
+        let (spool, incoming, client, logger, scrubbed) = (self.spool, self.incoming, self.client, self.logger, rewriter.scrubbedFields)
         return threadPool.runIfActive(eventLoop: eventLoop) {
             do throws(SpoolError) {
                 try spool.commit(incoming, envelope: envelope, receivedAt: Self.now(),
@@ -67,6 +78,7 @@ final class SpoolSink: MessageSink {
                 "queue_id": "\(incoming.queueID)", "client": "\(client.address)", "listener": "\(client.listener)",
                 "from": "\(envelope.sender)", "rcpt_count": "\(envelope.recipients.count)", "size": "\(incoming.size)",
                 "user": "\(envelope.authenticatedUser ?? "")", "helo": "\(envelope.clientName)",
+                "scrubbed": "\(scrubbed)",
             ])
             return incoming.queueID
         }
@@ -74,6 +86,15 @@ final class SpoolSink: MessageSink {
 
     func abort() {
         incoming.abort()
+    }
+
+    static func reply(for rejection: MessageRejection) -> SMTPReply {
+        switch rejection {
+        case .headerBlockTooLarge: return SMTPReply(554, "5.6.0", "Error: header block exceeds the maximum size")
+        case .nulInHeader: return SMTPReply(554, "5.6.0", "Error: NUL byte in the header block")
+        case .malformedHeader: return SMTPReply(554, "5.6.0", "Error: malformed header line (no colon)")
+        case .tooManyHops: return SMTPReply(554, "5.4.6", "Error: too many hops (mail loop)")
+        }
     }
 
     static func reply(for error: SpoolError) -> SMTPReply {

@@ -1,5 +1,6 @@
 import Logging
 import MailQueue
+import MessageRewriter
 import NIOCore
 import NIOPosix
 import SMTPCore
@@ -9,7 +10,8 @@ import SMTPNIO
 struct RelayDelegate: SMTPServerDelegate {
     let authenticator: Authenticator?
     let spool: Spool
-    let maximumHeaderSize: Int
+    let scrub: ScrubConfiguration
+    let configuration: Configuration
     let threadPool: NIOThreadPool
     let logger: Logger
 
@@ -19,8 +21,8 @@ struct RelayDelegate: SMTPServerDelegate {
         return authenticator.authenticate(credentials, mechanism: mechanism, client: client, eventLoop: eventLoop)
     }
 
-    func startMessage(client: ClientInfo) throws(SMTPReply) -> any MessageSink {
-        try SpoolSink(spool: spool, maximumHeaderSize: maximumHeaderSize, client: client,
+    func startMessage(client: ClientInfo, envelope: Envelope) throws(SMTPReply) -> any MessageSink {
+        try SpoolSink(spool: spool, scrub: scrub, client: client, envelope: envelope, configuration: configuration,
                       threadPool: threadPool, logger: logger)
     }
 }

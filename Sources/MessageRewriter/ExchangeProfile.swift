@@ -1,0 +1,62 @@
+/// The header fields the built-in `exchange` profile removes. This list is the one
+/// place they are named; docs/scrubbing.md explains each entry. A trailing `*`
+/// matches every name with that prefix. Names are matched case-insensitively.
+public enum ExchangeProfile {
+    public static let removedFields = [
+        // Trace fields: the internal hop chain with host names and addresses.
+        "Received", "X-Received", "Return-Path",
+        // The client and its address.
+        "X-Originating-IP", "X-Originating-Client", "X-Source*",
+        // Mail software and its versions.
+        "X-Mailer", "User-Agent", "X-MimeOLE",
+        // Exchange and Exchange Online transport and organization data.
+        "X-MS-Exchange-*", "X-Microsoft-Exchange-*", "X-MS-Office365-*",
+        "X-MS-Has-Attach", "X-MS-TNEF-Correlator", "X-MS-PublicTrafficType",
+        "X-MS-TrafficTypeDiagnostic", "X-EOPAttributedMessage",
+        "X-Microsoft-Antispam*", "X-Forefront-*",
+        // Outlook conversation tracking and client locale.
+        "Thread-Index", "Thread-Topic", "Accept-Language",
+        // Microsoft Information Protection labels (tenant and label ids).
+        "msip_labels",
+        // Auto-reply suppression hints that reveal Exchange internals.
+        "X-Auto-Response-Suppress",
+    ]
+}
+
+/// Which header fields to remove: a profile's list plus `remove`, minus `keep`.
+public struct ScrubRules: Sendable {
+    /// Lower-cased names; `prefix` entries end in `*` in the configuration.
+    struct Pattern: Sendable, Equatable {
+        var name: [UInt8]
+        var isPrefix: Bool
+
+        init(_ text: String) {
+            isPrefix = text.hasSuffix("*")
+            name = Array((isPrefix ? String(text.dropLast()) : text).lowercased().utf8)
+        }
+
+        func matches(_ lowercasedName: ArraySlice<UInt8>) -> Bool {
+            isPrefix ? lowercasedName.starts(with: name) : lowercasedName.elementsEqual(name)
+        }
+    }
+
+    let removed: [Pattern]
+    let kept: [Pattern]
+
+    /// `profile` is the profile's list (``ExchangeProfile/removedFields`` or empty).
+    public init(profile: [String], remove: [String], keep: [String]) {
+        removed = (profile + remove).map(Pattern.init)
+        kept = keep.map(Pattern.init)
+    }
+
+    /// True for a valid `remove`/`keep` entry: a field name (RFC 5322 §3.6.8 ftext),
+    /// optionally ending in `*`.
+    public static func isValidPattern(_ text: String) -> Bool {
+        let name = text.hasSuffix("*") ? text.dropLast() : Substring(text)
+        return !name.isEmpty && name.utf8.allSatisfy { (33...126).contains($0) && $0 != UInt8(ascii: ":") && $0 != UInt8(ascii: "*") }
+    }
+
+    func shouldRemove(_ lowercasedName: ArraySlice<UInt8>) -> Bool {
+        removed.contains { $0.matches(lowercasedName) } && !kept.contains { $0.matches(lowercasedName) }
+    }
+}

@@ -1,0 +1,52 @@
+/// What the rewriter does to every message (from `[scrub]` and `hostname`).
+public struct ScrubConfiguration: Sendable {
+    public var rules: ScrubRules
+    /// Replace Message-ID, In-Reply-To, References and Content-ID ids by keyed hashes.
+    public var rewriteMessageIDs: Bool
+    /// The HMAC key of the id mapping (32 random bytes, kept across restarts).
+    public var key: [UInt8]
+    /// The right-hand side of rewritten ids.
+    public var hostname: String
+    public var maximumHeaderSize: Int
+    /// More Received fields than this: a mail loop (RFC 5321 §6.3).
+    public var maximumHops: Int
+
+    public init(rules: ScrubRules, rewriteMessageIDs: Bool, key: [UInt8], hostname: String,
+                maximumHeaderSize: Int, maximumHops: Int) {
+        self.rules = rules
+        self.rewriteMessageIDs = rewriteMessageIDs
+        self.key = key
+        self.hostname = hostname
+        self.maximumHeaderSize = maximumHeaderSize
+        self.maximumHops = maximumHops
+    }
+}
+
+/// Values that differ per message, made by the caller (the rewriter has no clock and
+/// no randomness of its own, so that its output depends only on its input).
+public struct MessageContext: Sendable {
+    /// Veil's own trace field without its CRLF (`Received: by ...`), or nil.
+    public var traceField: String?
+    /// RFC 5322 date-time for a message without a Date field.
+    public var date: String
+    /// `<unique@hostname>` for a message without a Message-ID field.
+    public var generatedMessageID: String
+
+    public init(traceField: String?, date: String, generatedMessageID: String) {
+        self.traceField = traceField
+        self.date = date
+        self.generatedMessageID = generatedMessageID
+    }
+}
+
+/// Why a message cannot be accepted as it is.
+public enum MessageRejection: Error, Equatable, Sendable {
+    /// The header block is larger than the configured limit (554 5.6.0).
+    case headerBlockTooLarge
+    /// A NUL byte in the header block (554 5.6.0).
+    case nulInHeader
+    /// A header line without a colon, or a continuation with nothing to continue (554 5.6.0).
+    case malformedHeader
+    /// More Received fields than `maximumHops` (554 5.4.6, RFC 5321 §6.3).
+    case tooManyHops
+}

@@ -1,0 +1,152 @@
+import Foundation
+import NIOCore
+import Testing
+@testable import MessageRewriter
+
+/// The rewriter fed whole, byte by byte and at 1 000 random split points must give
+/// the same output; each fixture checks what is removed, kept and rewritten.
+@Suite struct MessageRewriterTests {
+    static let key = [UInt8](repeating: 7, count: 32)
+    static let context = MessageContext(traceField: "Received: by relay.example (Veil) with ESMTPSA id Q1; Mon, 30 Nov 2026 02:20:00 +0000",
+                                        date: "Mon, 30 Nov 2026 02:20:00 +0000", generatedMessageID: "<generated@relay.example>")
+
+    static func configuration(profile: [String] = ExchangeProfile.removedFields, remove: [String] = [], keep: [String] = [],
+                              rewriteIDs: Bool = true, key: [UInt8] = key, maximumHeaderSize: Int = 4096,
+                              maximumHops: Int = 50) -> ScrubConfiguration {
+        ScrubConfiguration(rules: ScrubRules(profile: profile, remove: remove, keep: keep), rewriteMessageIDs: rewriteIDs,
+                           key: key, hostname: "relay.example", maximumHeaderSize: maximumHeaderSize, maximumHops: maximumHops)
+    }
+
+    static func rewrite(_ input: [UInt8], splits: [Int], configuration: ScrubConfiguration = configuration(),
+                        context: MessageContext = context) -> Result<[UInt8], MessageRejection> {
+        var rewriter = MessageRewriter(configuration: configuration, context: context)
+        var output: [ByteBuffer] = []
+        var start = 0
+        do throws(MessageRejection) {
+            for end in splits + [input.count] where end > start {
+                try rewriter.process(ByteBuffer(bytes: input[start..<end]), into: &output)
+                start = end
+            }
+            try rewriter.finish(into: &output)
+        } catch {
+            return .failure(error)
+        }
+        return .success(output.flatMap { Array($0.readableBytesView) })
+    }
+
+    /// The output for the whole input, checked to be the same for every split.
+    func everySplit(_ text: String, configuration: ScrubConfiguration = configuration(),
+                    context: MessageContext = context) -> Result<[UInt8], MessageRejection> {
+        let input = Array(text.utf8)
+        let whole = Self.rewrite(input, splits: [], configuration: configuration, context: context)
+        #expect(Self.rewrite(input, splits: Array(0..<input.count), configuration: configuration, context: context) == whole)
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<(input.count > 2000 ? 20 : 200) {
+            let count = Int.random(in: 1...min(1000, max(1, input.count)), using: &generator)
+            let splits = (0..<count).map { _ in Int.random(in: 0...input.count, using: &generator) }.sorted()
+            #expect(Self.rewrite(input, splits: splits, configuration: configuration, context: context) == whole)
+        }
+        return whole
+    }
+
+    func text(_ result: Result<[UInt8], MessageRejection>) -> String {
+        (try? result.get()).map { String(decoding: $0, as: UTF8.self) } ?? "<rejected>"
+    }
+
+    @Test func foldedReceivedIsRemovedWholeAndTraceAdded() {
+        let output = text(everySplit("""
+            Received: from EXCH01.corp.internal (10.1.2.3) by
+            \tEXCH02.corp.internal (10.1.2.4) with Microsoft SMTP Server id
+            \t15.1.2507.6; Mon, 30 Nov 2026 01:00:00 +0000\r
+            From: a@corp.example\r
+            Date: Mon, 30 Nov 2026 01:00:00 +0000\r
+            Message-ID: <abc@EXCH01.corp.internal>\r
+            \r
+            body\r
+
+            """.replacingOccurrences(of: "\n", with: "\r\n").replacingOccurrences(of: "\r\r\n", with: "\r\n")))
+        #expect(output.hasPrefix("Received: by relay.example (Veil) with ESMTPSA id Q1; "))
+        #expect(!output.contains("EXCH") && !output.contains("10.1.2") && !output.contains("15.1.2507"))
+        #expect(output.contains("From: a@corp.example\r\nDate: Mon, 30 Nov 2026 01:00:00 +0000\r\nMessage-ID: <"))
+        #expect(output.hasSuffix("@relay.example>\r\n\r\nbody\r\n"))
+    }
+
+    @Test(arguments: ["received :", "RECEIVED:", "Received\t:", "x-ms-exchange-organization-authas:", "X-Mailer:",
+                      "Thread-Index:", "X-Microsoft-Antispam-Message-Info:", "msip_labels:"])
+    func removedWhateverTheCaseOrSpacing(name: String) {
+        let output = text(everySplit("\(name) secret\r\nSubject: kept\r\n\r\nbody"))
+        #expect(!output.contains("secret"))
+        #expect(output.contains("Subject: kept\r\n"))
+    }
+
+    @Test func whitespaceOnlyContinuationDoesNotEndTheHeaderBlock() {
+        let output = text(everySplit("X-A: 1\r\n \r\nReceived: secret\r\n\r\nbody"))
+        #expect(!output.contains("secret"))
+        #expect(output.contains("X-A: 1\r\n \r\n"))
+        #expect(output.hasSuffix("\r\n\r\nbody"))
+    }
+
+    @Test func keptFieldsKeepTheirBytesAndTheBodyIsUntouched() {
+        let subject = "Subject: =?UTF-8?B?w6nDqMOg?=\r\n =?UTF-8?B?w6nDqMOg?=\r\n\tand more\r\n"
+        let body = "Received: in the body stays\r\nX-Mailer: too\r\n\r\n" + String(repeating: "line\r\n", count: 1000)
+        let output = text(everySplit("From: a@b.example\r\n" + subject + "Date: x\r\nMessage-ID: <a@b>\r\n\r\n" + body))
+        #expect(output.contains("From: a@b.example\r\n" + subject + "Date: x\r\n"))
+        let bodyPart = output.components(separatedBy: "\r\n\r\n").dropFirst().joined(separator: "\r\n\r\n")
+        #expect(bodyPart == body)
+    }
+
+    @Test func messageIDsAreMappedStablyPerKey() {
+        let message = "Message-ID: <one@EXCH01.corp.internal>\r\nIn-Reply-To: <two@EXCH01.corp.internal>\r\n"
+            + "References: <zero@x>\r\n <two@EXCH01.corp.internal>\r\nContent-ID: <img@EXCH01>\r\nDate: d\r\n\r\nb"
+        let first = text(everySplit(message))
+        let second = text(everySplit(message))
+        let otherKey = text(everySplit(message, configuration: Self.configuration(key: [UInt8](repeating: 9, count: 32))))
+        #expect(first == second)
+        #expect(first != otherKey)
+        #expect(!first.contains("EXCH01") && !first.contains("<zero@x>"))
+        let expected = "<\(Base32.encode(SHA256.hmac(key: Self.key, message: Array("two@EXCH01.corp.internal".utf8))))@relay.example>"
+        #expect(first.contains("In-Reply-To: \(expected)\r\n"))
+        #expect(first.contains("References: <") && first.contains("\r\n \(expected)\r\n"))
+        let kept = text(everySplit(message, configuration: Self.configuration(rewriteIDs: false)))
+        #expect(kept.contains("Message-ID: <one@EXCH01.corp.internal>\r\n"))
+    }
+
+    @Test func missingDateAndMessageIDAreAdded() {
+        let output = text(everySplit("Subject: s\r\n\r\nbody"))
+        #expect(output.hasSuffix("Subject: s\r\nDate: Mon, 30 Nov 2026 02:20:00 +0000\r\nMessage-ID: <generated@relay.example>\r\n\r\nbody"))
+        let noHeaders = text(everySplit("\r\nbody only"))
+        #expect(noHeaders.hasSuffix("Message-ID: <generated@relay.example>\r\n\r\nbody only"))
+        let noBody = text(everySplit("Subject: s\r\nDate: d\r\nMessage-ID: <a@b>\r\n"))
+        #expect(noBody.hasSuffix("Subject: s\r\nDate: d\r\nMessage-ID: <\(Base32.encode(SHA256.hmac(key: Self.key, message: Array("a@b".utf8))))@relay.example>\r\n"))
+    }
+
+    @Test func profileNoneKeepAndRemoveLists() {
+        let message = "X-Mailer: m\r\nUser-Agent: u\r\nX-Internal-Host: h\r\nX-Internal-Zone: z\r\nDate: d\r\nMessage-ID: <a@b>\r\n\r\n"
+        let none = text(everySplit(message, configuration: Self.configuration(profile: [], rewriteIDs: false)))
+        #expect(none.contains("X-Mailer: m") && none.contains("User-Agent: u"))
+        let custom = text(everySplit(message, configuration: Self.configuration(remove: ["X-Internal-*"], keep: ["User-Agent"])))
+        #expect(!custom.contains("X-Mailer") && custom.contains("User-Agent: u") && !custom.contains("X-Internal"))
+        var rewriter = MessageRewriter(configuration: Self.configuration(remove: ["X-Internal-*"]), context: Self.context)
+        var output: [ByteBuffer] = []
+        try? rewriter.process(ByteBuffer(string: message), into: &output)
+        #expect(rewriter.scrubbedFields == 5)
+    }
+
+    @Test func traceFieldCanBeOff() {
+        let context = MessageContext(traceField: nil, date: "d", generatedMessageID: "<g@h>")
+        #expect(text(everySplit("Date: x\r\nMessage-ID: <g@h>\r\n\r\nb", configuration: Self.configuration(rewriteIDs: false), context: context))
+            == "Date: x\r\nMessage-ID: <g@h>\r\n\r\nb")
+    }
+
+    @Test func refusals() {
+        #expect(everySplit("Subject: a\r\nno colon here\r\n\r\nbody") == .failure(.malformedHeader))
+        #expect(everySplit(" leading continuation\r\n\r\nbody") == .failure(.malformedHeader))
+        #expect(everySplit("Subject: a\0b\r\n\r\nbody") == .failure(.nulInHeader))
+        #expect(everySplit("Subject: a\r\n\r\nbody \0 is fine") != .failure(.nulInHeader))
+        let big = "X-Big: " + String(repeating: "x", count: 5000) + "\r\n\r\nbody"
+        #expect(everySplit(big) == .failure(.headerBlockTooLarge))
+        let hops = String(repeating: "Received: hop\r\n", count: 51) + "\r\nbody"
+        #expect(everySplit(hops) == .failure(.tooManyHops))
+        #expect((try? everySplit(String(repeating: "Received: hop\r\n", count: 50) + "\r\nbody").get()) != nil)
+    }
+}
