@@ -8,7 +8,11 @@ PREFIX       ?= /usr/local
 DEB_PACKAGES := libsystemd-dev libcrypt-dev libunbound-dev libsqlite3-dev pkg-config openssl swaks postfix
 DEBUG_BIN    := .build/debug/veil
 
-.PHONY: all deps build release run test unit-test e2e-test dev-setup clean
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD   := $(SWIFT) build --scratch-path .build-fuzz --sanitize=fuzzer \
+                -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library -Xswiftc -DFUZZING
+
+.PHONY: all deps build release run test unit-test e2e-test dev-setup fuzz bench clean
 
 all: build
 
@@ -55,9 +59,23 @@ test: deps
 
 unit-test:
 	$(SWIFT) test --skip-build
+	.build/debug/RewriterFuzzer Tests/Fuzz/RewriterFuzzer/corpus
 
 e2e-test:
 	VEIL_BIN=$(CURDIR)/$(DEBUG_BIN) $(PYTHON) -m pytest -q -p no:cacheprovider Tests/e2e
+
+## fuzz: libFuzzer on the header rewriter for FUZZ_SECONDS (new inputs go to
+## .build-fuzz/corpus; the committed seeds stay as they are).
+fuzz: deps
+	$(FUZZ_BUILD) --product RewriterFuzzer
+	mkdir -p .build-fuzz/corpus/RewriterFuzzer
+	SWIFT_BACKTRACE=enable=no .build-fuzz/debug/RewriterFuzzer -max_total_time=$(FUZZ_SECONDS) \
+	  -print_final_stats=1 .build-fuzz/corpus/RewriterFuzzer Tests/Fuzz/RewriterFuzzer/corpus
+
+## bench: throughput figures (release build); not a test.
+bench: deps
+	$(SWIFT) build -c release --product veil-bench
+	.build/release/veil-bench
 
 clean:
 	rm -rf var

@@ -41,6 +41,7 @@ let package = Package(
             dependencies: [
                 "SMTPCore",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
@@ -54,6 +55,16 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
+        ),
+        // libFuzzer target (`make fuzz`); built normally it replays the files given as arguments.
+        .executableTarget(
+            name: "RewriterFuzzer",
+            dependencies: ["MessageRewriter", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        // Benchmarks (`make bench`): figures printed, never timed tests.
+        .executableTarget(
+            name: "veil-bench",
+            dependencies: ["MessageRewriter", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .executableTarget(
             name: "veil",
@@ -69,6 +80,10 @@ let package = Package(
         .testTarget(
             name: "MessageRewriterTests",
             dependencies: ["MessageRewriter", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .testTarget(
+            name: "MailQueueTests",
+            dependencies: ["MailQueue", "SMTPCore", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .testTarget(
             name: "SMTPNIOTests",

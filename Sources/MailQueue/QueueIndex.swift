@@ -7,12 +7,19 @@ final class QueueIndex: Sendable {
     private let database: DatabasePool
 
     init(path: String) throws {
-        var configuration = Configuration()
-        configuration.prepareDatabase { db in
+        database = try DatabasePool(path: path)
+        // GRDB sets `synchronous = NORMAL` for WAL when it opens the pool; the queue
+        // needs every commit fsynced (a 250 is a promise), so set FULL afterwards on
+        // the writer connection, which stays open.
+        try database.writeWithoutTransaction { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
-        database = try DatabasePool(path: path, configuration: configuration)
         try Self.migrator.migrate(database)
+    }
+
+    /// The `synchronous` level in force on the writer connection (2 = FULL).
+    func synchronousLevel() throws -> Int {
+        try database.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
     }
 
     private static var migrator: DatabaseMigrator {

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import GRDB
 import SMTPCore
 
 /// The durable queue on disk:
@@ -8,14 +9,18 @@ import SMTPCore
 ///     SPOOL/queue.sqlite   index (``QueueIndex``)
 ///     SPOOL/incoming/ID    messages being received
 ///     SPOOL/messages/ID    accepted messages
+///     SPOOL/lock           held (flock) by the one process that owns the spool
 ///
 /// A message is accepted only after its file is fsynced, renamed into `messages/`,
 /// the directory fsynced and its index row committed (in that order), so at every
 /// moment a crash leaves either a committed message or a leftover that ``open(directory:)``
-/// removes. The blocking calls here run on a thread pool, never on an event loop.
+/// removes. `commit` runs on a thread pool; the small writes of a message as it
+/// arrives go to the page cache from the event loop.
 public final class Spool: Sendable {
     public let directory: String
     private let index: QueueIndex
+    /// The open lock file; closing it (at exit) releases the spool.
+    private let lockDescriptor: CInt
 
     /// What start-up recovery found and removed.
     public struct Recovery: Sendable, Equatable {
@@ -24,22 +29,46 @@ public final class Spool: Sendable {
         public var queued: Int
     }
 
-    private init(directory: String, index: QueueIndex) {
+    private init(directory: String, index: QueueIndex, lockDescriptor: CInt) {
         self.directory = directory
         self.index = index
+        self.lockDescriptor = lockDescriptor
+    }
+
+    deinit {
+        close(lockDescriptor)
     }
 
     /// Opens (creating if needed) the spool and removes what interrupted
     /// transactions left behind; everything committed is kept.
+    ///
+    /// Only one process may own a spool: a second `veil serve` on the same spool
+    /// would take the running daemon's messages in progress for leftovers.
     public static func open(directory: String) throws -> (Spool, Recovery) {
         for path in [directory, directory + "/incoming", directory + "/messages"] {
             if mkdir(path, 0o700) != 0 && errno != EEXIST {
                 throw SpoolError.fromErrno("mkdir \(path)", errno)
             }
         }
-        let spool = Spool(directory: directory, index: try QueueIndex(path: directory + "/queue.sqlite"))
-        let recovery = try spool.recover()
-        return (spool, recovery)
+        let lockDescriptor = Glibc.open(directory + "/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard lockDescriptor >= 0 else { throw SpoolError.fromErrno("open \(directory)/lock", errno) }
+        guard flock(lockDescriptor, LOCK_EX | LOCK_NB) == 0 else {
+            close(lockDescriptor)
+            throw SpoolError.failed("the spool is in use by another veil process")
+        }
+        do {
+            let indexPath = directory + "/queue.sqlite"
+            let indexExisted = access(indexPath, F_OK) == 0
+            // A lost index must not make every queued message look like a leftover.
+            if !indexExisted, try !list(directory + "/messages").isEmpty {
+                throw SpoolError.failed("\(indexPath) is missing but \(directory)/messages holds messages; restore the index or move the files away")
+            }
+            let spool = Spool(directory: directory, index: try QueueIndex(path: indexPath), lockDescriptor: lockDescriptor)
+            return (spool, try spool.recover())
+        } catch {
+            close(lockDescriptor)
+            throw error
+        }
     }
 
     private func recover() throws -> Recovery {
@@ -80,33 +109,37 @@ public final class Spool: Sendable {
     public func commit(_ message: IncomingMessage, envelope: Envelope, receivedAt: String,
                        clientAddress: String, listener: String) throws(SpoolError) {
         let finalPath = directory + "/messages/" + message.queueID
-        do {
+        var linked = false
+        do throws(SpoolError) {
             try message.finish()
-            guard rename(message.path, finalPath) == 0 else { throw SpoolError.fromErrno("rename", errno) }
-            // One directory fsync makes the rename durable (both entries are in the
-            // same journal transaction); incoming/ needs none of its own.
+            // link + unlink rather than rename: it never replaces an existing file.
+            guard link(message.path, finalPath) == 0 else { throw SpoolError.fromErrno("link", errno) }
+            linked = true
+            unlink(message.path)
+            // The new name must be durable; the old one, if a crash brings it back,
+            // is an extra link that start-up recovery removes from incoming/.
             try Self.syncDirectory(directory + "/messages")
-        } catch let error as SpoolError {
-            message.abort()
-            unlink(finalPath)
-            throw error
         } catch {
             message.abort()
-            unlink(finalPath)
-            throw .failed("\(error)")
+            if linked { unlink(finalPath) }
+            throw error
         }
         do {
             try index.insert(QueuedMessage(id: message.queueID, envelope: envelope, size: message.size,
                                            receivedAt: receivedAt, clientAddress: clientAddress, listener: listener))
         } catch {
             unlink(finalPath)
-            let text = "\(error)"
-            throw text.contains("SQLITE_FULL") ? .diskFull : .failed("index: \(text)")
+            throw (error as? DatabaseError)?.resultCode == .SQLITE_FULL ? .diskFull : .failed("index: \(error)")
         }
     }
 
     public func queuedCount() throws -> Int {
         try index.messageIDs().count
+    }
+
+    /// SQLite's `synchronous` level on the index (2 = FULL), for tests and checks.
+    public func indexSynchronousLevel() throws -> Int {
+        try index.synchronousLevel()
     }
 
     private static func syncDirectory(_ path: String) throws(SpoolError) {

@@ -12,8 +12,11 @@ public enum ExchangeProfile {
         // Exchange and Exchange Online transport and organization data.
         "X-MS-Exchange-*", "X-Microsoft-Exchange-*", "X-MS-Office365-*",
         "X-MS-Has-Attach", "X-MS-TNEF-Correlator", "X-MS-PublicTrafficType",
-        "X-MS-TrafficTypeDiagnostic", "X-EOPAttributedMessage",
-        "X-Microsoft-Antispam*", "X-Forefront-*",
+        "X-MS-TrafficTypeDiagnostic", "X-EOPAttributedMessage", "X-EOPTenantAttributedMessage", "X-MS-Oob-*",
+        "X-LD-Processed",
+        "X-Microsoft-Antispam*", "X-Exchange-Antispam*", "X-Forefront-*",
+        // Added by Exchange send connectors and hybrid setups: name the server.
+        "X-CrossPremisesHeaders*", "X-OrganizationHeadersPreserved", "X-OriginatorOrg",
         // Outlook conversation tracking and client locale.
         "Thread-Index", "Thread-Topic", "Accept-Language",
         // Microsoft Information Protection labels (tenant and label ids).

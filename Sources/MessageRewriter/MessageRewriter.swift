@@ -19,9 +19,13 @@ public struct MessageRewriter: Sendable {
     private var atLineStart = true
     private var carriageReturnAtLineStart = false
 
+    /// `received: by hostname (veil) `, lower-cased.
+    private let ownTracePrefix: [UInt8]
+
     public init(configuration: ScrubConfiguration, context: MessageContext) {
         self.configuration = configuration
         self.context = context
+        ownTracePrefix = Array("received: by \(configuration.hostname) (veil) ".lowercased().utf8)
     }
 
     /// Appends the rewritten form of `chunk` to `output`.
@@ -90,16 +94,17 @@ public struct MessageRewriter: Sendable {
             output.writeString(trace)
             output.writeStaticString("\r\n")
         }
+        let ownMessageID = fields.fields.first { $0.lowercasedName.elementsEqual("message-id".utf8) }
+        let mapping = MessageIDMapping(key: configuration.key, hostname: configuration.hostname,
+                                       ownMessageID: ownMessageID?.bytes)
         var hasDate = false
-        var hasMessageID = false
         for field in fields.fields {
             let name = field.lowercasedName
             if name.elementsEqual("date".utf8) { hasDate = true }
-            if name.elementsEqual("message-id".utf8) { hasMessageID = true }
-            if configuration.rules.shouldRemove(name[...]) {
+            if configuration.rules.shouldRemove(name[...]) && !isOwnTrace(field) {
                 scrubbedFields += 1
-            } else if configuration.rewriteMessageIDs && MessageIDMapping.fieldNames.contains(where: { name.elementsEqual($0) }) {
-                let rewritten = MessageIDMapping.rewrite(field.bytes, key: configuration.key, hostname: configuration.hostname)
+            } else if configuration.rewriteMessageIDs, let kind = MessageIDMapping.kind(ofLowercasedName: name) {
+                let rewritten = mapping.rewrite(field.bytes, kind: kind)
                 if rewritten != field.bytes[...] { scrubbedFields += 1 }
                 output.writeBytes(rewritten)
             } else {
@@ -109,10 +114,18 @@ public struct MessageRewriter: Sendable {
         if !hasDate {
             output.writeString("Date: \(context.date)\r\n")
         }
-        if !hasMessageID {
+        if ownMessageID == nil {
             output.writeString("Message-ID: \(context.generatedMessageID)\r\n")
         }
         output.writeBytes(fields.separator)
         return output
+    }
+
+    /// A trace field Veil itself added on an earlier pass. It is kept, so that a
+    /// message looping through Veil gains a hop each time and the hop limit stops
+    /// the loop; it names nothing but Veil's own host.
+    private func isOwnTrace(_ field: HeaderField) -> Bool {
+        field.bytes.count > ownTracePrefix.count
+            && field.bytes.prefix(ownTracePrefix.count).map({ $0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0 }) == ownTracePrefix
     }
 }

@@ -8,14 +8,15 @@ public enum SMTPCommandParser {
             return .failure(Replies.unknownCommand)
         }
         let verbEnd = text.firstIndex(of: " ") ?? text.endIndex
-        let verb = text[..<verbEnd].uppercased()
+        let verb = text[..<verbEnd].asciiUppercased()
         let argument = text[verbEnd...].drop(while: { $0 == " " })
 
         switch verb {
         case "EHLO", "HELO":
             // ehlo = "EHLO" SP ( Domain / address-literal ) CRLF
             let name = argument.trimmingTrailingSpaces()
-            guard !name.isEmpty, !name.contains(" ") else {
+            // No controls or spaces: the name goes into logs and the queue.
+            guard !name.isEmpty, name.utf8.allSatisfy({ $0 > 32 && $0 != 127 }) else {
                 return .failure(SMTPReply(501, "5.5.4", "Syntax: \(verb) hostname"))
             }
             return .success(verb == "EHLO" ? .ehlo(String(name)) : .helo(String(name)))
@@ -45,7 +46,7 @@ public enum SMTPCommandParser {
             guard (1...2).contains(parts.count) else {
                 return .failure(SMTPReply(501, "5.5.4", "Syntax: AUTH mechanism [initial-response]"))
             }
-            return .success(.auth(mechanism: parts[0].uppercased(), initialResponse: parts.count == 2 ? String(parts[1]) : nil))
+            return .success(.auth(mechanism: parts[0].asciiUppercased(), initialResponse: parts.count == 2 ? String(parts[1]) : nil))
         default:
             return .failure(Replies.unknownCommand)
         }
@@ -76,14 +77,14 @@ public enum SMTPCommandParser {
                 guard let size = Int(value), size >= 0 else { return .failure(syntax) }
                 result.size = size
             case ("BODY", let value?):
-                guard let body = BodyType(rawValue: value.uppercased()), body != .binaryMIME else {
+                guard let body = BodyType(rawValue: value.asciiUppercased()), body != .binaryMIME else {
                     return .failure(Replies.unsupportedParameter)
                 }
                 result.body = body
             case ("SMTPUTF8", nil):
                 result.smtpUTF8 = true
             case ("RET", let value?):
-                guard let ret = DSNReturn(rawValue: value.uppercased()) else { return .failure(syntax) }
+                guard let ret = DSNReturn(rawValue: value.asciiUppercased()) else { return .failure(syntax) }
                 result.ret = ret
             case ("ENVID", let value?):
                 guard isXtext(value), value.utf8.count <= 100 else { return .failure(syntax) }
@@ -109,11 +110,11 @@ public enum SMTPCommandParser {
             switch (keyword, value) {
             case ("NOTIFY", let value?):
                 // RFC 3461 §4.1: "NEVER" alone, or any of SUCCESS, FAILURE, DELAY.
-                let items = value.uppercased().split(separator: ",", omittingEmptySubsequences: false)
+                let items = value.asciiUppercased().split(separator: ",", omittingEmptySubsequences: false)
                 let valid = items == ["NEVER"]
                     || (!items.isEmpty && items.allSatisfy { ["SUCCESS", "FAILURE", "DELAY"].contains($0) })
                 guard valid else { return .failure(syntax) }
-                result.notify = value.uppercased()
+                result.notify = value.asciiUppercased()
             case ("ORCPT", let value?):
                 // orcpt-parameter = "ORCPT=" addr-type ";" xtext (RFC 3461 §4.2)
                 guard let semicolon = value.firstIndex(of: ";"), semicolon != value.startIndex,
@@ -133,7 +134,7 @@ public enum SMTPCommandParser {
         guard (1...2).contains(parts.count), parts[0].utf8.count <= 18,
               parts[0].allSatisfy(\.isASCIIDigit), let size = Int(parts[0]) else { return .failure(syntax) }
         if parts.count == 2 {
-            guard parts[1].uppercased() == "LAST" else { return .failure(syntax) }
+            guard parts[1].asciiUppercased() == "LAST" else { return .failure(syntax) }
             return .success(.bdat(size: size, last: true))
         }
         return .success(.bdat(size: size, last: false))
@@ -142,7 +143,7 @@ public enum SMTPCommandParser {
     /// Splits `FROM:<path> KEY=VALUE ...` into the text inside the brackets and the
     /// parameters; nil on a syntax error.
     private static func splitPath(_ argument: Substring, prefix: String) -> (Substring, [(String, String?)])? {
-        guard argument.uppercased().hasPrefix(prefix) else { return nil }
+        guard argument.asciiUppercased().hasPrefix(prefix) else { return nil }
         let rest = argument.dropFirst(prefix.count).drop(while: { $0 == " " })
         guard rest.first == "<", let close = closingBracket(rest) else { return nil }
         let path = rest[rest.index(after: rest.startIndex)..<close]
@@ -152,7 +153,7 @@ public enum SMTPCommandParser {
         // esmtp-param = esmtp-keyword ["=" esmtp-value]
         for word in afterPath.split(separator: " ") {
             let pieces = word.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            let keyword = pieces[0].uppercased()
+            let keyword = pieces[0].asciiUppercased()
             guard !keyword.isEmpty, keyword.allSatisfy({ $0.isASCIILetterOrDigit || $0 == "-" }) else { return nil }
             if pieces.count == 2 {
                 guard !pieces[1].isEmpty, pieces[1].unicodeScalars.allSatisfy({ $0.value > 32 && $0 != "=" && $0.value != 127 })
@@ -194,6 +195,14 @@ public enum SMTPCommandParser {
 
     private static func isUpperHex(_ byte: UInt8) -> Bool {
         (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "F")).contains(byte)
+    }
+}
+
+extension StringProtocol {
+    /// Upper case for ASCII letters only: SMTP keywords are ASCII (RFC 5321 §2.4),
+    /// and Unicode case mapping would read "maıl" as MAIL.
+    func asciiUppercased() -> String {
+        String(decoding: utf8.map { $0 >= 97 && $0 <= 122 ? $0 - 32 : $0 }, as: UTF8.self)
     }
 }
 

@@ -22,6 +22,9 @@ public struct SMTPServerStateMachine: Sendable {
         /// Store the message and report back with ``messageStored(queueID:)`` or
         /// ``messageNotStored(_:)``.
         case storeMessage(Envelope)
+        /// Drop the message received so far (BDAT chunks before RSET or EHLO), then
+        /// send the reply.
+        case discardMessage(SMTPReply)
         /// Nothing to send.
         case none
     }
@@ -121,9 +124,11 @@ public struct SMTPServerStateMachine: Sendable {
         }
     }
 
-    /// The command line was longer than the limit (RFC 5321 §4.5.3.1.4).
+    /// The command line was longer than the limit (RFC 5321 §4.5.3.1.4); an
+    /// over-long SASL response ends the AUTH exchange.
     public mutating func lineTooLong() -> Action {
-        refuse(Replies.lineTooLong)
+        if case .authenticating = state { state = .ready }
+        return refuse(Replies.lineTooLong)
     }
 
     /// The message text (DATA) or the last chunk (BDAT LAST) has been read.
@@ -132,8 +137,9 @@ public struct SMTPServerStateMachine: Sendable {
         switch state {
         case .receivingData(let envelope), .receivingChunk(let envelope?):
             if let rejection {
+                // Not a protocol error of the client's: not counted against max_errors.
                 state = .ready
-                return refuse(rejection)
+                return .reply(rejection)
             }
             state = .storing(envelope)
             return .storeMessage(envelope)
@@ -190,13 +196,11 @@ public struct SMTPServerStateMachine: Sendable {
         case .ehlo(let name):
             clientName = name
             usedESMTP = true
-            state = .ready
-            return .reply(SMTPReply(250, nil, [configuration.hostname] + extensions()))
+            return resetTransaction(replying: SMTPReply(250, nil, [configuration.hostname] + extensions()))
         case .helo(let name):
             clientName = name
             usedESMTP = false
-            state = .ready
-            return .reply(SMTPReply(250, nil, configuration.hostname))
+            return resetTransaction(replying: SMTPReply(250, nil, configuration.hostname))
         case .mail(let sender, let parameters):
             return mail(sender, parameters)
         case .rcpt(let mailbox, let parameters):
@@ -206,8 +210,8 @@ public struct SMTPServerStateMachine: Sendable {
         case .bdat(let size, let last):
             return bdat(size: size, last: last)
         case .rset:
-            if state != .awaitingHello { state = .ready }
-            return .reply(Replies.ok)
+            if state == .awaitingHello { return .reply(Replies.ok) }
+            return resetTransaction(replying: Replies.ok)
         case .noop:
             return .reply(Replies.ok)
         case .quit:
@@ -222,6 +226,15 @@ public struct SMTPServerStateMachine: Sendable {
         case .auth(let mechanism, let initialResponse):
             return auth(mechanism: mechanism, initialResponse: initialResponse)
         }
+    }
+
+    /// RFC 5321 §4.1.1.5, §4.1.4: RSET and EHLO abort the transaction, including
+    /// BDAT chunks already received (RFC 3030 §2).
+    private mutating func resetTransaction(replying reply: SMTPReply) -> Action {
+        let hadChunks: Bool
+        if case .chunking = state { hadChunks = true } else { hadChunks = false }
+        state = .ready
+        return hadChunks ? .discardMessage(reply) : .reply(reply)
     }
 
     /// The EHLO keywords (RFC 5321 §4.1.1.1).
@@ -284,7 +297,8 @@ public struct SMTPServerStateMachine: Sendable {
             return refuse(SMTPReply(553, "5.6.7", "Error: non-ASCII address needs SMTPUTF8"))
         }
         guard envelope.recipients.count < configuration.maximumRecipients else {
-            return refuse(SMTPReply(452, "4.5.3", "Error: too many recipients"))
+            // RFC 5321 §4.5.3.1.10: a limit, not a client error; not counted.
+            return .reply(SMTPReply(452, "4.5.3", "Error: too many recipients"))
         }
         envelope.recipients.append(Recipient(mailbox: mailbox, parameters: parameters))
         state = .transaction(envelope)
@@ -408,7 +422,7 @@ public struct SMTPServerStateMachine: Sendable {
     private func refusedHTTPRequest(_ line: ByteBuffer) -> SMTPReply? {
         let view = line.readableBytesView
         let verbs = ["GET ", "POST ", "HEAD ", "PUT ", "CONNECT ", "OPTIONS ", "DELETE "]
-        let prefix = String(decoding: view.prefix(8), as: UTF8.self).uppercased()
+        let prefix = String(decoding: view.prefix(8), as: UTF8.self).asciiUppercased()
         guard verbs.contains(where: { prefix.hasPrefix($0) }) else { return nil }
         return Replies.httpRequest
     }

@@ -56,8 +56,8 @@ public enum ProxyHeaderParser {
         else { return .invalid }
         let isV4: Bool
         if case .v4 = source { isV4 = true } else { isV4 = false }
-        guard isV4 == (fields[1] == "TCP4") else { return .invalid }
-        return .header(source: ClientAddress(address: String(fields[2]), port: port), length: length)
+        guard isV4 == (fields[1] == "TCP4"), let text = source.ipAddress else { return .invalid }
+        return .header(source: ClientAddress(address: text, port: port), length: length)
     }
 
     /// Binary header: signature, version/command, family/protocol, length, addresses.

@@ -13,6 +13,9 @@ public final class ProxyProtocolHandler: ChannelInboundHandler, RemovableChannel
 
     /// v2 headers may carry TLVs; anything longer than this is not a sane header.
     static let maximumHeaderLength = 4096
+    /// A load balancer sends the header at once; a connection still silent after
+    /// this long is closed.
+    static let headerTimeout = TimeAmount.seconds(10)
 
     private let onHeader: SessionSetUp
     private var buffer = ByteBuffer()
@@ -20,6 +23,13 @@ public final class ProxyProtocolHandler: ChannelInboundHandler, RemovableChannel
 
     public init(onHeader: @escaping SessionSetUp) {
         self.onHeader = onHeader
+    }
+
+    public func channelActive(context: ChannelHandlerContext) {
+        context.eventLoop.assumeIsolated().scheduleTask(in: Self.headerTimeout) {
+            if !self.done { context.close(promise: nil) }
+        }
+        context.fireChannelActive()
     }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {

@@ -51,7 +51,7 @@ public final class SMTPServerHandler: ChannelDuplexHandler, RemovableChannelHand
         case greeting
         case command
         case data(DataReader)
-        case chunk(remaining: Int, last: Bool, discard: Bool)
+        case chunk(size: Int, remaining: Int, last: Bool, discard: Bool)
         /// Waiting for the AUTH check or the queue write.
         case waiting
         case closed
@@ -68,8 +68,14 @@ public final class SMTPServerHandler: ChannelDuplexHandler, RemovableChannelHand
     private var sink: (any MessageSink)?
     private var messageSize = 0
     private var rejection: SMTPReply?
+    /// Line ends of the BDAT text of the current message.
+    private var chunkLineEnds: LineEndingNormalizer
     private var readHeldBack = false
     private var timeout: Scheduled<Void>?
+
+    /// How long a closing connection may take to get its last reply out before it
+    /// is closed anyway (a client that does not read, a TLS handshake that stalls).
+    static let closeGracePeriod = TimeAmount.seconds(10)
 
     public init(configuration: Configuration, client: ClientInfo, isRelayClient: Bool,
                 delegate: any SMTPServerDelegate, logger: Logger) {
@@ -79,6 +85,7 @@ public final class SMTPServerHandler: ChannelDuplexHandler, RemovableChannelHand
         self.logger = logger
         self.machine = SMTPServerStateMachine(configuration: configuration.session, isRelayClient: isRelayClient)
         self.framer = CommandLineFramer(policy: configuration.bareNewline)
+        self.chunkLineEnds = LineEndingNormalizer(policy: configuration.bareNewline)
         self.input = ByteBuffer()
     }
 
@@ -131,9 +138,16 @@ public final class SMTPServerHandler: ChannelDuplexHandler, RemovableChannelHand
     public func channelInactive(context: ChannelHandlerContext) {
         mode = .closed
         timeout?.cancel()
-        sink?.abort()
-        sink = nil
+        abortMessage()
         context.fireChannelInactive()
+    }
+
+    /// Replies are not read by the client: stop reading its commands until they are.
+    public func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            resume(context: context)
+        }
+        context.fireChannelWritabilityChanged()
     }
 
     public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -166,12 +180,24 @@ public final class SMTPServerHandler: ChannelDuplexHandler, RemovableChannelHand
         }
     }
 
-    /// Holds reads back while the session waits, so a client cannot make Veil
-    /// buffer unbounded input in the meantime.
+    /// Holds reads back while the session waits, or while the client does not read
+    /// its replies, so that it cannot make Veil buffer unbounded input or output.
     public func read(context: ChannelHandlerContext) {
         if case .waiting = mode {
             readHeldBack = true
+        } else if !context.channel.isWritable {
+            readHeldBack = true
         } else {
+            context.read()
+        }
+    }
+
+    /// Goes on with buffered input and reads after a wait or a full output buffer.
+    private func resume(context: ChannelHandlerContext) {
+        process(context: context)
+        context.flush()
+        if readHeldBack, context.channel.isWritable {
+            readHeldBack = false
             context.read()
         }
     }
@@ -184,6 +210,8 @@ public final class SMTPServerHandler: ChannelDuplexHandler, RemovableChannelHand
             case .closed, .waiting, .greeting:
                 return
             case .command:
+                // Replies pile up unread: wait for channelWritabilityChanged.
+                guard context.channel.isWritable else { return }
                 switch framer.nextLine(from: &input, maximumLength: Self.maximumAuthLineLength) {
                 case .needMoreData:
                     input.discardReadBytes()
@@ -210,23 +238,28 @@ public final class SMTPServerHandler: ChannelDuplexHandler, RemovableChannelHand
                 case .end:
                     finishMessage(context: context)
                 case .bareNewline:
-                    sink?.abort()
-                    sink = nil
+                    abortMessage()
                     perform(.replyAndClose(Replies.bareNewline), context: context)
                 }
-            case .chunk(let remaining, let last, let discard):
+            case .chunk(let size, let remaining, let last, let discard):
                 if remaining > 0 {
-                    guard input.readableBytes > 0 else { return }
+                    guard input.readableBytes > 0 else {
+                        input.clear()
+                        return
+                    }
                     let piece = input.readSlice(length: min(remaining, input.readableBytes))!
-                    if !discard { take(piece) }
-                    mode = .chunk(remaining: remaining - piece.readableBytes, last: last, discard: discard)
+                    if !discard { takeChunk(piece, context: context) }
+                    mode = .chunk(size: size, remaining: remaining - piece.readableBytes, last: last, discard: discard)
                     continue
                 }
                 if last {
+                    var text = ByteBuffer()
+                    if !discard && !chunkLineEnds.finish(into: &text) { rejection = rejection ?? Replies.bareNewline }
+                    take(text)
                     finishMessage(context: context)
                 } else {
                     mode = .command
-                    perform(machine.chunkReceived(size: messageSize), context: context)
+                    perform(machine.chunkReceived(size: size), context: context)
                 }
             }
         }
@@ -236,6 +269,15 @@ public final class SMTPServerHandler: ChannelDuplexHandler, RemovableChannelHand
     private func isAuthLine(_ line: ByteBuffer) -> Bool {
         machine.expectsAuthResponse
             || line.readableBytesView.prefix(5).map { $0 & 0xDF } == Array("AUTH ".utf8).map { $0 & 0xDF }
+    }
+
+    /// BDAT text: line ends checked (``LineEndingNormalizer``), then on to the sink.
+    private func takeChunk(_ piece: ByteBuffer, context: ChannelHandlerContext) {
+        var text = context.channel.allocator.buffer(capacity: piece.readableBytes)
+        if !chunkLineEnds.process(piece, into: &text) {
+            rejection = rejection ?? Replies.bareNewline
+        }
+        take(text)
     }
 
     /// Passes message text to the sink until a limit is broken; after that the text
@@ -257,18 +299,32 @@ public final class SMTPServerHandler: ChannelDuplexHandler, RemovableChannelHand
         }
         let outcome = rejection
         if outcome != nil {
-            sink?.abort()
-            sink = nil
+            abortMessage()
         }
+        resetMessageState()
+        perform(machine.messageReceived(rejection: outcome), context: context)
+    }
+
+    /// Drops the message being received, if any.
+    private func abortMessage() {
+        sink?.abort()
+        sink = nil
+        resetMessageState()
+    }
+
+    private func resetMessageState() {
         rejection = nil
         messageSize = 0
-        perform(machine.messageReceived(rejection: outcome), context: context)
+        chunkLineEnds = LineEndingNormalizer(policy: configuration.bareNewline)
     }
 
     private func startMessage() {
         guard sink == nil, rejection == nil else { return }
         messageSize = 0
-        guard let envelope = machine.envelopeBeingReceived else { return }
+        guard let envelope = machine.envelopeBeingReceived else {
+            rejection = Replies.storageFailure
+            return
+        }
         do {
             sink = try delegate.startMessage(client: client, envelope: envelope)
         } catch {
@@ -286,10 +342,19 @@ public final class SMTPServerHandler: ChannelDuplexHandler, RemovableChannelHand
             send(reply, context: context)
         case .replyAndClose(let reply):
             mode = .closed
+            timeout?.cancel()
             send(reply, context: context)
             context.writeAndFlush(wrapOutboundOut(ByteBuffer())).assumeIsolated().whenComplete { _ in
                 context.close(promise: nil)
             }
+            // The write may never complete (a client that does not read, a stalled
+            // TLS handshake): close regardless after a grace period.
+            context.eventLoop.assumeIsolated().scheduleTask(in: Self.closeGracePeriod) {
+                context.close(promise: nil)
+            }
+        case .discardMessage(let reply):
+            abortMessage()
+            send(reply, context: context)
         case .startTLS(let reply):
             send(reply, context: context)
             context.flush()
@@ -313,8 +378,16 @@ public final class SMTPServerHandler: ChannelDuplexHandler, RemovableChannelHand
             startMessage()
             armTimeout(context: context)
         case .receiveChunk(let size, let last, let discard):
+            // A chunk larger than any message may be is not read to its end (it may
+            // announce 10^18 bytes): refuse it and close. A chunk that only makes the
+            // running total too large is read and dropped, and LAST gets the 552.
+            guard size <= configuration.session.maximumMessageSize else {
+                abortMessage()
+                perform(.replyAndClose(Replies.messageTooBig), context: context)
+                return
+            }
             if !discard { startMessage() }
-            mode = .chunk(remaining: size, last: last, discard: discard)
+            mode = .chunk(size: size, remaining: size, last: last, discard: discard)
         case .verifyCredentials(let credentials, let mechanism):
             wait(context: context, for: delegate.authenticate(credentials, mechanism: mechanism, client: client,
                                                               eventLoop: context.eventLoop)) { handler, result in
@@ -343,16 +416,10 @@ public final class SMTPServerHandler: ChannelDuplexHandler, RemovableChannelHand
         mode = .waiting
         context.flush()
         future.hop(to: context.eventLoop).assumeIsolated().whenComplete { result in
-            let handler = self
-            guard case .waiting = handler.mode else { return }
-            handler.mode = .command
-            handler.perform(next(handler, result), context: context)
-            handler.process(context: context)
-            context.flush()
-            if handler.readHeldBack {
-                handler.readHeldBack = false
-                context.read()
-            }
+            guard case .waiting = self.mode else { return }
+            self.mode = .command
+            self.perform(next(self, result), context: context)
+            self.resume(context: context)
         }
     }
 
@@ -378,8 +445,7 @@ public final class SMTPServerHandler: ChannelDuplexHandler, RemovableChannelHand
             let handler = self
             guard context.channel.isActive else { return }
             if case .closed = handler.mode { return }
-            handler.sink?.abort()
-            handler.sink = nil
+            handler.abortMessage()
             handler.perform(.replyAndClose(SMTPReply(421, "4.4.2", "\(handler.configuration.session.hostname) Error: timeout exceeded")), context: context)
         }
     }

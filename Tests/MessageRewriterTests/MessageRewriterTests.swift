@@ -111,6 +111,17 @@ import Testing
         #expect(kept.contains("Message-ID: <one@EXCH01.corp.internal>\r\n"))
     }
 
+    @Test func onlyTheOrganizationsIDsAreMappedInReferences() {
+        let veilID = "<abcdefgh@relay.example>"
+        let message = "Message-ID: <new@EXCH02.corp.internal>\r\nIn-Reply-To: <bob-1@mail.fabrikam.example>\r\n"
+            + "References: \(veilID)\r\n <bob-1@mail.fabrikam.example>\r\n <older@EXCH01.corp.internal>\r\n"
+            + " <x@MBX01.ad.contoso.local>\r\nDate: d\r\n\r\nb"
+        let output = text(everySplit(message))
+        #expect(output.contains("In-Reply-To: <bob-1@mail.fabrikam.example>\r\n"))
+        #expect(output.contains("References: \(veilID)\r\n <bob-1@mail.fabrikam.example>\r\n <"))
+        #expect(!output.contains("EXCH") && !output.contains("contoso.local"))
+    }
+
     @Test func missingDateAndMessageIDAreAdded() {
         let output = text(everySplit("Subject: s\r\n\r\nbody"))
         #expect(output.hasSuffix("Subject: s\r\nDate: Mon, 30 Nov 2026 02:20:00 +0000\r\nMessage-ID: <generated@relay.example>\r\n\r\nbody"))
@@ -130,6 +141,18 @@ import Testing
         var output: [ByteBuffer] = []
         try? rewriter.process(ByteBuffer(string: message), into: &output)
         #expect(rewriter.scrubbedFields == 5)
+    }
+
+    @Test func veilsOwnTraceFieldsAreKeptSoLoopsAreCaught() {
+        var message = "Subject: loop\r\nDate: d\r\nMessage-ID: <a@b>\r\n\r\nbody"
+        var passes = 0
+        while case .success(let output) = Self.rewrite(Array(("Received: from EXCH01.corp.internal\r\n" + message).utf8), splits: [],
+                                                      configuration: Self.configuration(maximumHops: 5)) {
+            message = String(decoding: output, as: UTF8.self)
+            passes += 1
+            #expect(!message.contains("EXCH01"))
+        }
+        #expect(passes == 5)
     }
 
     @Test func traceFieldCanBeOff() {

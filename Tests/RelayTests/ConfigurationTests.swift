@@ -106,6 +106,8 @@ import Testing
         #expect(v6.contains("2001:db8:1::5"))
         #expect(!v6.contains("2001:db9::1"))
         #expect(CIDR("not-an-ip") == nil)
+        #expect(CIDR("") == nil)
+        #expect(CIDR("/8") == nil)
     }
 
     @Test func unitParsing() {
@@ -116,5 +118,7 @@ import Testing
         #expect(parseSize("1GB") == 1 << 30)
         #expect(parseSize("12") == 12)
         #expect(parseSize("lots") == nil)
+        #expect(parseSize("99999999999999999GB") == nil)
+        #expect(parseDuration("9999999999999d") == nil)
     }
 }

@@ -92,13 +92,36 @@ final class MemoryDelegate: SMTPServerDelegate, @unchecked Sendable {
     }
 
     @Test func bdatIsLengthFramedAndBinarySafe() throws {
-        let chunk1: [UInt8] = Array("Subject: b\r\n\r\n\r\n.\r\n".utf8) + [0, 0xFF, 0x0A]
-        let chunk2: [UInt8] = Array("tail\r\n".utf8)
+        let chunk1: [UInt8] = Array("Subject: b\r\n\r\n\r\n.\r\n".utf8) + [0, 0xFF, 0x0D]
+        let chunk2: [UInt8] = Array("\ntail\r\n".utf8)
         var session = Array("EHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nBDAT \(chunk1.count)\r\n".utf8)
         session += chunk1 + Array("BDAT \(chunk2.count) LAST\r\n".utf8) + chunk2 + Array("NOOP\r\n".utf8)
         let outcome = try everySplit(session)
         #expect(codes(outcome.replies) == ["220", "250", "250", "250", "250", "250", "250"])
         #expect(outcome.messages == [chunk1 + chunk2])
+    }
+
+    @Test func bareLineEndsInBDATAreRefusedAfterTheLastChunk() throws {
+        let chunk: [UInt8] = Array("Subject: b\r\n\r\nbare\nlf\r\n".utf8)
+        var session = Array("EHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nBDAT \(chunk.count) LAST\r\n".utf8)
+        session += chunk + Array("NOOP\r\n".utf8)
+        let outcome = try everySplit(session)
+        #expect(codes(outcome.replies) == ["220", "250", "250", "250", "554", "250"])
+        #expect(outcome.messages.isEmpty)
+    }
+
+    @Test func bdatRSETDropsTheChunksReceived() throws {
+        var session = Array("EHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nBDAT 14\r\nSubject: old\r\n".utf8)
+        session += Array("RSET\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nDATA\r\nSubject: new\r\n\r\nx\r\n.\r\n".utf8)
+        let outcome = try everySplit(session)
+        #expect(codes(outcome.replies) == ["220", "250", "250", "250", "250", "250", "250", "250", "354", "250"])
+        #expect(outcome.messages == [Array("Subject: new\r\n\r\nx\r\n".utf8)])
+    }
+
+    @Test func hugeBDATChunkIsRefusedAndTheSessionClosed() throws {
+        let session = Array("EHLO c\r\nBDAT 999999999999999999\r\nzzzz".utf8)
+        let outcome = try run(session, splits: [])
+        #expect(codes(outcome.replies) == ["220", "250", "552"])
     }
 
     @Test func oversizeDataIsReadToTheEndThenRefused() throws {

@@ -27,24 +27,24 @@ struct Authenticator: Sendable {
 
     func authenticate(_ credentials: Credentials, mechanism: SASLMechanism, client: ClientInfo,
                       eventLoop: any EventLoop) -> EventLoopFuture<SMTPServerStateMachine.AuthenticationResult> {
-        threadPool.runIfActive(eventLoop: eventLoop) {
+        let metadata: Logger.Metadata = [
+            "client": "\(client.address)", "listener": "\(client.listener)",
+            "user": "\(credentials.username)", "mechanism": "\(mechanism.rawValue)",
+        ]
+        // A locked-out address costs no hashing at all.
+        if failures.isLockedOut(client.address) {
+            logger.warning("auth_failed", metadata: metadata.merging(["reason": "locked_out"]) { $1 })
+            return eventLoop.makeSucceededFuture(.lockedOut)
+        }
+        return threadPool.runIfActive(eventLoop: eventLoop) {
             let user = users.users[credentials.username]
             let matches = PasswordHash.verify(credentials.password, against: user?.hash ?? dummyHash)
-            var metadata: Logger.Metadata = [
-                "client": "\(client.address)", "listener": "\(client.listener)",
-                "user": "\(credentials.username)", "mechanism": "\(mechanism.rawValue)",
-            ]
-            if failures.isLockedOut(client.address) {
-                metadata["reason"] = "locked_out"
-                logger.warning("auth_failed", metadata: metadata)
-                return .lockedOut
-            }
             if let user, matches {
                 logger.info("auth_ok", metadata: metadata)
                 return .success(AuthenticatedUser(name: user.name, allowedDomains: user.allowedDomains))
             }
-            metadata["reason"] = user == nil ? "unknown_user" : "bad_password"
-            logger.warning("auth_failed", metadata: metadata)
+            let reason: Logger.MetadataValue = user == nil ? "unknown_user" : "bad_password"
+            logger.warning("auth_failed", metadata: metadata.merging(["reason": reason]) { $1 })
             if failures.recordFailure(client.address) {
                 logger.warning("auth_lockout", metadata: ["client": "\(client.address)", "listener": "\(client.listener)"])
             }

@@ -7,7 +7,7 @@ public struct CIDR: Sendable, Equatable, CustomStringConvertible {
     public let description: String
 
     public init?(_ text: String) {
-        let parts = text.split(separator: "/", maxSplits: 1)
+        let parts = text.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
         guard let address = Self.bytes(of: String(parts[0])) else { return nil }
         let maximum = address.count * 8
         let length = parts.count == 2 ? Int(parts[1]) : maximum

@@ -22,6 +22,8 @@ public struct Configuration: Sendable {
         public var relayNetworks: [CIDR]
         /// A HAProxy PROXY v1/v2 header comes first; its address is the client's.
         public var proxyProtocol: Bool
+        /// The load balancers allowed to send PROXY headers.
+        public var proxyNetworks: [CIDR]
         /// Where `[[listener]]` stands in the file, for errors found later (bind).
         public var line: Int
     }

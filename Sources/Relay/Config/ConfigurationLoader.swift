@@ -57,9 +57,10 @@ private struct TableReader {
         try string(key) ?? value
     }
 
+    /// A file or directory path; relative ones are relative to the config file's
+    /// folder. An empty string means "not set".
     mutating func path(_ key: String) throws(ConfigError) -> String? {
-        guard let value = try string(key) else { return nil }
-        guard !value.isEmpty else { throw error(key, "must not be empty") }
+        guard let value = try string(key), !value.isEmpty else { return nil }
         return ((value.hasPrefix("/") ? value : baseDirectory + "/" + value) as NSString).standardizingPath
     }
 
@@ -224,15 +225,21 @@ private struct TableReader {
         guard let (host, port) = splitHostPort(address) else {
             throw error("address", "\"\(address)\" is not IPv4:port or [IPv6]:port")
         }
-        var networks: [CIDR] = []
-        for text in try stringArray("relay_networks") {
-            guard let network = CIDR(text) else { throw error("relay_networks", "\"\(text)\" is not a network such as 10.0.0.0/8") }
-            networks.append(network)
-        }
+        let networks = try cidrArray("relay_networks")
+        let proxyNetworks = table["proxy_networks"] == nil ? [CIDR("127.0.0.0/8")!, CIDR("::1/128")!] : try cidrArray("proxy_networks")
         return Configuration.Listener(
             name: name, host: host, port: port, tls: try choice("tls", default: TLSMode.starttls),
             auth: try choice("auth", default: AuthMode.required), relayNetworks: networks,
-            proxyProtocol: try boolean("proxy_protocol", default: false), line: table.line)
+            proxyProtocol: try boolean("proxy_protocol", default: false), proxyNetworks: proxyNetworks, line: table.line)
+    }
+
+    mutating func cidrArray(_ key: String) throws(ConfigError) -> [CIDR] {
+        var networks: [CIDR] = []
+        for text in try stringArray(key) {
+            guard let network = CIDR(text) else { throw error(key, "\"\(text)\" is not a network such as 10.0.0.0/8") }
+            networks.append(network)
+        }
+        return networks
     }
 
     private func splitHostPort(_ address: String) -> (String, Int)? {

@@ -14,7 +14,8 @@ extension Configuration {
                       "address = \(quoted(listener.host.contains(":") ? "[\(listener.host)]:\(listener.port)" : "\(listener.host):\(listener.port)"))",
                       "tls = \(quoted(listener.tls.rawValue))", "auth = \(quoted(listener.auth.rawValue))",
                       "relay_networks = [\(listener.relayNetworks.map { quoted($0.description) }.joined(separator: ", "))]",
-                      "proxy_protocol = \(listener.proxyProtocol)"]
+                      "proxy_protocol = \(listener.proxyProtocol)",
+                      "proxy_networks = [\(listener.proxyNetworks.map { quoted($0.description) }.joined(separator: ", "))]"]
         }
         lines += ["", "[tls]", "certificate = \(quoted(tls.certificate ?? ""))",
                   "private_key = \(quoted(tls.privateKey ?? ""))", "min_version = \(quoted(tls.minimumVersion))"]

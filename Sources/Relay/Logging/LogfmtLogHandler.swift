@@ -29,8 +29,16 @@ public struct LogfmtLogHandler: LogHandler {
         for (key, value) in merged.sorted(by: { $0.key < $1.key }) where !order.contains(key) {
             fields.append((key, "\(value)"))
         }
-        let line = json ? Self.jsonLine(fields) : Self.logfmtLine(fields)
-        FileHandle.standardError.write(Data((line + "\n").utf8))
+        let line = (json ? Self.jsonLine(fields) : Self.logfmtLine(fields)) + "\n"
+        // write(2) directly: a log sink that went away must not stop the relay.
+        let bytes = Array(line.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress! + offset, $0.count - offset) }
+            if written < 0 && errno == EINTR { continue }
+            guard written > 0 else { return }
+            offset += written
+        }
     }
 
     static func logfmtLine(_ fields: [(String, String)]) -> String {
@@ -40,7 +48,7 @@ public struct LogfmtLogHandler: LogHandler {
     /// logfmt values are quoted when they hold spaces, quotes, `=` or control
     /// characters; control characters are escaped so a client cannot forge lines.
     static func quoted(_ value: String) -> String {
-        let needsQuotes = value.isEmpty || value.unicodeScalars.contains { $0 == " " || $0 == "\"" || $0 == "=" || $0.value < 32 || $0.value == 127 }
+        let needsQuotes = value.isEmpty || value.unicodeScalars.contains { $0 == " " || $0 == "\"" || $0 == "=" || isInvisible($0) }
         guard needsQuotes else { return value }
         return "\"" + escaped(value) + "\""
     }
@@ -58,13 +66,24 @@ public struct LogfmtLogHandler: LogHandler {
             case "\n": result += "\\n"
             case "\r": result += "\\r"
             case "\t": result += "\\t"
-            case _ where scalar.value < 32 || scalar.value == 127:
-                result += String(format: "\\u%04x", scalar.value)
+            case _ where isInvisible(scalar):
+                // JSON's \\u escape holds UTF-16 units.
+                for unit in String(scalar).utf16 { result += String(format: "\\u%04x", unit) }
             default:
                 result.unicodeScalars.append(scalar)
             }
         }
         return result
+    }
+
+    /// Controls (C0, C1), format characters (bidi overrides, zero-width) and line or
+    /// paragraph separators: escaped, so that a client-chosen name cannot forge or
+    /// disguise a log line.
+    static func isInvisible(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.properties.generalCategory {
+        case .control, .format, .lineSeparator, .paragraphSeparator: return true
+        default: return false
+        }
     }
 
     static func timestamp() -> String {

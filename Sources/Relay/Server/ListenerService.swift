@@ -77,10 +77,18 @@ final class ListenerService: Service {
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         guard listener.proxyProtocol else {
-                            return try setUp.session(on: channel, client: nil)
+                            return try setUp.session(on: channel, origin: .peer)
+                        }
+                        // Only the load balancers may say who the client is.
+                        let peer = channel.remoteAddress?.ipAddress ?? ""
+                        guard listener.proxyNetworks.contains(where: { $0.contains(peer) }) else {
+                            setUp.logger.notice("rejected", metadata: ["listener": "\(listener.name)", "client": "\(peer)",
+                                                                 "reason": "PROXY header from a peer outside proxy_networks"])
+                            channel.close(promise: nil)
+                            return
                         }
                         try channel.pipeline.syncOperations.addHandler(ProxyProtocolHandler { channel, source in
-                            try setUp.session(on: channel, client: source)
+                            try setUp.session(on: channel, origin: source.map { .proxied($0) } ?? .proxyWithoutAddress)
                         })
                     }
                 }

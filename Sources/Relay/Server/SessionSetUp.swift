@@ -14,8 +14,20 @@ struct SessionSetUp: Sendable {
     let limiter: ConnectionLimiter
     let logger: Logger
 
-    /// `client` is the proxied address; nil means the socket's peer.
-    func session(on channel: any Channel, client proxied: ProxyHeaderParser.ClientAddress?) throws {
+    /// Where the client address comes from.
+    enum Origin {
+        /// The socket's peer.
+        case peer
+        /// A PROXY header's source address.
+        case proxied(ProxyHeaderParser.ClientAddress)
+        /// A PROXY header without an address (LOCAL, UNKNOWN: health checks): the
+        /// peer's address, never trusted for relaying.
+        case proxyWithoutAddress
+    }
+
+    func session(on channel: any Channel, origin: Origin) throws {
+        var proxied: ProxyHeaderParser.ClientAddress?
+        if case .proxied(let source) = origin { proxied = source }
         let address = proxied?.address ?? channel.remoteAddress?.ipAddress ?? "unknown"
         let client = ClientInfo(address: address, port: proxied?.port ?? channel.remoteAddress?.port ?? 0, listener: listener.name)
         var sessionLogger = logger
@@ -35,7 +47,14 @@ struct SessionSetUp: Sendable {
         }
         try pipeline.addHandler(SMTPServerHandler(
             configuration: configuration, client: client,
-            isRelayClient: listener.relayNetworks.contains { $0.contains(address) },
+            isRelayClient: origin.mayRelay && listener.relayNetworks.contains { $0.contains(address) },
             delegate: delegate, logger: sessionLogger))
+    }
+}
+
+extension SessionSetUp.Origin {
+    var mayRelay: Bool {
+        if case .proxyWithoutAddress = self { return false }
+        return true
     }
 }
