@@ -28,28 +28,40 @@ public enum ExchangeProfile {
 
 /// Which header fields to remove: a profile's list plus `remove`, minus `keep`.
 public struct ScrubRules: Sendable {
-    /// Lower-cased names; `prefix` entries end in `*` in the configuration.
-    struct Pattern: Sendable, Equatable {
-        var name: [UInt8]
-        var isPrefix: Bool
+    /// Lower-cased names: exact ones grouped by length, `prefix*` ones in a list, so
+    /// that a field costs a few byte comparisons and no hashing.
+    struct Patterns: Sendable {
+        var exactByLength: [[[UInt8]]] = []
+        var prefixes: [[UInt8]] = []
 
-        init(_ text: String) {
-            isPrefix = text.hasSuffix("*")
-            name = Array((isPrefix ? String(text.dropLast()) : text).lowercased().utf8)
+        init(_ texts: [String]) {
+            for text in texts {
+                if text.hasSuffix("*") {
+                    prefixes.append(Array(text.dropLast().lowercased().utf8))
+                } else {
+                    let name = Array(text.lowercased().utf8)
+                    while exactByLength.count <= name.count { exactByLength.append([]) }
+                    exactByLength[name.count].append(name)
+                }
+            }
         }
 
-        func matches(_ lowercasedName: ArraySlice<UInt8>) -> Bool {
-            isPrefix ? lowercasedName.starts(with: name) : lowercasedName.elementsEqual(name)
+        func match(_ lowercasedName: ArraySlice<UInt8>) -> Bool {
+            if lowercasedName.count < exactByLength.count,
+               exactByLength[lowercasedName.count].contains(where: { lowercasedName.elementsEqual($0) }) {
+                return true
+            }
+            return prefixes.contains { lowercasedName.starts(with: $0) }
         }
     }
 
-    let removed: [Pattern]
-    let kept: [Pattern]
+    let removed: Patterns
+    let kept: Patterns
 
     /// `profile` is the profile's list (``ExchangeProfile/removedFields`` or empty).
     public init(profile: [String], remove: [String], keep: [String]) {
-        removed = (profile + remove).map(Pattern.init)
-        kept = keep.map(Pattern.init)
+        removed = Patterns(profile + remove)
+        kept = Patterns(keep)
     }
 
     /// True for a valid `remove`/`keep` entry: a field name (RFC 5322 §3.6.8 ftext),
@@ -60,6 +72,6 @@ public struct ScrubRules: Sendable {
     }
 
     func shouldRemove(_ lowercasedName: ArraySlice<UInt8>) -> Bool {
-        removed.contains { $0.matches(lowercasedName) } && !kept.contains { $0.matches(lowercasedName) }
+        removed.match(lowercasedName) && !kept.match(lowercasedName)
     }
 }

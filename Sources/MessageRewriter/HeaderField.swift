@@ -1,10 +1,15 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// One header field as it stood in the message: its first line and continuation
 /// lines, with their line ends (RFC 5322 §2.2, §2.2.3 folding).
 struct HeaderField {
     var bytes: ArraySlice<UInt8>
     /// The field name, lower-cased, with obsolete spaces before the colon removed
-    /// (RFC 5322 §4.5.4 `obs-optional = field-name *WSP ":"`).
-    var lowercasedName: [UInt8]
+    /// (RFC 5322 §4.5.4 `obs-optional = field-name *WSP ":"`). A slice of one array
+    /// holding all the names of the block.
+    var lowercasedName: ArraySlice<UInt8>
 
     struct Block {
         var fields: [HeaderField]
@@ -19,31 +24,61 @@ struct HeaderField {
     ///     field-name = 1*ftext        ; printable US-ASCII except ":"
     ///     folding    = CRLF WSP ...   ; a line starting with SP or HTAB continues the field
     ///
-    /// A whitespace-only line is a continuation, not the end of the block.
+    /// A whitespace-only line is a continuation, not the end of the block. A NUL byte
+    /// anywhere, a line without a colon, or a continuation with nothing to continue
+    /// refuses the message.
     static func split(_ block: [UInt8]) throws(MessageRejection) -> Block {
+        let lineEnds = block.withUnsafeBufferPointer { buffer -> [Int]? in
+            guard let base = buffer.baseAddress, memchr(base, 0, buffer.count) == nil else { return buffer.isEmpty ? [] : nil }
+            var ends: [Int] = []
+            ends.reserveCapacity(128)
+            var offset = 0
+            while offset < buffer.count, let lf = memchr(base + offset, 0x0A, buffer.count - offset) {
+                offset = UnsafePointer<UInt8>(lf.assumingMemoryBound(to: UInt8.self)) - base + 1
+                ends.append(offset)
+            }
+            if offset < buffer.count { ends.append(buffer.count) }
+            return ends
+        }
+        guard let lineEnds else { throw .nulInHeader }
+
         var fields: [HeaderField] = []
+        fields.reserveCapacity(lineEnds.count)
+        var names: [UInt8] = []
+        names.reserveCapacity(lineEnds.count * 24)
+        var nameRanges: [Range<Int>] = []
+        nameRanges.reserveCapacity(lineEnds.count)
         var separator: ArraySlice<UInt8> = []
         var lineStart = 0
-        while lineStart < block.count {
-            let lineEnd = (block[lineStart...].firstIndex(of: UInt8(ascii: "\n")) ?? block.count - 1) + 1
+        for lineEnd in lineEnds {
             let line = block[lineStart..<lineEnd]
             lineStart = lineEnd
             let first = line.first!
             if first == UInt8(ascii: " ") || first == UInt8(ascii: "\t") {
                 guard !fields.isEmpty else { throw .malformedHeader }
-                let field = fields[fields.count - 1]
-                fields[fields.count - 1].bytes = block[field.bytes.startIndex..<lineEnd]
+                fields[fields.count - 1].bytes = block[fields[fields.count - 1].bytes.startIndex..<lineEnd]
                 continue
             }
-            if line.elementsEqual("\r\n".utf8) || line.elementsEqual("\n".utf8) {
+            if first == UInt8(ascii: "\n") || (first == UInt8(ascii: "\r") && line.count == 2 && line.last == UInt8(ascii: "\n")) {
                 separator = line
                 break
             }
             guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { throw .malformedHeader }
-            var name = line[line.startIndex..<colon]
-            while let last = name.last, last == UInt8(ascii: " ") || last == UInt8(ascii: "\t") { name = name.dropLast() }
-            guard !name.isEmpty, name.allSatisfy({ (33...126).contains($0) }) else { throw .malformedHeader }
-            fields.append(HeaderField(bytes: line, lowercasedName: name.map { $0 | (($0 >= 65 && $0 <= 90) ? 0x20 : 0) }))
+            var nameEnd = colon
+            while nameEnd > line.startIndex && (block[nameEnd - 1] == UInt8(ascii: " ") || block[nameEnd - 1] == UInt8(ascii: "\t")) {
+                nameEnd -= 1
+            }
+            guard nameEnd > line.startIndex else { throw .malformedHeader }
+            let nameStart = names.count
+            for byte in block[line.startIndex..<nameEnd] {
+                guard byte >= 33 && byte <= 126 else { throw .malformedHeader }
+                names.append(byte >= 65 && byte <= 90 ? byte | 0x20 : byte)
+            }
+            nameRanges.append(nameStart..<names.count)
+            fields.append(HeaderField(bytes: line, lowercasedName: []))
+        }
+        for index in fields.indices {
+            fields[index].lowercasedName = names[nameRanges[index]]
         }
         return Block(fields: fields, separator: separator, totalSize: block.count)
     }

@@ -26,15 +26,16 @@ struct MessageIDMapping {
     static let internalSuffixes = [".local", ".internal", ".lan", ".localdomain", ".corp", ".home.arpa", ".intranet",
                                    ".localhost"].map { Array($0.utf8) }
 
-    let key: [UInt8]
-    let hostname: String
+    let key: HMACKey
+    /// `@hostname>`, the end of every mapped id.
+    private let suffix: [UInt8]
     private let lowercasedHostname: [UInt8]
     /// The right-hand side of the message's own Message-ID, and its parent domain.
     private let organizationDomains: [[UInt8]]
 
-    init(key: [UInt8], hostname: String, ownMessageID: ArraySlice<UInt8>?) {
+    init(key: HMACKey, hostname: String, ownMessageID: ArraySlice<UInt8>?) {
         self.key = key
-        self.hostname = hostname
+        suffix = Array("@\(hostname)>".utf8)
         lowercasedHostname = Self.lowercased(Array(hostname.utf8)[...])
         var domains: [[UInt8]] = []
         if let own = ownMessageID.flatMap(Self.firstID).flatMap(Self.rightHandSide) {
@@ -46,26 +47,30 @@ struct MessageIDMapping {
         organizationDomains = domains
     }
 
-    static func kind(ofLowercasedName name: [UInt8]) -> Field? {
-        fields.first { $0.0 == name }?.1
+    static func kind(ofLowercasedName name: ArraySlice<UInt8>) -> Field? {
+        fields.first { name.elementsEqual($0.0) }?.1
     }
 
     /// Maps the ids of one field; the rest (name, spaces, folding, comments) keeps
-    /// its bytes.
-    func rewrite(_ field: ArraySlice<UInt8>, kind: Field) -> ArraySlice<UInt8> {
+    /// its bytes. Nil when nothing in the field is mapped.
+    func rewrite(_ field: ArraySlice<UInt8>, kind: Field) -> [UInt8]? {
         var output: [UInt8] = []
-        var index = field.firstIndex(of: UInt8(ascii: ":")).map { $0 + 1 } ?? field.endIndex
-        output += field[field.startIndex..<index]
-        while index < field.endIndex {
-            guard let (id, close) = Self.id(at: index, in: field), shouldMap(id, kind: kind) else {
-                output.append(field[index])
-                index += 1
-                continue
-            }
-            output += Array("<\(Base32.encode(SHA256.hmac(key: key, message: id)))@\(hostname)>".utf8)
-            index = close + 1
+        var copied = field.startIndex
+        var index = field.firstIndex(of: UInt8(ascii: ":")) ?? field.endIndex
+        while let open = field[index...].firstIndex(of: UInt8(ascii: "<")) {
+            index = open + 1
+            guard let (id, close) = Self.id(at: open, in: field), shouldMap(id, kind: kind) else { continue }
+            if output.isEmpty { output.reserveCapacity(field.count + 64) }
+            output += field[copied..<open]
+            output.append(UInt8(ascii: "<"))
+            Base32.encode(id.withUnsafeBytes { key.authenticate($0) }, into: &output)
+            output += suffix
+            copied = close + 1
+            index = copied
         }
-        return output[...]
+        guard copied != field.startIndex else { return nil }
+        output += field[copied...]
+        return output
     }
 
     private func shouldMap(_ id: ArraySlice<UInt8>, kind: Field) -> Bool {

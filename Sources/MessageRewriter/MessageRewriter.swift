@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import NIOCore
 
 /// Streams a message from the SMTP reader to the spool, scrubbing its header block.
@@ -14,18 +17,14 @@ public struct MessageRewriter: Sendable {
     /// Header fields removed or rewritten so far (for the log; never their names).
     public private(set) var scrubbedFields = 0
 
-    private var header = ByteBuffer()
+    private var header: [UInt8] = []
     private var inHeader = true
     private var atLineStart = true
     private var carriageReturnAtLineStart = false
 
-    /// `received: by hostname (veil) `, lower-cased.
-    private let ownTracePrefix: [UInt8]
-
     public init(configuration: ScrubConfiguration, context: MessageContext) {
         self.configuration = configuration
         self.context = context
-        ownTracePrefix = Array("received: by \(configuration.hostname) (veil) ".lowercased().utf8)
     }
 
     /// Appends the rewritten form of `chunk` to `output`.
@@ -34,15 +33,10 @@ public struct MessageRewriter: Sendable {
             output.append(chunk)
             return
         }
-        guard let end = try findHeaderEnd(chunk) else {
-            var chunk = chunk
-            header.writeBuffer(&chunk)
-            guard header.readableBytes <= configuration.maximumHeaderSize else { throw .headerBlockTooLarge }
-            return
-        }
-        var headerPart = chunk.getSlice(at: chunk.readerIndex, length: end)!
-        header.writeBuffer(&headerPart)
-        guard header.readableBytes <= configuration.maximumHeaderSize else { throw .headerBlockTooLarge }
+        let end = findHeaderEnd(chunk)
+        chunk.withUnsafeReadableBytes { header.append(contentsOf: $0.prefix(end ?? $0.count)) }
+        guard header.count <= configuration.maximumHeaderSize else { throw .headerBlockTooLarge }
+        guard let end else { return }
         inHeader = false
         output.append(try rewriteHeaderBlock())
         if end < chunk.readableBytes {
@@ -59,33 +53,38 @@ public struct MessageRewriter: Sendable {
     }
 
     /// The offset just past the empty line that ends the header block, if it is in
-    /// `chunk`; checks for NUL bytes on the way.
-    private mutating func findHeaderEnd(_ chunk: ByteBuffer) throws(MessageRejection) -> Int? {
-        var offset = 0
-        for byte in chunk.readableBytesView {
-            offset += 1
-            if byte == 0 { throw .nulInHeader }
-            if atLineStart {
-                if byte == UInt8(ascii: "\n") { return offset }
-                if byte == UInt8(ascii: "\r") && !carriageReturnAtLineStart {
-                    carriageReturnAtLineStart = true
-                    continue
+    /// `chunk` (NUL bytes are looked for once the block is complete).
+    private mutating func findHeaderEnd(_ chunk: ByteBuffer) -> Int? {
+        chunk.withUnsafeReadableBytes { bytes -> Int? in
+            guard let base = bytes.baseAddress else { return nil }
+            var offset = 0
+            while offset < bytes.count {
+                if atLineStart {
+                    let byte = bytes[offset]
+                    if byte == UInt8(ascii: "\n") { return offset + 1 }
+                    if byte == UInt8(ascii: "\r") && !carriageReturnAtLineStart {
+                        carriageReturnAtLineStart = true
+                        offset += 1
+                        continue
+                    }
+                    atLineStart = false
+                    carriageReturnAtLineStart = false
                 }
-                atLineStart = false
-                carriageReturnAtLineStart = false
+                guard let lf = memchr(base + offset, 0x0A, bytes.count - offset) else { return nil }
+                offset = UnsafeRawPointer(lf) - base + 1
+                atLineStart = true
             }
-            if byte == UInt8(ascii: "\n") { atLineStart = true }
+            return nil
         }
-        return nil
     }
 
     // MARK: The header block
 
     private mutating func rewriteHeaderBlock() throws(MessageRejection) -> ByteBuffer {
-        let fields = try HeaderField.split(Array(header.readableBytesView))
-        header = ByteBuffer()
+        let fields = try HeaderField.split(header)
+        header = []
         // RFC 5321 §6.3: count the hops before anything is removed.
-        let hops = fields.fields.count { $0.lowercasedName.elementsEqual("received".utf8) }
+        let hops = fields.fields.count { $0.lowercasedName.elementsEqual(Self.received) }
         guard hops <= configuration.maximumHops else { throw .tooManyHops }
 
         var output = ByteBuffer()
@@ -94,19 +93,22 @@ public struct MessageRewriter: Sendable {
             output.writeString(trace)
             output.writeStaticString("\r\n")
         }
-        let ownMessageID = fields.fields.first { $0.lowercasedName.elementsEqual("message-id".utf8) }
-        let mapping = MessageIDMapping(key: configuration.key, hostname: configuration.hostname,
+        let ownMessageID = fields.fields.first { $0.lowercasedName.elementsEqual(Self.messageID) }
+        let mapping = MessageIDMapping(key: configuration.hmacKey, hostname: configuration.hostname,
                                        ownMessageID: ownMessageID?.bytes)
         var hasDate = false
         for field in fields.fields {
             let name = field.lowercasedName
-            if name.elementsEqual("date".utf8) { hasDate = true }
-            if configuration.rules.shouldRemove(name[...]) && !isOwnTrace(field) {
+            if name.elementsEqual(Self.date) { hasDate = true }
+            if configuration.rules.shouldRemove(name) && !isOwnTrace(field) {
                 scrubbedFields += 1
             } else if configuration.rewriteMessageIDs, let kind = MessageIDMapping.kind(ofLowercasedName: name) {
-                let rewritten = mapping.rewrite(field.bytes, kind: kind)
-                if rewritten != field.bytes[...] { scrubbedFields += 1 }
-                output.writeBytes(rewritten)
+                if let rewritten = mapping.rewrite(field.bytes, kind: kind) {
+                    scrubbedFields += 1
+                    output.writeBytes(rewritten)
+                } else {
+                    output.writeBytes(field.bytes)
+                }
             } else {
                 output.writeBytes(field.bytes)
             }
@@ -125,7 +127,12 @@ public struct MessageRewriter: Sendable {
     /// message looping through Veil gains a hop each time and the hop limit stops
     /// the loop; it names nothing but Veil's own host.
     private func isOwnTrace(_ field: HeaderField) -> Bool {
-        field.bytes.count > ownTracePrefix.count
-            && field.bytes.prefix(ownTracePrefix.count).map({ $0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0 }) == ownTracePrefix
+        let prefix = configuration.ownTracePrefix
+        return field.bytes.count > prefix.count
+            && zip(field.bytes, prefix).allSatisfy { ($0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0) == $1 }
     }
+
+    private static let received = Array("received".utf8)
+    private static let messageID = Array("message-id".utf8)
+    private static let date = Array("date".utf8)
 }

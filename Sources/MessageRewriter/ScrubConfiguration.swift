@@ -4,9 +4,17 @@ public struct ScrubConfiguration: Sendable {
     /// Replace Message-ID, In-Reply-To, References and Content-ID ids by keyed hashes.
     public var rewriteMessageIDs: Bool
     /// The HMAC key of the id mapping (32 random bytes, kept across restarts).
-    public var key: [UInt8]
+    public var key: [UInt8] {
+        didSet { hmacKey = HMACKey(key) }
+    }
+    /// `key`, prepared for hashing.
+    private(set) var hmacKey: HMACKey
     /// The right-hand side of rewritten ids.
-    public var hostname: String
+    public var hostname: String {
+        didSet { ownTracePrefix = Self.tracePrefix(hostname) }
+    }
+    /// `received: by hostname (veil) `, lower-cased: the start of Veil's own trace field.
+    private(set) var ownTracePrefix: [UInt8]
     public var maximumHeaderSize: Int
     /// More Received fields than this: a mail loop (RFC 5321 §6.3).
     public var maximumHops: Int
@@ -16,9 +24,17 @@ public struct ScrubConfiguration: Sendable {
         self.rules = rules
         self.rewriteMessageIDs = rewriteMessageIDs
         self.key = key
+        self.hmacKey = HMACKey(key)
         self.hostname = hostname
+        self.ownTracePrefix = Self.tracePrefix(hostname)
         self.maximumHeaderSize = maximumHeaderSize
         self.maximumHops = maximumHops
+    }
+}
+
+extension ScrubConfiguration {
+    static func tracePrefix(_ hostname: String) -> [UInt8] {
+        Array("received: by \(hostname) (veil) ".lowercased().utf8)
     }
 }
 

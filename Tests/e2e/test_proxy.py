@@ -71,3 +71,34 @@ def test_proxy_header_ignored_on_normal_listener(veil):
     with veil.connect("plain") as c:
         r = c.cmd(v1("192.0.2.7").rstrip(b"\r\n"))
         assert r.is_("5xx"), c.dialogue()
+
+
+UNTRUSTED = {"name": "untrusted", "tls": "none", "auth": "off", "relay_networks": ["127.0.0.0/8"],
+             "proxy_protocol": True, "proxy_networks": ["192.0.2.0/24"]}
+
+
+@pytest.mark.veil(extra_listeners=[PROXIED, UNTRUSTED])
+def test_proxy_header_from_outside_proxy_networks_is_refused(veil):
+    # 127.0.0.1 is not a trusted load balancer here: whatever the header claims, the
+    # connection is closed before any SMTP.
+    c = SMTPClient(veil.port("untrusted"), read_greeting=False)
+    try:
+        c.send(v1("127.0.0.9"))
+        replies = c.replies_until_close(limit=3)
+    except (ConnectionResetError, BrokenPipeError):
+        replies = []
+    finally:
+        c.close()
+    assert replies == [], c.dialogue()
+    veil.wait_event("rejected", listener="untrusted", client="127.0.0.1")
+
+
+def test_health_check_header_never_relays(veil):
+    # PROXY UNKNOWN (a load balancer's health check) keeps the peer's address,
+    # 127.0.0.1, which is in relay_networks; it must still not relay.
+    with proxied_client(veil, b"PROXY UNKNOWN\r\n") as c:
+        c.ehlo()
+        c.mail("a@corp.example")
+        c.rcpt("b@example.org", expect="554 5.7.1")
+        c.quit()
+    assert veil.messages() == []
