@@ -16,6 +16,9 @@ public struct MessageRewriter: Sendable {
     public let context: MessageContext
     /// Header fields removed or rewritten so far (for the log; never their names).
     public private(set) var scrubbedFields = 0
+    /// The message's first From field as received, once the header block is read
+    /// (for the sender-domain check of restricted users).
+    public private(set) var fromField: [UInt8]?
 
     private var header: [UInt8] = []
     private var inHeader = true
@@ -100,6 +103,7 @@ public struct MessageRewriter: Sendable {
         for field in fields.fields {
             let name = field.lowercasedName
             if name.elementsEqual(Self.date) { hasDate = true }
+            if fromField == nil && name.elementsEqual(Self.from) { fromField = Array(field.bytes) }
             if configuration.rules.shouldRemove(name) && !isOwnTrace(field) {
                 scrubbedFields += 1
             } else if configuration.rewriteMessageIDs, let kind = MessageIDMapping.kind(ofLowercasedName: name) {
@@ -135,4 +139,5 @@ public struct MessageRewriter: Sendable {
     private static let received = Array("received".utf8)
     private static let messageID = Array("message-id".utf8)
     private static let date = Array("date".utf8)
+    private static let from = Array("from".utf8)
 }

@@ -2,7 +2,7 @@
 
 import pytest
 
-from harness import run_dialogue
+from harness import message, queue_id, run_dialogue
 
 OPEN = {"name": "open", "tls": "none", "auth": "optional"}       # no relay_networks
 RELAY_CFG = dict(extra_listeners=[OPEN], limits={"max_errors": 1000})
@@ -187,3 +187,21 @@ def test_limited_user_sender_domains(veil):
             ("RCPT TO:<anyone@example.org>", "250 2.1.5"),
         ])
         c.quit()
+
+
+def test_limited_user_from_header_must_match(veil):
+    """DESIGN: the From: header's domain is checked too (550 5.7.1 at the end of data),
+    so a restricted account cannot show someone else's address to the recipient."""
+    with veil.connect("submission") as c:
+        c.ehlo()
+        c.starttls()
+        c.ehlo()
+        c.auth_plain("limited", "limited")
+        c.mail("a@corp.example")
+        c.rcpt("b@example.org")
+        c.data(message(sender="ceo@bank.example"), expect="550 5.7.1")
+        c.mail("a@corp.example")
+        c.rcpt("b@example.org")
+        qid = queue_id(c.data(message(sender="a@corp.example")))
+        c.quit()
+    assert [m["id"] for m in veil.messages()] == [qid]

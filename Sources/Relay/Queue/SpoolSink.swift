@@ -15,11 +15,13 @@ final class SpoolSink: MessageSink {
     private var rewriter: MessageRewriter
     private var output: [ByteBuffer] = []
     private let client: ClientInfo
+    /// The authenticated user, when it is limited to some sender domains.
+    private let restrictedUser: AuthenticatedUser?
     private let threadPool: NIOThreadPool
     private let logger: Logger
 
-    init(spool: Spool, scrub: ScrubConfiguration, client: ClientInfo, envelope: Envelope, configuration: Configuration,
-         threadPool: NIOThreadPool, logger: Logger) throws(SMTPReply) {
+    init(spool: Spool, scrub: ScrubConfiguration, client: ClientInfo, envelope: Envelope, restrictedUser: AuthenticatedUser?,
+         configuration: Configuration, threadPool: NIOThreadPool, logger: Logger) throws(SMTPReply) {
         self.spool = spool
         do {
             incoming = try spool.createIncoming()
@@ -31,6 +33,7 @@ final class SpoolSink: MessageSink {
             configuration: scrub,
             context: MessageContextFactory.make(queueID: incoming.queueID, envelope: envelope, configuration: configuration))
         self.client = client
+        self.restrictedUser = restrictedUser
         self.threadPool = threadPool
         self.logger = logger
     }
@@ -49,6 +52,9 @@ final class SpoolSink: MessageSink {
             try rewriter.finish(into: &output)
         } catch {
             return Self.reply(for: error)
+        }
+        if let restrictedUser, !FromHeaderCheck.allows(rewriter.fromField, for: restrictedUser) {
+            return FromHeaderCheck.refusal
         }
         return flushOutput()
     }

@@ -22,7 +22,9 @@ struct RelayDelegate: SMTPServerDelegate {
     }
 
     func startMessage(client: ClientInfo, envelope: Envelope) throws(SMTPReply) -> any MessageSink {
-        try SpoolSink(spool: spool, scrub: scrub, client: client, envelope: envelope, configuration: configuration,
-                      threadPool: threadPool, logger: logger)
+        let restrictedUser = envelope.authenticatedUser.flatMap { authenticator?.users.users[$0] }
+            .map { AuthenticatedUser(name: $0.name, allowedDomains: $0.allowedDomains) }
+        return try SpoolSink(spool: spool, scrub: scrub, client: client, envelope: envelope, restrictedUser: restrictedUser,
+                             configuration: configuration, threadPool: threadPool, logger: logger)
     }
 }
