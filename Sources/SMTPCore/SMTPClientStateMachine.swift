@@ -1,0 +1,296 @@
+/// The client side of an outbound SMTP session (RFC 5321 §3, §4.1; RFC 3207
+/// STARTTLS; RFC 4954 AUTH for a smarthost; RFC 3461 DSN parameters; RFC 1870 SIZE).
+///
+/// Pure: the channel handler feeds it server replies and TLS outcomes and carries
+/// out the returned ``Action``s. One transaction at a time; between transactions
+/// the session is ``Action/ready`` for the next message (RSET first) or QUIT.
+public struct SMTPClientStateMachine: Sendable {
+    public enum TLSPolicy: Sendable, Equatable {
+        /// Plain text only.
+        case none
+        /// STARTTLS when the server offers it, plain text otherwise.
+        case opportunistic
+        /// STARTTLS or no delivery.
+        case required
+    }
+
+    public struct Configuration: Sendable {
+        public var heloName: String
+        public var tls: TLSPolicy
+        /// AUTH PLAIN with these, after TLS (smarthost mode).
+        public var credentials: Credentials?
+
+        public init(heloName: String, tls: TLSPolicy, credentials: Credentials?) {
+            self.heloName = heloName
+            self.tls = tls
+            self.credentials = credentials
+        }
+    }
+
+    /// One message to send.
+    public struct Transaction: Sendable, Equatable {
+        public var sender: ReversePath
+        public var parameters: MailParameters
+        public var recipients: [Recipient]
+
+        public init(sender: ReversePath, parameters: MailParameters, recipients: [Recipient]) {
+            self.sender = sender
+            self.parameters = parameters
+            self.recipients = recipients
+        }
+    }
+
+    /// What became of each recipient of a transaction, in order.
+    public enum RecipientResult: Sendable, Equatable {
+        case accepted(SMTPReply)
+        case transientFailure(SMTPReply)
+        case permanentFailure(SMTPReply)
+
+        init(_ reply: SMTPReply) {
+            if reply.isPositive { self = .accepted(reply) }
+            else if reply.isTransientFailure { self = .transientFailure(reply) }
+            else { self = .permanentFailure(reply) }
+        }
+    }
+
+    public enum Action: Sendable, Equatable {
+        /// Send this command line (without CRLF).
+        case send(String)
+        /// Start the TLS handshake; report with ``tlsEstablished()`` or ``tlsFailed()``.
+        case startTLS
+        /// Send the message text, dot-stuffed and ended with `CRLF . CRLF`.
+        case sendMessageText
+        /// The transaction is over; one result per recipient.
+        case transactionFinished([RecipientResult])
+        /// Ready for ``startTransaction(_:)`` or ``quit()``.
+        case ready
+        /// The session failed before or outside a transaction (greeting, EHLO, TLS
+        /// or AUTH trouble): close; pending recipients are retried later or elsewhere.
+        /// `reply` is the server's, when there was one.
+        case fail(reason: String, reply: SMTPReply?)
+        /// Close the connection (after QUIT).
+        case close
+    }
+
+    enum State: Sendable, Equatable {
+        case awaitingGreeting
+        case ehloSent
+        case heloSent
+        case startTLSSent
+        case handshaking
+        case authSent
+        case ready
+        case mailSent(Transaction)
+        case rcptSent(Transaction, results: [RecipientResult])
+        case dataSent(Transaction, results: [RecipientResult])
+        case textSent(Transaction, results: [RecipientResult])
+        case rsetSent
+        case quitSent
+        case closed
+    }
+
+    public let configuration: Configuration
+    private(set) var state = State.awaitingGreeting
+    /// EHLO keywords of the server, upper-cased (RFC 5321 §4.1.1.1).
+    public private(set) var extensions: [String: String] = [:]
+    public private(set) var tlsActive = false
+    private var authenticated = false
+    /// A transaction ended; the next one starts with RSET (RFC 5321 §4.1.1.5).
+    private var needsReset = false
+
+    public init(configuration: Configuration) {
+        self.configuration = configuration
+    }
+
+    /// The server's SIZE limit, if it announced one (RFC 1870).
+    public var maximumSize: Int? { extensions["SIZE"].flatMap { Int($0) }.flatMap { $0 > 0 ? $0 : nil } }
+
+    // MARK: Events
+
+    public mutating func replyReceived(_ reply: SMTPReply) -> Action {
+        switch state {
+        case .awaitingGreeting:
+            guard reply.code == 220 else { return fail("greeting", reply) }
+            return ehlo()
+        case .ehloSent:
+            if reply.code == 250 {
+                extensions = Self.parseExtensions(reply)
+                return afterHello()
+            }
+            // RFC 5321 §3.2: fall back to HELO when EHLO is not understood.
+            guard reply.isPermanentFailure, !tlsActive else { return fail("EHLO", reply) }
+            state = .heloSent
+            return .send("HELO \(configuration.heloName)")
+        case .heloSent:
+            guard reply.code == 250 else { return fail("HELO", reply) }
+            extensions = [:]
+            return afterHello()
+        case .startTLSSent:
+            guard reply.code == 220 else {
+                return configuration.tls == .required ? fail("STARTTLS", reply) : afterTLSDeclined()
+            }
+            state = .handshaking
+            return .startTLS
+        case .authSent:
+            guard reply.code == 235 else { return fail("AUTH", reply) }
+            authenticated = true
+            state = .ready
+            return .ready
+        case .mailSent(let transaction):
+            guard reply.isPositive else {
+                // MAIL refused: every recipient shares the outcome.
+                needsReset = true
+                state = .ready
+                return .transactionFinished(transaction.recipients.map { _ in RecipientResult(reply) })
+            }
+            return sendRecipient(transaction, results: [])
+        case .rcptSent(let transaction, var results):
+            results.append(RecipientResult(reply))
+            guard results.count == transaction.recipients.count else {
+                return sendRecipient(transaction, results: results)
+            }
+            guard results.contains(where: { if case .accepted = $0 { return true } else { return false } }) else {
+                needsReset = true
+                state = .ready
+                return .transactionFinished(results)
+            }
+            state = .dataSent(transaction, results: results)
+            return .send("DATA")
+        case .dataSent(let transaction, let results):
+            guard reply.code == 354 else {
+                needsReset = true
+                state = .ready
+                return .transactionFinished(Self.apply(reply, to: results))
+            }
+            state = .textSent(transaction, results: results)
+            return .sendMessageText
+        case .textSent(_, let results):
+            state = .ready
+            needsReset = true
+            return .transactionFinished(Self.apply(reply, to: results))
+        case .rsetSent:
+            guard reply.code == 250 else { return fail("RSET", reply) }
+            needsReset = false
+            state = .ready
+            return .ready
+        case .quitSent:
+            state = .closed
+            return .close
+        case .handshaking, .ready, .closed:
+            // A reply nobody asked for: the server is out of step.
+            return fail("unexpected reply", reply)
+        }
+    }
+
+    public mutating func tlsEstablished() -> Action {
+        guard state == .handshaking else { return fail("TLS established out of turn", nil) }
+        tlsActive = true
+        extensions = [:]
+        // RFC 3207 §4.2: forget what the server said before TLS and say EHLO again.
+        return ehlo()
+    }
+
+    public mutating func tlsFailed() -> Action {
+        fail("TLS handshake", nil)
+    }
+
+    /// Starts the next message; only when the last action was ``Action/ready``.
+    public mutating func startTransaction(_ transaction: Transaction) -> Action {
+        precondition(state == .ready, "transaction started in state \(state)")
+        if needsReset {
+            // The result of RSET is awaited first; the caller sends the transaction
+            // again on the `.ready` that follows.
+            state = .rsetSent
+            return .send("RSET")
+        }
+        state = .mailSent(transaction)
+        return .send("MAIL FROM:\(transaction.sender)" + mailParameters(transaction))
+    }
+
+    public mutating func quit() -> Action {
+        state = .quitSent
+        return .send("QUIT")
+    }
+
+    // MARK: Steps
+
+    private mutating func ehlo() -> Action {
+        state = .ehloSent
+        return .send("EHLO \(configuration.heloName)")
+    }
+
+    private mutating func afterHello() -> Action {
+        if !tlsActive && configuration.tls != .none {
+            if extensions["STARTTLS"] != nil {
+                state = .startTLSSent
+                return .send("STARTTLS")
+            }
+            if configuration.tls == .required { return fail("STARTTLS not offered", nil) }
+        }
+        return afterTLSDeclined()
+    }
+
+    private mutating func afterTLSDeclined() -> Action {
+        if let credentials = configuration.credentials, !authenticated {
+            // RFC 4954 §4 with PLAIN (RFC 4616): never over plain text.
+            guard tlsActive else { return fail("AUTH needs TLS", nil) }
+            guard extensions["AUTH"].map({ $0.split(separator: " ").contains("PLAIN") }) == true else {
+                return fail("AUTH PLAIN not offered", nil)
+            }
+            state = .authSent
+            let message = [UInt8](("\0" + credentials.username + "\0" + credentials.password).utf8)
+            return .send("AUTH PLAIN " + Base64.encode(message))
+        }
+        state = .ready
+        return .ready
+    }
+
+    private mutating func sendRecipient(_ transaction: Transaction, results: [RecipientResult]) -> Action {
+        let recipient = transaction.recipients[results.count]
+        state = .rcptSent(transaction, results: results)
+        var line = "RCPT TO:<\(recipient.mailbox)>"
+        if extensions["DSN"] != nil {
+            if let notify = recipient.parameters.notify { line += " NOTIFY=\(notify)" }
+            if let orcpt = recipient.parameters.originalRecipient { line += " ORCPT=\(orcpt)" }
+        }
+        return .send(line)
+    }
+
+    /// MAIL parameters the server understands (RFC 1870, 6152, 6531, 3461).
+    private func mailParameters(_ transaction: Transaction) -> String {
+        var line = ""
+        let parameters = transaction.parameters
+        if let size = parameters.size, extensions["SIZE"] != nil { line += " SIZE=\(size)" }
+        if let body = parameters.body, body != .sevenBit, extensions["8BITMIME"] != nil { line += " BODY=\(body.rawValue)" }
+        if parameters.smtpUTF8, extensions["SMTPUTF8"] != nil { line += " SMTPUTF8" }
+        if extensions["DSN"] != nil {
+            if let ret = parameters.ret { line += " RET=\(ret.rawValue)" }
+            if let envelopeID = parameters.envelopeID { line += " ENVID=\(envelopeID)" }
+        }
+        return line
+    }
+
+    /// The final reply to the text applies to every recipient accepted at RCPT.
+    private static func apply(_ reply: SMTPReply, to results: [RecipientResult]) -> [RecipientResult] {
+        results.map { result in
+            if case .accepted = result { return RecipientResult(reply) }
+            return result
+        }
+    }
+
+    private mutating func fail(_ step: String, _ reply: SMTPReply?) -> Action {
+        state = .closed
+        return .fail(reason: step, reply: reply)
+    }
+
+    /// `250-KEYWORD params` lines after the first (RFC 5321 §4.1.1.1).
+    static func parseExtensions(_ reply: SMTPReply) -> [String: String] {
+        var extensions: [String: String] = [:]
+        for line in reply.lines.dropFirst() {
+            let parts = line.split(separator: " ", maxSplits: 1)
+            guard let keyword = parts.first else { continue }
+            extensions[keyword.asciiUppercased()] = parts.count == 2 ? String(parts[1]) : ""
+        }
+        return extensions
+    }
+}

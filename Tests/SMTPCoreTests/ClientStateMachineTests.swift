@@ -1,0 +1,155 @@
+import NIOCore
+import Testing
+@testable import SMTPCore
+
+/// The outbound session without sockets: server replies in, commands out.
+@Suite struct ClientStateMachineTests {
+    typealias Machine = SMTPClientStateMachine
+
+    static func machine(tls: Machine.TLSPolicy = .opportunistic, credentials: Credentials? = nil) -> Machine {
+        Machine(configuration: .init(heloName: "relay.example", tls: tls, credentials: credentials))
+    }
+
+    static let ehlo = SMTPReply(250, nil, ["mx.example", "PIPELINING", "SIZE 1000000", "8BITMIME", "DSN", "STARTTLS", "AUTH PLAIN LOGIN"])
+    static let ok = SMTPReply(250, "2.0.0", "Ok")
+
+    static func transaction(_ recipients: [String] = ["b@example.org"]) -> Machine.Transaction {
+        var parameters = MailParameters()
+        parameters.size = 1234
+        parameters.ret = .headers
+        var list: [Recipient] = []
+        for address in recipients {
+            var recipientParameters = RecipientParameters()
+            recipientParameters.notify = "FAILURE"
+            list.append(Recipient(mailbox: Mailbox(localPart: String(address.split(separator: "@")[0]), domain: String(address.split(separator: "@")[1])),
+                                  parameters: recipientParameters))
+        }
+        return .init(sender: .mailbox(Mailbox(localPart: "a", domain: "corp.example")), parameters: parameters, recipients: list)
+    }
+
+    @Test func startTLSThenTransactionWithDSNParameters() {
+        var machine = Self.machine()
+        #expect(machine.replyReceived(SMTPReply(220, nil, "mx.example ESMTP")) == .send("EHLO relay.example"))
+        #expect(machine.replyReceived(Self.ehlo) == .send("STARTTLS"))
+        #expect(machine.replyReceived(SMTPReply(220, "2.0.0", "Ready")) == .startTLS)
+        #expect(machine.tlsEstablished() == .send("EHLO relay.example"))
+        #expect(machine.replyReceived(Self.ehlo) == .ready)
+        #expect(machine.tlsActive)
+        #expect(machine.startTransaction(Self.transaction(["b@example.org", "c@example.org"]))
+            == .send("MAIL FROM:<a@corp.example> SIZE=1234 RET=HDRS"))
+        #expect(machine.replyReceived(Self.ok) == .send("RCPT TO:<b@example.org> NOTIFY=FAILURE"))
+        #expect(machine.replyReceived(Self.ok) == .send("RCPT TO:<c@example.org> NOTIFY=FAILURE"))
+        let refused = SMTPReply(550, "5.1.1", "No such user")
+        #expect(machine.replyReceived(refused) == .send("DATA"))
+        #expect(machine.replyReceived(SMTPReply(354, nil, "Go")) == .sendMessageText)
+        let queued = SMTPReply(250, "2.0.0", "Ok: queued as X")
+        #expect(machine.replyReceived(queued) == .transactionFinished([.accepted(queued), .permanentFailure(refused)]))
+        // The next message on the same connection starts with RSET.
+        #expect(machine.startTransaction(Self.transaction()) == .send("RSET"))
+        #expect(machine.replyReceived(Self.ok) == .ready)
+        #expect(machine.startTransaction(Self.transaction()) == .send("MAIL FROM:<a@corp.example> SIZE=1234 RET=HDRS"))
+        _ = machine.quit()
+    }
+
+    @Test func requiredTLSWithoutSTARTTLSFails() {
+        var machine = Self.machine(tls: .required)
+        _ = machine.replyReceived(SMTPReply(220, nil, "mx"))
+        guard case .fail = machine.replyReceived(SMTPReply(250, nil, ["mx", "8BITMIME"])) else {
+            Issue.record("delivered in plain text")
+            return
+        }
+    }
+
+    @Test func opportunisticTLSFallsBackToPlainText() {
+        var machine = Self.machine()
+        _ = machine.replyReceived(SMTPReply(220, nil, "mx"))
+        #expect(machine.replyReceived(SMTPReply(250, nil, ["mx", "8BITMIME"])) == .ready)
+        #expect(!machine.tlsActive)
+        #expect(machine.startTransaction(Self.transaction()) == .send("MAIL FROM:<a@corp.example>"))
+    }
+
+    @Test func heloFallbackAndFailures() {
+        var machine = Self.machine(tls: .none)
+        _ = machine.replyReceived(SMTPReply(220, nil, "old"))
+        #expect(machine.replyReceived(SMTPReply(502, "5.5.2", "What?")) == .send("HELO relay.example"))
+        #expect(machine.replyReceived(SMTPReply(250, nil, "old")) == .ready)
+
+        var busy = Self.machine()
+        guard case .fail(_, let reply) = busy.replyReceived(SMTPReply(421, "4.3.2", "busy")) else { Issue.record("no fail"); return }
+        #expect(reply?.code == 421)
+    }
+
+    @Test func mailAndDataRefusalsApplyToEveryRecipient() {
+        var machine = Self.machine(tls: .none)
+        _ = machine.replyReceived(SMTPReply(220, nil, "mx"))
+        _ = machine.replyReceived(Self.ehlo)
+        _ = machine.startTransaction(Self.transaction(["b@example.org", "c@example.org"]))
+        let busy = SMTPReply(451, "4.3.0", "try later")
+        #expect(machine.replyReceived(busy) == .transactionFinished([.transientFailure(busy), .transientFailure(busy)]))
+        _ = machine.startTransaction(Self.transaction())
+        _ = machine.replyReceived(Self.ok)
+        _ = machine.startTransaction(Self.transaction())
+        _ = machine.replyReceived(Self.ok)
+        _ = machine.replyReceived(Self.ok)
+        let rejected = SMTPReply(554, "5.6.0", "content rejected")
+        _ = machine.replyReceived(SMTPReply(354, nil, "go"))
+        #expect(machine.replyReceived(rejected) == .transactionFinished([.permanentFailure(rejected)]))
+    }
+
+    @Test func smarthostAuthOnlyOverTLS() {
+        var machine = Self.machine(tls: .required, credentials: Credentials(username: "u", password: "p"))
+        _ = machine.replyReceived(SMTPReply(220, nil, "smarthost"))
+        _ = machine.replyReceived(Self.ehlo)
+        _ = machine.replyReceived(SMTPReply(220, nil, "go"))
+        _ = machine.tlsEstablished()
+        #expect(machine.replyReceived(Self.ehlo) == .send("AUTH PLAIN AHUAcA=="))
+        #expect(machine.replyReceived(SMTPReply(235, "2.7.0", "ok")) == .ready)
+    }
+
+    @Test func unsolicitedRepliesFailTheSession() {
+        var machine = Self.machine(tls: .none)
+        _ = machine.replyReceived(SMTPReply(220, nil, "mx"))
+        _ = machine.replyReceived(Self.ehlo)
+        guard case .fail = machine.replyReceived(Self.ok) else { Issue.record("accepted an unsolicited reply"); return }
+    }
+}
+
+@Suite struct ReplyParserAndDotStufferTests {
+    func parse(_ text: String) -> [SMTPReplyParser.Result] {
+        var parser = SMTPReplyParser()
+        var buffer = ByteBuffer(string: text)
+        var results: [SMTPReplyParser.Result] = []
+        while true {
+            let result = parser.next(from: &buffer)
+            results.append(result)
+            if result == .needMoreData || result == .invalid { return results }
+        }
+    }
+
+    @Test func multiLineAndEnhancedCodes() {
+        #expect(parse("250-mx.example\r\n250-SIZE 10\r\n250 DSN\r\n")
+            == [.reply(SMTPReply(250, nil, ["mx.example", "SIZE 10", "DSN"])), .needMoreData])
+        #expect(parse("550 5.1.1 No such user\r\n") == [.reply(SMTPReply(550, "5.1.1", "No such user")), .needMoreData])
+        #expect(parse("220 ready\n") == [.reply(SMTPReply(220, nil, "ready")), .needMoreData])
+        #expect(parse("250-a\r\n550 b\r\n").last == .invalid)
+        #expect(parse("hello\r\n") == [.invalid])
+        #expect(parse("250-partial\r\n250 ") == [.needMoreData])
+    }
+
+    func stuffed(_ pieces: [String]) -> String {
+        var stuffer = DotStuffer()
+        var output = ByteBuffer()
+        for piece in pieces { stuffer.encode(ByteBuffer(string: piece), into: &output) }
+        stuffer.finish(into: &output)
+        return String(buffer: output)
+    }
+
+    @Test func dotStuffingAndLineEnds() {
+        #expect(stuffed(["Subject: x\r\n\r\n.hidden\r\n..two\r\n"]) == "Subject: x\r\n\r\n..hidden\r\n...two\r\n.\r\n")
+        #expect(stuffed(["a\nb\rc\r\n.", "d"]) == "a\r\nb\r\nc\r\n..d\r\n.\r\n")
+        #expect(stuffed(["x\r", "\n.", "\r", "\n"]) == "x\r\n..\r\n.\r\n")
+        #expect(stuffed([]) == ".\r\n")
+        // A smuggling attempt in the spool never leaves as an end of data.
+        #expect(!stuffed(["a\n.\nMAIL FROM:<x@y>\r\n"]).contains("\r\n.\r\nMAIL"))
+    }
+}
