@@ -46,9 +46,19 @@ let package = Package(
             ]
         ),
         .target(
+            name: "Delivery",
+            dependencies: [
+                "SMTPCore", "SMTPNIO",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+            ]
+        ),
+        .target(
             name: "Relay",
             dependencies: [
-                "SMTPCore", "SMTPNIO", "MailQueue", "MessageRewriter", "CSystemd", "CCrypt",
+                "SMTPCore", "SMTPNIO", "MailQueue", "MessageRewriter", "Delivery", "CSystemd", "CCrypt",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

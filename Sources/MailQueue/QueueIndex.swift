@@ -85,4 +85,72 @@ final class QueueIndex: Sendable {
     func messageIDs() throws -> Set<String> {
         try database.read { db in Set(try String.fetchAll(db, sql: "SELECT id FROM messages")) }
     }
+
+    /// Messages with recipients due at `now` (queued, or deferred with a next attempt
+    /// not after `now`), oldest first, skipping `excluded` (already in flight).
+    func dueJobs(now: String, limit: Int, excluded: Set<String>) throws -> [DeliveryJob] {
+        try database.read { db in
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT m.id, m.sender, m.size, m.body, m.smtputf8, m.ret, m.envid, m.received_at,
+                       r.rowid AS rowid, r.address, r.notify, r.orcpt, r.attempts
+                FROM recipients r JOIN messages m ON m.id = r.message_id
+                WHERE r.state IN ('queued', 'deferred') AND (r.next_attempt IS NULL OR r.next_attempt <= ?)
+                ORDER BY m.id, r.rowid
+                """, arguments: [now])
+            var jobs: [DeliveryJob] = []
+            for row in rows {
+                let id: String = row["id"]
+                if excluded.contains(id) { continue }
+                let recipient = DeliveryJob.Recipient(rowID: row["rowid"], address: row["address"], notify: row["notify"],
+                                                      originalRecipient: row["orcpt"], attempts: row["attempts"])
+                if jobs.last?.messageID == id {
+                    jobs[jobs.count - 1].recipients.append(recipient)
+                } else {
+                    guard jobs.count < limit else { break }
+                    jobs.append(DeliveryJob(messageID: id, sender: row["sender"], size: row["size"], body: row["body"],
+                                            smtpUTF8: row["smtputf8"], ret: row["ret"], envelopeID: row["envid"],
+                                            receivedAt: row["received_at"], recipients: [recipient]))
+                }
+            }
+            return jobs
+        }
+    }
+
+    /// The earliest next attempt of any deferred recipient (RFC 3339), if any.
+    func nextAttempt() throws -> String? {
+        try database.read { db in
+            try String.fetchOne(db, sql: "SELECT MIN(next_attempt) FROM recipients WHERE state = 'deferred'")
+        }
+    }
+
+    /// Saves the outcome of one attempt per recipient, in one transaction; returns
+    /// true when no recipient of the message is left to try (the message is done).
+    func record(messageID: String, outcomes: [(rowID: Int64, outcome: DeliveryOutcome)]) throws -> Bool {
+        try database.write { db in
+            for (rowID, outcome) in outcomes {
+                let (state, reply, next): (String, String, String?)
+                switch outcome {
+                case .delivered(let text): (state, reply, next) = ("delivered", text, nil)
+                case .deferred(let text, let nextAttempt): (state, reply, next) = ("deferred", text, nextAttempt)
+                case .bounced(let text): (state, reply, next) = ("bounced", text, nil)
+                }
+                try db.execute(sql: """
+                    UPDATE recipients SET state = ?, last_reply = ?, next_attempt = ?, attempts = attempts + 1
+                    WHERE rowid = ? AND message_id = ? AND state IN ('queued', 'deferred')
+                    """, arguments: [state, reply, next, rowID, messageID])
+            }
+            let pending = try Int.fetchOne(db, sql: """
+                SELECT COUNT(*) FROM recipients WHERE message_id = ? AND state IN ('queued', 'deferred')
+                """, arguments: [messageID]) ?? 0
+            return pending == 0
+        }
+    }
+
+    /// Removes a message whose recipients are all final.
+    func remove(messageID: String) throws {
+        try database.write { db in
+            try db.execute(sql: "DELETE FROM recipients WHERE message_id = ?", arguments: [messageID])
+            try db.execute(sql: "DELETE FROM messages WHERE id = ?", arguments: [messageID])
+        }
+    }
 }

@@ -133,6 +133,30 @@ public final class Spool: Sendable {
         }
     }
 
+    /// Messages due for delivery at `now` (RFC 3339), not in `excluded`.
+    public func dueJobs(now: String, limit: Int, excluded: Set<String>) throws -> [DeliveryJob] {
+        try index.dueJobs(now: now, limit: limit, excluded: excluded)
+    }
+
+    /// When the next deferred recipient is due (RFC 3339), if any.
+    public func nextAttempt() throws -> String? {
+        try index.nextAttempt()
+    }
+
+    /// The path of an accepted message's file.
+    public func messagePath(_ messageID: String) -> String {
+        directory + "/messages/" + messageID
+    }
+
+    /// Saves an attempt's outcomes (committed before anything else happens, so a
+    /// delivered recipient is never sent again); a message with every recipient
+    /// final leaves the queue: index rows first, then its file.
+    public func record(messageID: String, outcomes: [(rowID: Int64, outcome: DeliveryOutcome)]) throws {
+        guard try index.record(messageID: messageID, outcomes: outcomes) else { return }
+        try index.remove(messageID: messageID)
+        unlink(messagePath(messageID))
+    }
+
     public func queuedCount() throws -> Int {
         try index.messageIDs().count
     }

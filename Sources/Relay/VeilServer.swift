@@ -1,5 +1,6 @@
 import Logging
 import MailQueue
+import Delivery
 import MessageRewriter
 import NIOCore
 import NIOPosix
@@ -60,12 +61,16 @@ public enum VeilServer {
                 window: .seconds(Int64(configuration.auth.failureWindow)),
                 lockout: .seconds(Int64(configuration.auth.lockout))), threadPool: threadPool, logger: logger)
         }
+        let client = try DeliveryClient(group: group, threadPool: threadPool,
+                                        connectTimeout: .seconds(Int64(configuration.delivery.connectTimeout)))
+        let runner = try QueueRunner(spool: spool, configuration: configuration, client: client, logger: logger)
         let delegate = RelayDelegate(authenticator: authenticator, spool: spool, scrub: scrub, configuration: configuration,
-                                     threadPool: threadPool, logger: logger)
+                                     threadPool: threadPool, logger: logger, onAccepted: { runner.wake() })
         let listeners = ListenerService(configuration: configuration, tlsContext: tlsContext,
                                         delegate: delegate, group: group, logger: logger)
         let serviceGroup = ServiceGroup(configuration: .init(
-            services: [.init(service: listeners)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            services: [.init(service: listeners), .init(service: runner)],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await serviceGroup.run()
         } catch {

@@ -171,7 +171,7 @@ public final class SMTPServerHandler: ChannelDuplexHandler, RemovableChannelHand
     }
 
     /// The protocol as OpenSSL and Postfix logs name it ("TLSv1.3").
-    static func protocolName(_ version: TLSVersion) -> String {
+    public static func protocolName(_ version: TLSVersion) -> String {
         switch version {
         case .tlsv1: return "TLSv1"
         case .tlsv11: return "TLSv1.1"

@@ -91,7 +91,7 @@ def default_listeners() -> list[dict]:
 
 def render_config(spool_dir: Path, cert: Path, key: Path, users: Path,
                   listeners=None, extra_listeners=(), tls=None, auth=None, limits=None,
-                  log=None, top=None, scrub=None) -> str:
+                  log=None, top=None, scrub=None, delivery=None, routes=()) -> str:
     """Build a TOML config. Section dicts override/extend the defaults; a value of None
     removes a key. Scrubbing is off by default so that the SMTP tests can compare the
     spool with what they sent; the scrubbing tests turn it on with scrub={...}."""
@@ -102,9 +102,11 @@ def render_config(spool_dir: Path, cert: Path, key: Path, users: Path,
         "auth": {"users_file": str(users)},
         "limits": {},
         "scrub": {"profile": "none", "message_id": "keep", "received": "none"},
+        "delivery": {},
         "log": {"level": "info"},
     }
-    for name, over in (("tls", tls), ("auth", auth), ("limits", limits), ("scrub", scrub), ("log", log)):
+    for name, over in (("tls", tls), ("auth", auth), ("limits", limits), ("scrub", scrub), ("delivery", delivery),
+                       ("log", log)):
         sections[name].update(over or {})
     out = []
     for k, v in top_keys.items():
@@ -125,6 +127,11 @@ def render_config(spool_dir: Path, cert: Path, key: Path, users: Path,
         out.append("")
         out.append(f"[{name}]")
         for k, v in keys.items():
+            out.append(f"{k} = {toml_value(v)}")
+    for route in routes:   # [[delivery.domain]]: {"domain": ..., "route": "[127.0.0.2]:PORT", "tls": ...}
+        out.append("")
+        out.append("[[delivery.domain]]")
+        for k, v in route.items():
             out.append(f"{k} = {toml_value(v)}")
     return "\n".join(out) + "\n"
 

@@ -159,3 +159,19 @@ def test_serve_refuses_bad_config(write_config):
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 1, p
     assert f"{path}:{line_of(path, r'^bogus_key')}: " in p.stderr, p.stderr
+
+
+def test_shipped_example_config_is_valid(tmp_path, certs, users_file):
+    """config/veil.toml documents every key with its default: it must load as it is,
+    once its /etc paths point at real files."""
+    from harness import REPO
+    cert, key = certs
+    text = (REPO / "config" / "veil.toml").read_text()
+    text = (text.replace("/etc/veil/tls/fullchain.pem", str(cert)).replace("/etc/veil/tls/privkey.pem", str(key))
+                .replace("/etc/veil/users", str(users_file)).replace("/var/spool/veil", str(tmp_path / "spool")))
+    path = tmp_path / "veil.toml"
+    path.write_text(text)
+    result = check_config(path)
+    assert result.returncode == 0, result.stderr
+    for section in ("[tls]", "[auth]", "[limits]", "[scrub]", "[delivery]", "[log]"):
+        assert section in result.stdout

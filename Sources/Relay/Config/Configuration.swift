@@ -11,6 +11,7 @@ public struct Configuration: Sendable {
     public var auth: Auth
     public var limits: Limits
     public var scrub: Scrub
+    public var delivery: Delivery
     public var log: Log
 
     public struct Listener: Sendable {
@@ -87,6 +88,48 @@ public struct Configuration: Sendable {
         /// The HMAC key file; nil: `scrub.key` in the spool directory, made once.
         public var secretFile: String?
         public var secretFileLine: Int?
+    }
+
+    /// `[delivery]`: where and how accepted mail goes out.
+    public struct Delivery: Sendable {
+        public enum Mode: String, Sendable, CaseIterable {
+            case mx
+            case smarthost
+        }
+        /// TLS for outbound sessions (RFC 3207).
+        public enum TLSPolicy: String, Sendable, CaseIterable {
+            case none
+            case opportunistic
+            case required
+        }
+        /// A next hop: `[host]:port` (no MX lookup).
+        public struct Hop: Sendable, CustomStringConvertible {
+            public var host: String
+            public var port: Int
+            public var description: String { "[\(host)]:\(port)" }
+        }
+        public struct DomainRoute: Sendable {
+            public var domain: String
+            public var route: Hop?
+            public var tls: TLSPolicy?
+        }
+        public var mode = Mode.mx
+        public var smarthost: Hop?
+        public var smarthostUser: String?
+        public var smarthostPasswordFile: String?
+        public var smarthostPasswordFileLine: Int?
+        public var tls = TLSPolicy.opportunistic
+        public var concurrency = 100
+        public var concurrencyPerDomain = 10
+        public var messagesPerConnection = 100
+        /// Seconds after each failed attempt; the last repeats.
+        public var retry = [60, 300, 900, 1800, 3600, 7200, 14400]
+        /// Seconds after which undelivered mail is given up.
+        public var maximumLifetime = 5 * 86400
+        public var heloName: String?
+        /// Seconds.
+        public var connectTimeout = 30
+        public var domains: [DomainRoute] = []
     }
 
     public struct Log: Sendable {

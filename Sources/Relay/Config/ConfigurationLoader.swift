@@ -206,6 +206,10 @@ private struct TableReader {
         scrub.secretFileLine = scrubReader.table["secret_file"]?.line
         try scrubReader.rejectUnknownKeys()
 
+        var deliveryReader = try subtable("delivery")
+        let delivery = try deliveryReader.delivery()
+        try deliveryReader.rejectUnknownKeys()
+
         var logReader = try subtable("log")
         let log = Configuration.Log(level: try logReader.string("level", default: "info"),
                                     format: try logReader.choice("format", default: .text))
@@ -216,7 +220,7 @@ private struct TableReader {
         try rejectUnknownKeys()
         return Configuration(file: file, hostname: hostname, spoolDirectory: spool,
                              spoolDirectoryLine: table["spool_dir"]?.line, listeners: listeners,
-                             tls: tls, auth: auth, limits: limits, scrub: scrub, log: log)
+                             tls: tls, auth: auth, limits: limits, scrub: scrub, delivery: delivery, log: log)
     }
 
     mutating func listener() throws(ConfigError) -> Configuration.Listener {
@@ -231,6 +235,75 @@ private struct TableReader {
             name: name, host: host, port: port, tls: try choice("tls", default: TLSMode.starttls),
             auth: try choice("auth", default: AuthMode.required), relayNetworks: networks,
             proxyProtocol: try boolean("proxy_protocol", default: false), proxyNetworks: proxyNetworks, line: table.line)
+    }
+
+    mutating func delivery() throws(ConfigError) -> Configuration.Delivery {
+        var delivery = Configuration.Delivery()
+        delivery.mode = try choice("mode", default: delivery.mode)
+        delivery.smarthost = try hop("smarthost")
+        delivery.smarthostUser = try string("smarthost_user").flatMap { $0.isEmpty ? nil : $0 }
+        delivery.smarthostPasswordFile = try path("smarthost_password_file")
+        delivery.smarthostPasswordFileLine = table["smarthost_password_file"]?.line
+        delivery.tls = try tlsPolicy("tls") ?? delivery.tls
+        delivery.concurrency = try integer("concurrency", default: delivery.concurrency, range: 1...10_000)
+        delivery.concurrencyPerDomain = try integer("concurrency_per_domain", default: delivery.concurrencyPerDomain, range: 1...10_000)
+        delivery.messagesPerConnection = try integer("messages_per_connection", default: delivery.messagesPerConnection, range: 1...100_000)
+        if table["retry"] != nil {
+            var schedule: [Int] = []
+            for text in try stringArray("retry") {
+                guard let seconds = parseDuration(text), seconds > 0 else { throw error("retry", "\"\(text)\" is not a duration such as \"5m\"") }
+                schedule.append(seconds)
+            }
+            guard !schedule.isEmpty else { throw error("retry", "needs at least one duration") }
+            delivery.retry = schedule
+        }
+        delivery.maximumLifetime = try duration("max_lifetime", default: delivery.maximumLifetime)
+        delivery.heloName = try string("helo_name").flatMap { $0.isEmpty ? nil : $0 }
+        delivery.connectTimeout = try duration("connect_timeout", default: delivery.connectTimeout)
+        for var reader in try tables("domain") {
+            guard let domain = try reader.string("domain")?.lowercased(), !domain.isEmpty else {
+                throw reader.error("domain", "every [[delivery.domain]] needs a domain")
+            }
+            delivery.domains.append(.init(domain: domain, route: try reader.hop("route"), tls: try reader.tlsPolicy("tls")))
+            try reader.rejectUnknownKeys()
+        }
+        if delivery.mode == .smarthost && delivery.smarthost == nil {
+            throw error("smarthost", "needed with mode = \"smarthost\"")
+        }
+        if (delivery.smarthostUser == nil) != (delivery.smarthostPasswordFile == nil) {
+            throw error(delivery.smarthostUser == nil ? "smarthost_user" : "smarthost_password_file",
+                        "smarthost_user and smarthost_password_file go together")
+        }
+        return delivery
+    }
+
+    /// `tls` of [delivery] and [[delivery.domain]]; `verify` and `dane` are not in
+    /// this version and are refused rather than silently weakened.
+    mutating func tlsPolicy(_ key: String) throws(ConfigError) -> Configuration.Delivery.TLSPolicy? {
+        guard let text = try string(key) else { return nil }
+        if text == "verify" || text == "dane" {
+            throw error(key, "\"\(text)\" is not supported by this version of Veil yet (use \"required\")")
+        }
+        guard let policy = Configuration.Delivery.TLSPolicy(rawValue: text) else {
+            throw error(key, "must be one of \"none\", \"opportunistic\", \"required\", not \"\(text)\"")
+        }
+        return policy
+    }
+
+    /// `[host]:port`, `host:port` or `[host]` (port 25).
+    mutating func hop(_ key: String) throws(ConfigError) -> Configuration.Delivery.Hop? {
+        guard let text = try string(key), !text.isEmpty else { return nil }
+        var host = text
+        var port = 25
+        if let colon = text.lastIndex(of: ":"), !text.hasSuffix("]"), let number = Int(text[text.index(after: colon)...]) {
+            host = String(text[..<colon])
+            port = number
+        }
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty, !host.contains(" "), (1...65535).contains(port) else {
+            throw error(key, "\"\(text)\" is not [host]:port")
+        }
+        return .init(host: host, port: port)
     }
 
     mutating func cidrArray(_ key: String) throws(ConfigError) -> [CIDR] {

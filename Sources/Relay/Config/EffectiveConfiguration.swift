@@ -31,6 +31,20 @@ extension Configuration {
                   "keep = [\(scrub.keep.map(quoted).joined(separator: ", "))]",
                   "message_id = \(quoted(scrub.messageID.rawValue))", "received = \(quoted(scrub.received.rawValue))",
                   "max_hops = \(scrub.maximumHops)", "secret_file = \(quoted(scrub.secretFile ?? ""))"]
+        let route = { (hop: Configuration.Delivery.Hop?) in quoted(hop?.description ?? "") }
+        lines += ["", "[delivery]", "mode = \(quoted(delivery.mode.rawValue))", "smarthost = \(route(delivery.smarthost))",
+                  "smarthost_user = \(quoted(delivery.smarthostUser ?? ""))",
+                  "smarthost_password_file = \(quoted(delivery.smarthostPasswordFile ?? ""))",
+                  "tls = \(quoted(delivery.tls.rawValue))", "concurrency = \(delivery.concurrency)",
+                  "concurrency_per_domain = \(delivery.concurrencyPerDomain)",
+                  "messages_per_connection = \(delivery.messagesPerConnection)",
+                  "retry = [\(delivery.retry.map { "\"\($0)s\"" }.joined(separator: ", "))]",
+                  "max_lifetime = \"\(delivery.maximumLifetime)s\"", "helo_name = \(quoted(delivery.heloName ?? hostname))",
+                  "connect_timeout = \"\(delivery.connectTimeout)s\""]
+        for domain in delivery.domains {
+            lines += ["", "[[delivery.domain]]", "domain = \(quoted(domain.domain))", "route = \(route(domain.route))",
+                      "tls = \(quoted((domain.tls ?? delivery.tls).rawValue))"]
+        }
         lines += ["", "[log]", "level = \(quoted(log.level))", "format = \(quoted(log.format.rawValue))"]
         return lines.joined(separator: "\n")
     }

@@ -19,9 +19,11 @@ final class SpoolSink: MessageSink {
     private let restrictedUser: AuthenticatedUser?
     private let threadPool: NIOThreadPool
     private let logger: Logger
+    private let onAccepted: @Sendable () -> Void
 
     init(spool: Spool, scrub: ScrubConfiguration, client: ClientInfo, envelope: Envelope, restrictedUser: AuthenticatedUser?,
-         configuration: Configuration, threadPool: NIOThreadPool, logger: Logger) throws(SMTPReply) {
+         configuration: Configuration, threadPool: NIOThreadPool, logger: Logger,
+         onAccepted: @escaping @Sendable () -> Void) throws(SMTPReply) {
         self.spool = spool
         do {
             incoming = try spool.createIncoming()
@@ -36,6 +38,7 @@ final class SpoolSink: MessageSink {
         self.restrictedUser = restrictedUser
         self.threadPool = threadPool
         self.logger = logger
+        self.onAccepted = onAccepted
     }
 
     func write(_ text: ByteBuffer) -> SMTPReply? {
@@ -71,7 +74,8 @@ final class SpoolSink: MessageSink {
     }
 
     func commit(_ envelope: Envelope, eventLoop: any EventLoop) -> EventLoopFuture<String> {
-        let (spool, incoming, client, logger, scrubbed) = (self.spool, self.incoming, self.client, self.logger, rewriter.scrubbedFields)
+        let (spool, incoming, client, logger, scrubbed, onAccepted) = (self.spool, self.incoming, self.client, self.logger,
+                                                                        rewriter.scrubbedFields, self.onAccepted)
         return threadPool.runIfActive(eventLoop: eventLoop) {
             do throws(SpoolError) {
                 try spool.commit(incoming, envelope: envelope, receivedAt: Self.now(),
@@ -86,6 +90,7 @@ final class SpoolSink: MessageSink {
                 "user": "\(envelope.authenticatedUser ?? "")", "helo": "\(envelope.clientName)",
                 "scrubbed": "\(scrubbed)",
             ])
+            onAccepted()
             return incoming.queueID
         }
     }

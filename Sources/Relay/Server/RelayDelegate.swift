@@ -14,6 +14,8 @@ struct RelayDelegate: SMTPServerDelegate {
     let configuration: Configuration
     let threadPool: NIOThreadPool
     let logger: Logger
+    /// Called when a message is in the queue (the runner tries it at once).
+    let onAccepted: @Sendable () -> Void
 
     func authenticate(_ credentials: Credentials, mechanism: SASLMechanism, client: ClientInfo,
                       eventLoop: any EventLoop) -> EventLoopFuture<SMTPServerStateMachine.AuthenticationResult> {
@@ -25,6 +27,6 @@ struct RelayDelegate: SMTPServerDelegate {
         let restrictedUser = envelope.authenticatedUser.flatMap { authenticator?.users.users[$0] }
             .map { AuthenticatedUser(name: $0.name, allowedDomains: $0.allowedDomains) }
         return try SpoolSink(spool: spool, scrub: scrub, client: client, envelope: envelope, restrictedUser: restrictedUser,
-                             configuration: configuration, threadPool: threadPool, logger: logger)
+                             configuration: configuration, threadPool: threadPool, logger: logger, onAccepted: onAccepted)
     }
 }

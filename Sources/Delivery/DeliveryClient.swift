@@ -1,0 +1,53 @@
+import NIOCore
+import NIOPosix
+import NIOSSL
+import SMTPCore
+
+/// Opens outbound SMTP connections and runs one session of several messages on
+/// each (RFC 5321 §4.5.3.1.10 allows many transactions per connection).
+public struct DeliveryClient: Sendable {
+    private let group: any EventLoopGroup
+    private let fileIO: NonBlockingFileIO
+    /// TLS for STARTTLS without certificate checks (`opportunistic`, `required`):
+    /// encryption against passive eavesdroppers, TLS 1.2 minimum (RFC 8314 §4.1).
+    private let tlsContext: NIOSSLContext
+    public var connectTimeout: TimeAmount
+
+    public init(group: any EventLoopGroup, threadPool: NIOThreadPool, connectTimeout: TimeAmount) throws {
+        self.group = group
+        self.fileIO = NonBlockingFileIO(threadPool: threadPool)
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.minimumTLSVersion = .tlsv12
+        tls.certificateVerification = .none
+        self.tlsContext = try NIOSSLContext(configuration: tls)
+        self.connectTimeout = connectTimeout
+    }
+
+    /// Connects to `host:port` and sends `messages` in one session. Never fails: a
+    /// connection that cannot be made is a report with `failure` set.
+    public func deliver(_ messages: [OutboundMessage], host: String, port: Int,
+                        configuration: SMTPClientStateMachine.Configuration) -> EventLoopFuture<SessionReport> {
+        let eventLoop = group.next()
+        let promise = eventLoop.makePromise(of: SessionReport.self)
+        let report = SessionReporter(promise)
+        let (fileIO, tlsContext) = (self.fileIO, self.tlsContext)
+        // SNI and the name to check are the host's name, not an address literal.
+        let serverName = (try? SocketAddress(ipAddress: host, port: 0)) == nil ? host : nil
+        ClientBootstrap(group: eventLoop)
+            .connectTimeout(connectTimeout)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(OutboundSessionHandler(
+                        configuration: configuration, messages: messages, tlsContext: tlsContext,
+                        serverName: serverName, fileIO: fileIO, report: report))
+                }
+            }
+            .connect(host: host, port: port)
+            .whenFailure { error in
+                var failed = SessionReport(messageCount: messages.count)
+                failed.failure = "connect to \(host):\(port): \(error)"
+                report.complete(failed)
+            }
+        return promise.futureResult
+    }
+}

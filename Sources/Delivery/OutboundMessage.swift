@@ -1,0 +1,48 @@
+import NIOCore
+import SMTPCore
+
+/// A message for one outbound session: its envelope for this destination and the
+/// spool file holding its text.
+public struct OutboundMessage: Sendable {
+    public var transaction: SMTPClientStateMachine.Transaction
+    public var path: String
+
+    public init(transaction: SMTPClientStateMachine.Transaction, path: String) {
+        self.transaction = transaction
+        self.path = path
+    }
+}
+
+/// What one session achieved: per message, the result of each recipient (nil for
+/// messages not attempted), and why the session ended early, if it did.
+public struct SessionReport: Sendable {
+    public var results: [[SMTPClientStateMachine.RecipientResult]?]
+    /// Set when the session failed: messages without results are to be retried.
+    public var failure: String?
+    /// The server's reply that ended the session, if any.
+    public var failureReply: SMTPReply?
+    /// "TLSv1.3 TLS_AES_256_GCM_SHA384", or nil for plain text.
+    public var tls: String?
+
+    init(messageCount: Int) {
+        results = Array(repeating: nil, count: messageCount)
+    }
+}
+
+/// Completes a session's report once: the handler and a failed connect may both
+/// try. Used only on the session's event loop.
+final class SessionReporter: @unchecked Sendable {
+    private let promise: EventLoopPromise<SessionReport>
+    private var completed = false
+
+    init(_ promise: EventLoopPromise<SessionReport>) {
+        self.promise = promise
+    }
+
+    func complete(_ report: SessionReport) {
+        promise.futureResult.eventLoop.preconditionInEventLoop()
+        guard !completed else { return }
+        completed = true
+        promise.succeed(report)
+    }
+}

@@ -1,0 +1,166 @@
+import NIOCore
+import NIOPosix
+import NIOSSL
+import NIOTLS
+import SMTPCore
+import SMTPNIO
+
+/// Runs one outbound SMTP session on a connected channel: feeds server replies to
+/// ``SMTPClientStateMachine``, carries out its actions, streams each message's
+/// spool file dot-stuffed, and completes `report` when the session ends.
+final class OutboundSessionHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    /// RFC 5321 §4.5.3.2 client timeouts: 5 minutes for the greeting and commands,
+    /// 10 minutes for the reply to the end of the text.
+    static let commandTimeout = TimeAmount.minutes(5)
+    static let textTimeout = TimeAmount.minutes(10)
+
+    private var machine: SMTPClientStateMachine
+    private let messages: [OutboundMessage]
+    private let tlsContext: NIOSSLContext?
+    private let serverName: String?
+    private let fileIO: NonBlockingFileIO
+    private let report: SessionReporter
+    private var result: SessionReport
+    private var parser = SMTPReplyParser()
+    private var input = ByteBuffer()
+    /// Index of the message being sent or next to send.
+    private var current = 0
+    private var done = false
+    private var timeout: Scheduled<Void>?
+
+    init(configuration: SMTPClientStateMachine.Configuration, messages: [OutboundMessage], tlsContext: NIOSSLContext?,
+         serverName: String?, fileIO: NonBlockingFileIO, report: SessionReporter) {
+        self.machine = SMTPClientStateMachine(configuration: configuration)
+        self.messages = messages
+        self.tlsContext = tlsContext
+        self.serverName = serverName
+        self.fileIO = fileIO
+        self.report = report
+        self.result = SessionReport(messageCount: messages.count)
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        armTimeout(context: context, Self.commandTimeout)
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var bytes = unwrapInboundIn(data)
+        input.writeBuffer(&bytes)
+        while !done {
+            switch parser.next(from: &input) {
+            case .needMoreData:
+                input.discardReadBytes()
+                return
+            case .invalid:
+                finish(context: context, failure: "not an SMTP reply", reply: nil)
+                return
+            case .reply(let reply):
+                armTimeout(context: context, Self.commandTimeout)
+                perform(machine.replyReceived(reply), context: context)
+            }
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let tlsEvent = event as? TLSUserEvent, case .handshakeCompleted = tlsEvent {
+            let version = try? context.pipeline.syncOperations.handler(type: NIOSSLClientHandler.self).tlsVersion
+            result.tls = version.map { SMTPServerHandler.protocolName($0) } ?? "TLS"
+            perform(machine.tlsEstablished(), context: context)
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        finish(context: context, failure: "\(error)", reply: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        finish(context: context, failure: "connection closed by the server", reply: nil)
+        context.fireChannelInactive()
+    }
+
+    private func perform(_ action: SMTPClientStateMachine.Action, context: ChannelHandlerContext) {
+        switch action {
+        case .send(let line):
+            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(string: line + "\r\n")), promise: nil)
+        case .startTLS:
+            // RFC 3207 §4: nothing may follow the 220 before the handshake.
+            guard input.readableBytes == 0, let tlsContext else {
+                finish(context: context, failure: "data after the 220 to STARTTLS", reply: nil)
+                return
+            }
+            do {
+                try context.pipeline.syncOperations.addHandler(
+                    NIOSSLClientHandler(context: tlsContext, serverHostname: serverName), position: .first)
+            } catch {
+                finish(context: context, failure: "TLS: \(error)", reply: nil)
+            }
+        case .sendMessageText:
+            sendText(context: context)
+        case .transactionFinished(let results):
+            result.results[current] = results
+            current += 1
+            next(context: context)
+        case .ready:
+            next(context: context)
+        case .fail(let reason, let reply):
+            finish(context: context, failure: reason, reply: reply)
+        case .close:
+            finish(context: context, failure: nil, reply: nil)
+        }
+    }
+
+    /// Starts the next message, or says QUIT.
+    private func next(context: ChannelHandlerContext) {
+        if current < messages.count {
+            perform(machine.startTransaction(messages[current].transaction), context: context)
+        } else {
+            perform(machine.quit(), context: context)
+        }
+    }
+
+    /// Streams the spool file through the dot-stuffer; the reply is read as usual.
+    private func sendText(context: ChannelHandlerContext) {
+        let path = messages[current].path
+        let eventLoop = context.eventLoop
+        let channel = context.channel
+        let fileIO = self.fileIO
+        armTimeout(context: context, Self.textTimeout)
+        let sent = fileIO.openFile(_deprecatedPath: path, eventLoop: eventLoop).flatMap { handle, region in
+            let stuffer = NIOLoopBoundBox(DotStuffer(), eventLoop: eventLoop)
+            return fileIO.readChunked(fileRegion: region, chunkSize: 64 * 1024, allocator: channel.allocator, eventLoop: eventLoop) { chunk in
+                var output = channel.allocator.buffer(capacity: chunk.readableBytes + 64)
+                stuffer.value.encode(chunk, into: &output)
+                return channel.writeAndFlush(output)
+            }.flatMap {
+                var output = channel.allocator.buffer(capacity: 8)
+                stuffer.value.finish(into: &output)
+                return channel.writeAndFlush(output)
+            }.always { _ in try? handle.close() }
+        }
+        sent.assumeIsolated().whenFailure { error in
+            self.finish(context: context, failure: "reading the spooled message: \(error)", reply: nil)
+        }
+    }
+
+    private func armTimeout(context: ChannelHandlerContext, _ duration: TimeAmount) {
+        timeout?.cancel()
+        timeout = context.eventLoop.assumeIsolated().scheduleTask(in: duration) {
+            self.finish(context: context, failure: "timeout", reply: nil)
+        }
+    }
+
+    private func finish(context: ChannelHandlerContext, failure: String?, reply: SMTPReply?) {
+        guard !done else { return }
+        done = true
+        timeout?.cancel()
+        result.failure = failure
+        result.failureReply = reply
+        report.complete(result)
+        context.close(promise: nil)
+    }
+}

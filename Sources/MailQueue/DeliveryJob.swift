@@ -1,0 +1,48 @@
+import SMTPCore
+
+/// Recipients of one message that are due for a delivery attempt, with what the
+/// SMTP client needs to send them.
+public struct DeliveryJob: Sendable, Equatable {
+    public struct Recipient: Sendable, Equatable {
+        /// The recipient's row in the index.
+        public var rowID: Int64
+        public var address: String
+        public var notify: String?
+        public var originalRecipient: String?
+        /// Attempts made so far.
+        public var attempts: Int
+
+        /// The domain of the address (lower-cased when it was accepted).
+        public var domain: String {
+            address.lastIndex(of: "@").map { String(address[address.index(after: $0)...]) } ?? ""
+        }
+    }
+
+    public var messageID: String
+    /// Empty for the null reverse-path.
+    public var sender: String
+    public var size: Int
+    public var body: String?
+    public var smtpUTF8: Bool
+    public var ret: String?
+    public var envelopeID: String?
+    /// RFC 3339.
+    public var receivedAt: String
+    public var recipients: [Recipient]
+
+    /// The same message with other recipients (a share of them for one next hop).
+    public func with(recipients: [Recipient]) -> DeliveryJob {
+        var copy = self
+        copy.recipients = recipients
+        return copy
+    }
+}
+
+/// The outcome of one attempt for one recipient.
+public enum DeliveryOutcome: Sendable, Equatable {
+    case delivered(reply: String)
+    /// Tried again at `nextAttempt` (RFC 3339).
+    case deferred(reply: String, nextAttempt: String)
+    /// Final failure: the sender gets a bounce.
+    case bounced(reply: String)
+}

@@ -1,0 +1,116 @@
+import Delivery
+import Foundation
+import MailQueue
+import SMTPCore
+
+/// Decides where recipients go: a `[[delivery.domain]]` route, the smarthost, or
+/// (with MX lookup, in a later version) the domain's MX hosts; and packs due
+/// messages into sessions per next hop.
+struct Router: Sendable {
+    struct Session: Sendable {
+        var hop: Configuration.Delivery.Hop
+        var client: SMTPClientStateMachine.Configuration
+        var jobs: [DeliveryJob]
+    }
+
+    private let delivery: Configuration.Delivery
+    private let heloName: String
+    private let credentials: Credentials?
+
+    init(configuration: Configuration) throws(ConfigError) {
+        delivery = configuration.delivery
+        heloName = configuration.delivery.heloName ?? configuration.hostname
+        if let user = delivery.smarthostUser, let path = delivery.smarthostPasswordFile {
+            guard let data = FileManager.default.contents(atPath: path),
+                  let password = String(data: data, encoding: .utf8)?.trimmingCharacters(in: .newlines), !password.isEmpty
+            else {
+                throw ConfigError(file: configuration.file, line: delivery.smarthostPasswordFileLine,
+                                  key: "delivery.smarthost_password_file", problem: "\(path) cannot be read or is empty")
+            }
+            credentials = Credentials(username: user, password: password)
+        } else {
+            credentials = nil
+        }
+    }
+
+    /// The next hop and TLS policy for a domain; nil when it cannot be delivered
+    /// by this version (MX mode without a route).
+    func hop(for domain: String) -> (Configuration.Delivery.Hop, Configuration.Delivery.TLSPolicy, smarthost: Bool)? {
+        let route = delivery.domains.first { $0.domain == domain }
+        if let hop = route?.route {
+            return (hop, route?.tls ?? delivery.tls, false)
+        }
+        if delivery.mode == .smarthost, let smarthost = delivery.smarthost {
+            // A smarthost with AUTH is never used without TLS (RFC 4954 §4).
+            return (smarthost, credentials != nil ? .required : route?.tls ?? delivery.tls, true)
+        }
+        return nil
+    }
+
+    /// Splits each job's recipients by hop and packs the pieces into sessions of at
+    /// most `messagesPerConnection` messages, at most `perHop` sessions per hop
+    /// (the rest waits for the next pass).
+    func sessions(for jobs: [DeliveryJob], messagesPerConnection: Int, perHop: Int) -> [Session] {
+        var byHop: [String: (hop: Configuration.Delivery.Hop, tls: Configuration.Delivery.TLSPolicy, smarthost: Bool, jobs: [DeliveryJob])] = [:]
+        var order: [String] = []
+        for job in jobs {
+            var pieces: [String: DeliveryJob] = [:]
+            for recipient in job.recipients {
+                guard let (hop, tls, smarthost) = hop(for: recipient.domain) else { continue }
+                let key = "\(hop)|\(tls.rawValue)"
+                if byHop[key] == nil {
+                    byHop[key] = (hop, tls, smarthost, [])
+                    order.append(key)
+                }
+                pieces[key, default: job.with(recipients: [])].recipients.append(recipient)
+            }
+            for (key, piece) in pieces { byHop[key]!.jobs.append(piece) }
+        }
+        var sessions: [Session] = []
+        for key in order {
+            let entry = byHop[key]!
+            let client = SMTPClientStateMachine.Configuration(
+                heloName: heloName, tls: Self.clientPolicy(entry.tls), credentials: entry.smarthost ? credentials : nil)
+            var start = 0
+            while start < entry.jobs.count && sessions.count(where: { $0.hop.description == entry.hop.description }) < perHop {
+                let end = min(start + messagesPerConnection, entry.jobs.count)
+                sessions.append(Session(hop: entry.hop, client: client, jobs: Array(entry.jobs[start..<end])))
+                start = end
+            }
+        }
+        return sessions
+    }
+
+    static func clientPolicy(_ policy: Configuration.Delivery.TLSPolicy) -> SMTPClientStateMachine.TLSPolicy {
+        switch policy {
+        case .none: return .none
+        case .opportunistic: return .opportunistic
+        case .required: return .required
+        }
+    }
+
+    /// The envelope of a queued message, for the recipients of one job.
+    static func transaction(for job: DeliveryJob) -> SMTPClientStateMachine.Transaction {
+        var parameters = MailParameters()
+        parameters.size = job.size
+        parameters.body = job.body.flatMap(BodyType.init(rawValue:))
+        parameters.smtpUTF8 = job.smtpUTF8
+        parameters.ret = job.ret.flatMap(DSNReturn.init(rawValue:))
+        parameters.envelopeID = job.envelopeID
+        let sender: ReversePath = job.sender.isEmpty ? .null : .mailbox(Self.mailbox(job.sender))
+        // One recipient per job recipient, in order: results come back by index.
+        let recipients = job.recipients.map { recipient in
+            var recipientParameters = RecipientParameters()
+            recipientParameters.notify = recipient.notify
+            recipientParameters.originalRecipient = recipient.originalRecipient
+            return Recipient(mailbox: Self.mailbox(recipient.address), parameters: recipientParameters)
+        }
+        return .init(sender: sender, parameters: parameters, recipients: recipients)
+    }
+
+    /// Addresses in the index were parsed at RCPT/MAIL: `local@domain`.
+    static func mailbox(_ address: String) -> Mailbox {
+        guard let at = address.lastIndex(of: "@") else { return Mailbox(localPart: address, domain: "") }
+        return Mailbox(localPart: String(address[..<at]), domain: String(address[address.index(after: at)...]))
+    }
+}

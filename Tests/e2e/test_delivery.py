@@ -1,0 +1,95 @@
+"""Delivery through [[delivery.domain]] routes to a real MTA (smtp-sink on
+127.0.0.2): delivered, deferred and retried, bounced, refused connections, TLS
+required. The queue index and Veil's log are checked as an admin would."""
+
+import pytest
+
+from harness import message, queue_id, wait_until
+from sink import Sink
+
+
+@pytest.fixture
+def sink(tmp_path):
+    s = Sink(tmp_path / "sink")
+    yield s
+    s.stop()
+
+
+def send(veil, to="b@example.org", subject="delivery test"):
+    with veil.connect("plain") as c:
+        c.ehlo()
+        c.mail("a@corp.example")
+        c.rcpt(to)
+        qid = queue_id(c.data(message(subject, to=to)))
+        c.quit()
+    return qid
+
+
+def routed(make_veil, sink, **overrides):
+    delivery = {"retry": ["1s"], **overrides.pop("delivery", {})}
+    return make_veil(delivery=delivery, routes=[{"domain": "example.org", "route": sink.route}],
+                     scrub={"profile": "exchange", "message_id": "rewrite", "received": "anonymous"}, **overrides)
+
+
+def test_delivered_scrubbed_and_removed_from_the_queue(make_veil, sink):
+    sink.start()
+    veil = routed(make_veil, sink)
+    qid = send(veil)
+    event = veil.wait_event("delivered", queue_id=qid)[0]
+    assert event["to"] == "<b@example.org>" and event["relay"] == sink.route and event["reply"].startswith("250")
+    wait_until(lambda: veil.messages() == [] and veil.spool_files() == [], what="message leaves the queue")
+    [dump] = sink.messages()
+    assert b"X-Rcpt-Args: <b@example.org>" in dump
+    assert f"Received: by veil.test (Veil) with ESMTP id {qid};".encode() in dump
+    assert b"Subject: delivery test" in dump
+
+
+def test_4xx_is_deferred_then_delivered_on_retry(make_veil, sink):
+    sink.start("-r", "RCPT")
+    veil = routed(make_veil, sink)
+    qid = send(veil)
+    deferred = veil.wait_event("deferred", queue_id=qid)[0]
+    assert deferred["reply"].startswith("4") and deferred["next_attempt"]
+    [row] = veil.recipients(qid)
+    assert row["state"] == "deferred" and row["attempts"] >= 1 and row["last_reply"].startswith("4")
+    sink.stop()
+    sink.start()
+    veil.wait_event("delivered", queue_id=qid, timeout=30)
+    wait_until(lambda: veil.messages() == [], what="message leaves the queue")
+    assert len(sink.messages()) == 1
+
+
+def test_5xx_is_bounced_and_leaves_the_queue(make_veil, sink):
+    sink.start("-f", "RCPT")
+    veil = routed(make_veil, sink)
+    qid = send(veil)
+    bounced = veil.wait_event("bounced", queue_id=qid)[0]
+    assert bounced["reply"].startswith("5")
+    wait_until(lambda: veil.messages() == [], what="message leaves the queue")
+    assert sink.messages() == []
+
+
+def test_refused_connection_is_deferred(make_veil, sink):
+    veil = routed(make_veil, sink)        # the sink is not started: nothing listens
+    qid = send(veil)
+    deferred = veil.wait_event("deferred", queue_id=qid)[0]
+    assert "connect" in deferred["reply"]
+    assert [m["id"] for m in veil.messages()] == [qid]
+
+
+def test_required_tls_never_sends_in_plain_text(make_veil, sink):
+    sink.start()                          # smtp-sink offers no STARTTLS
+    veil = routed(make_veil, sink, delivery={"tls": "required"})
+    qid = send(veil)
+    veil.wait_event("deferred", queue_id=qid)
+    assert sink.messages() == []
+    assert [m["id"] for m in veil.messages()] == [qid]
+
+
+def test_unrouted_domains_stay_queued(make_veil, sink):
+    sink.start()
+    veil = routed(make_veil, sink)
+    qid = send(veil, to="someone@elsewhere.example")
+    veil.wait_event("delivery_limited")
+    assert [m["id"] for m in veil.messages()] == [qid]
+    assert veil.events("delivered") == []
