@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import GRDB
+import NIOCore
 import SMTPCore
 
 /// The durable queue on disk:
@@ -131,6 +132,31 @@ public final class Spool: Sendable {
             unlink(finalPath)
             throw (error as? DatabaseError)?.resultCode == .SQLITE_FULL ? .diskFull : .failed("index: \(error)")
         }
+    }
+
+    /// Queues a message Veil made itself (a delivery status notification): written,
+    /// fsynced and committed like accepted mail. Blocking. Returns its queue id.
+    public func enqueue(_ text: [UInt8], envelope: Envelope, receivedAt: String) throws(SpoolError) -> String {
+        let message = try createIncoming()
+        try message.write(ByteBuffer(bytes: text))
+        try commit(message, envelope: envelope, receivedAt: receivedAt, clientAddress: "", listener: "veil")
+        return message.queueID
+    }
+
+    /// The text of a queued message.
+    public func messageText(_ messageID: String) -> [UInt8]? {
+        let descriptor = Glibc.open(messagePath(messageID), O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return nil }
+        defer { close(descriptor) }
+        var text: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { break }
+            text += chunk[..<count]
+        }
+        return text
     }
 
     /// Messages due for delivery at `now` (RFC 3339), not in `excluded`.

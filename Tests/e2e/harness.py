@@ -420,7 +420,7 @@ def wait_until(predicate, timeout: float = IO_TIMEOUT, interval: float = 0.02, w
         if v:
             return v
         if time.monotonic() >= end:
-            return v
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
         time.sleep(interval)
 
 

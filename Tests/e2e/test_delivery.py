@@ -65,8 +65,47 @@ def test_5xx_is_bounced_and_leaves_the_queue(make_veil, sink):
     qid = send(veil)
     bounced = veil.wait_event("bounced", queue_id=qid)[0]
     assert bounced["reply"].startswith("5")
-    wait_until(lambda: veil.messages() == [], what="message leaves the queue")
+    # The original leaves the queue; the report to a@corp.example (no route here) waits.
+    wait_until(lambda: qid not in [m["id"] for m in veil.messages()], what="message leaves the queue")
+    assert not veil.spool_file(qid).exists()
     assert sink.messages() == []
+
+
+def test_bounce_report_goes_back_to_the_sender(make_veil, tmp_path, sink):
+    """5xx at the destination: the sender gets an RFC 3464 report from <>, with the
+    failed recipient, its status and the server's reply, and the original headers."""
+    import email
+    sink.start("-f", "RCPT")
+    home = Sink(tmp_path / "home").start()
+    try:
+        veil = make_veil(delivery={"retry": ["1s"]},
+                         routes=[{"domain": "example.org", "route": sink.route},
+                                 {"domain": "corp.example", "route": home.route}])
+        with veil.connect("plain") as c:
+            c.ehlo()
+            c.mail("a@corp.example", params="ENVID=case42")
+            c.rcpt("b@example.org", params="ORCPT=rfc822;b@example.org")
+            c.rcpt("c@example.org", params="NOTIFY=NEVER")
+            qid = queue_id(c.data(message("will bounce", to="b@example.org")))
+            c.quit()
+        queued = veil.wait_event("bounce_queued", original_queue_id=qid)[0]
+        assert queued["recipients"] == "1"   # NOTIFY=NEVER: no report for c@
+        veil.wait_event("delivered", queue_id=queued["queue_id"])
+        [dump] = home.messages()
+        assert b"X-Mail-Args: <>" in dump and b"X-Rcpt-Args: <a@corp.example>" in dump
+        report = email.message_from_bytes(dump)   # smtp-sink's X-* lines are just more header fields
+        assert report.get_content_type() == "multipart/report"
+        parts = report.get_payload()
+        status = parts[1].as_string()
+        assert "Final-Recipient: rfc822; b@example.org" in status
+        assert "Original-Recipient: rfc822;b@example.org" in status
+        assert "Original-Envelope-Id: case42" in status
+        assert "Action: failed" in status and "Status: 5." in status
+        assert "c@example.org" not in status
+        assert parts[2].get_content_type() == "text/rfc822-headers"
+        assert "Subject: will bounce" in parts[2].as_string()
+    finally:
+        home.stop()
 
 
 def test_refused_connection_is_deferred(make_veil, sink):

@@ -125,6 +125,7 @@ final class QueueRunner: Service {
                         hop: Configuration.Delivery.Hop, started: Date) {
         var outcomes: [(rowID: Int64, outcome: DeliveryOutcome)] = []
         var lines: [(String, Logger.Metadata)] = []
+        var failures: [DeliveryStatusNotification.RecipientStatus] = []
         let expired = (Timestamp.parse(job.receivedAt).map { -$0.timeIntervalSinceNow } ?? 0) > Double(configuration.delivery.maximumLifetime)
         for (index, recipient) in job.recipients.enumerated() {
             let outcome: DeliveryOutcome
@@ -143,6 +144,11 @@ final class QueueRunner: Service {
                 (outcome, event) = deferral(reason, attempts: recipient.attempts, expired: expired)
             }
             outcomes.append((recipient.rowID, outcome))
+            if case .bounced(let reply) = outcome, recipient.notify.map({ $0.contains("FAILURE") }) ?? true {
+                failures.append(.init(address: recipient.address, originalRecipient: recipient.originalRecipient,
+                                      action: "failed", status: DeliveryStatusNotification.status(fromReply: reply, permanent: true),
+                                      remoteMTA: event == "bounced" ? hop.description : nil, diagnostic: reply))
+            }
             var metadata: Logger.Metadata = [
                 "queue_id": "\(job.messageID)", "to": "<\(recipient.address)>", "relay": "\(hop)",
                 "tls": "\(report.tls ?? "none")", "attempt": "\(recipient.attempts + 1)",
@@ -154,6 +160,9 @@ final class QueueRunner: Service {
             }
             lines.append((event, metadata))
         }
+        // The sender's notice is queued before the outcome is saved: a crash in
+        // between sends it twice, never not at all.
+        queueBounce(for: job, failures: failures)
         // Saved first, logged after: a log line never claims what the queue does not hold.
         do {
             try spool.record(messageID: job.messageID, outcomes: outcomes)
@@ -163,6 +172,34 @@ final class QueueRunner: Service {
         }
         for (event, metadata) in lines {
             logger.log(level: event == "delivered" ? .info : .notice, "\(event)", metadata: metadata)
+        }
+    }
+
+    /// Queues an RFC 3464 report to the sender about recipients given up on (never
+    /// for the null sender, so reports themselves never bounce: RFC 5321 §4.5.5).
+    private func queueBounce(for job: DeliveryJob, failures: [DeliveryStatusNotification.RecipientStatus]) {
+        guard !job.sender.isEmpty, !failures.isEmpty else { return }
+        guard let original = spool.messageText(job.messageID) else {
+            logger.error("queue_error", metadata: ["queue_id": "\(job.messageID)", "error": "message file missing for the bounce"])
+            return
+        }
+        let hostname = configuration.hostname
+        var generator = SystemRandomNumberGenerator()
+        let unique = String(generator.next() as UInt64, radix: 36) + String(generator.next() as UInt64, radix: 36)
+        let report = DeliveryStatusNotification(
+            reportingHost: hostname, job: job, recipients: failures,
+            arrivalDate: MessageContextFactory.rfc5322Date(Timestamp.parse(job.receivedAt) ?? Date()),
+            date: MessageContextFactory.rfc5322Date(Date()), messageID: "<\(unique)@\(hostname)>", boundary: "=_veil_dsn_\(unique)")
+        var envelope = Envelope(sender: .null, parameters: MailParameters(), clientName: hostname,
+                                authenticatedUser: nil, protocolName: "ESMTP")
+        envelope.recipients = [Recipient(mailbox: Router.mailbox(job.sender), parameters: RecipientParameters())]
+        do {
+            let id = try spool.enqueue(report.render(original: original), envelope: envelope, receivedAt: Timestamp.now())
+            logger.notice("bounce_queued", metadata: ["queue_id": "\(id)", "original_queue_id": "\(job.messageID)",
+                                                      "to": "<\(job.sender)>", "recipients": "\(failures.count)"])
+            wake()
+        } catch {
+            logger.error("queue_error", metadata: ["queue_id": "\(job.messageID)", "error": "bounce not queued: \(error)"])
         }
     }
 

@@ -1,0 +1,136 @@
+import NIOCore
+
+/// A delivery status notification (RFC 3464) about some recipients of a queued
+/// message, as a `multipart/report; report-type=delivery-status` message (RFC 6522)
+/// from the null sender to the original sender.
+public struct DeliveryStatusNotification: Sendable {
+    /// One recipient's final status.
+    public struct RecipientStatus: Sendable {
+        public var address: String
+        public var originalRecipient: String?
+        /// `failed` or `delivered` (RFC 3464 §2.3.3).
+        public var action: String
+        /// `5.1.1`, `2.0.0`, ...
+        public var status: String
+        /// `[host]:port` of the server that answered, if any.
+        public var remoteMTA: String?
+        /// The server's reply, or Veil's reason.
+        public var diagnostic: String
+
+        public init(address: String, originalRecipient: String?, action: String, status: String,
+                    remoteMTA: String?, diagnostic: String) {
+            self.address = address
+            self.originalRecipient = originalRecipient
+            self.action = action
+            self.status = status
+            self.remoteMTA = remoteMTA
+            self.diagnostic = diagnostic
+        }
+    }
+
+    public var reportingHost: String
+    public var job: DeliveryJob
+    public var recipients: [RecipientStatus]
+    /// RFC 5322 dates.
+    public var arrivalDate: String
+    public var date: String
+    /// `<id@host>` for the report itself.
+    public var messageID: String
+    /// A unique MIME boundary.
+    public var boundary: String
+
+    public init(reportingHost: String, job: DeliveryJob, recipients: [RecipientStatus], arrivalDate: String,
+                date: String, messageID: String, boundary: String) {
+        self.reportingHost = reportingHost
+        self.job = job
+        self.recipients = recipients
+        self.arrivalDate = arrivalDate
+        self.date = date
+        self.messageID = messageID
+        self.boundary = boundary
+    }
+
+    /// The report's text. `original` is the queued message (its header block is
+    /// returned, or all of it with RET=FULL, RFC 3461 §4.3).
+    public func render(original: [UInt8]) -> [UInt8] {
+        let failed = recipients.contains { $0.action == "failed" }
+        var text = """
+            From: Mail Delivery System <MAILER-DAEMON@\(reportingHost)>\r
+            To: <\(job.sender)>\r
+            Subject: \(failed ? "Undelivered Mail Returned to Sender" : "Successful Mail Delivery Report")\r
+            Date: \(date)\r
+            Message-ID: \(messageID)\r
+            Auto-Submitted: auto-replied\r
+            MIME-Version: 1.0\r
+            Content-Type: multipart/report; report-type=delivery-status;\r
+            \tboundary="\(boundary)"\r
+            \r
+            This is a MIME-encapsulated message.\r
+            \r
+            --\(boundary)\r
+            Content-Type: text/plain; charset=us-ascii\r
+            \r
+            This is the mail system at host \(reportingHost).\r
+            \r
+
+            """
+        text += failed
+            ? "Your message could not be delivered to one or more recipients. The mail system\r\ngave up on these addresses:\r\n\r\n"
+            : "Your message was delivered to the following addresses, as you asked to be told:\r\n\r\n"
+        for recipient in recipients {
+            text += "<\(recipient.address)>: \(Self.asciiLine(recipient.diagnostic))\r\n"
+        }
+        text += "\r\n--\(boundary)\r\nContent-Type: message/delivery-status\r\n\r\n"
+        // RFC 3464 §2.2: per-message fields, then one block per recipient.
+        text += "Reporting-MTA: dns; \(reportingHost)\r\n"
+        if let envelopeID = job.envelopeID { text += "Original-Envelope-Id: \(envelopeID)\r\n" }
+        text += "Arrival-Date: \(arrivalDate)\r\n"
+        for recipient in recipients {
+            text += "\r\nFinal-Recipient: rfc822; \(recipient.address)\r\n"
+            if let original = recipient.originalRecipient { text += "Original-Recipient: \(original)\r\n" }
+            text += "Action: \(recipient.action)\r\nStatus: \(recipient.status)\r\n"
+            if let remote = recipient.remoteMTA { text += "Remote-MTA: dns; \(remote)\r\n" }
+            text += "Diagnostic-Code: smtp; \(Self.asciiLine(recipient.diagnostic))\r\n"
+            text += "Last-Attempt-Date: \(date)\r\n"
+        }
+        let full = job.ret == "FULL"
+        text += "\r\n--\(boundary)\r\nContent-Type: \(full ? "message/rfc822" : "text/rfc822-headers")\r\n\r\n"
+        var bytes = Array(text.utf8)
+        bytes += full ? original : Self.headerBlock(of: original)
+        if bytes.last != 10 { bytes += Array("\r\n".utf8) }
+        bytes += Array("\r\n--\(boundary)--\r\n".utf8)
+        return bytes
+    }
+
+    /// The header block of a message, up to and including its empty line.
+    static func headerBlock(of message: [UInt8]) -> [UInt8] {
+        var index = 0
+        var lineStart = true
+        while index < message.count {
+            if lineStart && (message[index] == 10 || (message[index] == 13 && index + 1 < message.count && message[index + 1] == 10)) {
+                return Array(message[..<index])
+            }
+            lineStart = message[index] == 10
+            index += 1
+        }
+        return message
+    }
+
+    /// A server's text on one printable ASCII line (reports are 7-bit).
+    static func asciiLine(_ text: String) -> String {
+        String(text.unicodeScalars.map { $0.value >= 32 && $0.value < 127 ? Character($0) : " " }.prefix(900))
+    }
+
+    /// The enhanced status code in a reply text (`550 5.1.1 ...` gives 5.1.1), or
+    /// the generic one of its class.
+    public static func status(fromReply reply: String, permanent: Bool) -> String {
+        let words = reply.split(separator: " ")
+        if words.count >= 2 {
+            let parts = words[1].split(separator: ".")
+            if parts.count == 3, parts.allSatisfy({ $0.allSatisfy(\.isNumber) }), words[1].first == (permanent ? "5" : "2") {
+                return String(words[1])
+            }
+        }
+        return permanent ? "5.0.0" : "2.0.0"
+    }
+}
