@@ -25,8 +25,12 @@ public struct DeliveryClient: Sendable {
 
     /// Connects to `host:port` and sends `messages` in one session. Never fails: a
     /// connection that cannot be made is a report with `failure` set.
+    /// `onTransaction` is called (on an event loop) with each message's results, and
+    /// the session's TLS protocol, as soon as its transaction ends.
     public func deliver(_ messages: [OutboundMessage], host: String, port: Int,
-                        configuration: SMTPClientStateMachine.Configuration) -> EventLoopFuture<SessionReport> {
+                        configuration: SMTPClientStateMachine.Configuration,
+                        onTransaction: @escaping @Sendable (Int, [SMTPClientStateMachine.RecipientResult], String?) -> Void)
+        -> EventLoopFuture<SessionReport> {
         let eventLoop = group.next()
         let promise = eventLoop.makePromise(of: SessionReport.self)
         let report = SessionReporter(promise)
@@ -39,7 +43,7 @@ public struct DeliveryClient: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(OutboundSessionHandler(
                         configuration: configuration, messages: messages, tlsContext: tlsContext,
-                        serverName: serverName, fileIO: fileIO, report: report))
+                        serverName: serverName, fileIO: fileIO, report: report, onTransaction: onTransaction))
                 }
             }
             .connect(host: host, port: port)

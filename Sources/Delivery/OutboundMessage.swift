@@ -21,12 +21,18 @@ public struct SessionReport: Sendable {
     public var failure: String?
     /// The server's reply that ended the session, if any.
     public var failureReply: SMTPReply?
-    /// "TLSv1.3 TLS_AES_256_GCM_SHA384", or nil for plain text.
+    /// "TLSv1.3", or nil for plain text.
     public var tls: String?
+    /// How many messages got as far as MAIL FROM: the one at `attempted - 1` may
+    /// have been cut off; those after it were not tried at all.
+    public var attempted = 0
 
     init(messageCount: Int) {
         results = Array(repeating: nil, count: messageCount)
     }
+
+    /// A report with nothing in it (results come through `onTransaction`).
+    public static let empty = SessionReport(messageCount: 0)
 }
 
 /// Completes a session's report once: the handler and a failed connect may both

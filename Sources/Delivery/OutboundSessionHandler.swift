@@ -13,9 +13,10 @@ final class OutboundSessionHandler: ChannelInboundHandler {
     typealias OutboundOut = ByteBuffer
 
     /// RFC 5321 §4.5.3.2 client timeouts: 5 minutes for the greeting and commands,
-    /// 10 minutes for the reply to the end of the text.
+    /// 3 minutes per block of text written, 10 minutes for the reply to the final dot.
     static let commandTimeout = TimeAmount.minutes(5)
-    static let textTimeout = TimeAmount.minutes(10)
+    static let blockTimeout = TimeAmount.minutes(3)
+    static let finalReplyTimeout = TimeAmount.minutes(10)
 
     private var machine: SMTPClientStateMachine
     private let messages: [OutboundMessage]
@@ -23,6 +24,8 @@ final class OutboundSessionHandler: ChannelInboundHandler {
     private let serverName: String?
     private let fileIO: NonBlockingFileIO
     private let report: SessionReporter
+    /// Called as each message's transaction ends, so its results are saved at once.
+    private let onTransaction: @Sendable (Int, [SMTPClientStateMachine.RecipientResult], String?) -> Void
     private var result: SessionReport
     private var parser = SMTPReplyParser()
     private var input = ByteBuffer()
@@ -32,7 +35,9 @@ final class OutboundSessionHandler: ChannelInboundHandler {
     private var timeout: Scheduled<Void>?
 
     init(configuration: SMTPClientStateMachine.Configuration, messages: [OutboundMessage], tlsContext: NIOSSLContext?,
-         serverName: String?, fileIO: NonBlockingFileIO, report: SessionReporter) {
+         serverName: String?, fileIO: NonBlockingFileIO, report: SessionReporter,
+         onTransaction: @escaping @Sendable (Int, [SMTPClientStateMachine.RecipientResult], String?) -> Void) {
+        self.onTransaction = onTransaction
         self.machine = SMTPClientStateMachine(configuration: configuration)
         self.messages = messages
         self.tlsContext = tlsContext
@@ -59,6 +64,12 @@ final class OutboundSessionHandler: ChannelInboundHandler {
                 finish(context: context, failure: "not an SMTP reply", reply: nil)
                 return
             case .reply(let reply):
+                // Without PIPELINING every reply answers one command of ours: more
+                // than one at a time means the server is out of step (or hostile).
+                guard input.readableBytes == 0 else {
+                    finish(context: context, failure: "the server sent more than it was asked for", reply: reply)
+                    return
+                }
                 armTimeout(context: context, Self.commandTimeout)
                 perform(machine.replyReceived(reply), context: context)
             }
@@ -103,6 +114,7 @@ final class OutboundSessionHandler: ChannelInboundHandler {
             sendText(context: context)
         case .transactionFinished(let results):
             result.results[current] = results
+            onTransaction(current, results, result.tls)
             current += 1
             next(context: context)
         case .ready:
@@ -117,7 +129,9 @@ final class OutboundSessionHandler: ChannelInboundHandler {
     /// Starts the next message, or says QUIT.
     private func next(context: ChannelHandlerContext) {
         if current < messages.count {
-            perform(machine.startTransaction(messages[current].transaction), context: context)
+            let action = machine.startTransaction(messages[current].transaction)
+            if case .send(let line) = action, line.hasPrefix("MAIL ") { result.attempted = current + 1 }
+            perform(action, context: context)
         } else {
             perform(machine.quit(), context: context)
         }
@@ -129,21 +143,31 @@ final class OutboundSessionHandler: ChannelInboundHandler {
         let eventLoop = context.eventLoop
         let channel = context.channel
         let fileIO = self.fileIO
-        armTimeout(context: context, Self.textTimeout)
+        armTimeout(context: context, Self.blockTimeout)
+        let handler = NIOLoopBound(self, eventLoop: eventLoop)
+        let loopContext = NIOLoopBound(context, eventLoop: eventLoop)
         let sent = fileIO.openFile(_deprecatedPath: path, eventLoop: eventLoop).flatMap { handle, region in
             let stuffer = NIOLoopBoundBox(DotStuffer(), eventLoop: eventLoop)
             return fileIO.readChunked(fileRegion: region, chunkSize: 64 * 1024, allocator: channel.allocator, eventLoop: eventLoop) { chunk in
                 var output = channel.allocator.buffer(capacity: chunk.readableBytes + 64)
                 stuffer.value.encode(chunk, into: &output)
-                return channel.writeAndFlush(output)
+                return channel.writeAndFlush(output).map {
+                    handler.value.armTimeout(context: loopContext.value, Self.blockTimeout)
+                }
             }.flatMap {
                 var output = channel.allocator.buffer(capacity: 8)
                 stuffer.value.finish(into: &output)
                 return channel.writeAndFlush(output)
             }.always { _ in try? handle.close() }
         }
-        sent.assumeIsolated().whenFailure { error in
-            self.finish(context: context, failure: "reading the spooled message: \(error)", reply: nil)
+        sent.assumeIsolated().whenComplete { result in
+            switch result {
+            case .success:
+                self.machine.textSent()
+                self.armTimeout(context: context, Self.finalReplyTimeout)
+            case .failure(let error):
+                self.finish(context: context, failure: "sending the message text: \(error)", reply: nil)
+            }
         }
     }
 

@@ -122,15 +122,17 @@ public struct DeliveryStatusNotification: Sendable {
     }
 
     /// The enhanced status code in a reply text (`550 5.1.1 ...` gives 5.1.1), or
-    /// the generic one of its class.
-    public static func status(fromReply reply: String, permanent: Bool) -> String {
+    /// `fallback` (5.0.0 for a refusal; 4.4.7 "delivery time expired" for mail
+    /// given up after temporary failures, RFC 3463).
+    public static func status(fromReply reply: String, fallback: String) -> String {
         let words = reply.split(separator: " ")
         if words.count >= 2 {
             let parts = words[1].split(separator: ".")
-            if parts.count == 3, parts.allSatisfy({ $0.allSatisfy(\.isNumber) }), words[1].first == (permanent ? "5" : "2") {
+            if parts.count == 3, parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isNumber) }),
+               words[1].first == "4" || words[1].first == "5" {
                 return String(words[1])
             }
         }
-        return permanent ? "5.0.0" : "2.0.0"
+        return fallback
     }
 }

@@ -123,8 +123,9 @@ final class QueueIndex: Sendable {
         }
     }
 
-    /// Saves the outcome of one attempt per recipient, in one transaction; returns
-    /// true when no recipient of the message is left to try (the message is done).
+    /// Saves the outcome of one attempt per recipient and, when no recipient is left
+    /// to try, removes the message's rows, all in one transaction; returns true then
+    /// (the caller removes the file).
     func record(messageID: String, outcomes: [(rowID: Int64, outcome: DeliveryOutcome)]) throws -> Bool {
         try database.write { db in
             for (rowID, outcome) in outcomes {
@@ -142,15 +143,10 @@ final class QueueIndex: Sendable {
             let pending = try Int.fetchOne(db, sql: """
                 SELECT COUNT(*) FROM recipients WHERE message_id = ? AND state IN ('queued', 'deferred')
                 """, arguments: [messageID]) ?? 0
-            return pending == 0
-        }
-    }
-
-    /// Removes a message whose recipients are all final.
-    func remove(messageID: String) throws {
-        try database.write { db in
+            guard pending == 0 else { return false }
             try db.execute(sql: "DELETE FROM recipients WHERE message_id = ?", arguments: [messageID])
             try db.execute(sql: "DELETE FROM messages WHERE id = ?", arguments: [messageID])
+            return true
         }
     }
 }

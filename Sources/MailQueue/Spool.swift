@@ -179,7 +179,7 @@ public final class Spool: Sendable {
     /// final leaves the queue: index rows first, then its file.
     public func record(messageID: String, outcomes: [(rowID: Int64, outcome: DeliveryOutcome)]) throws {
         guard try index.record(messageID: messageID, outcomes: outcomes) else { return }
-        try index.remove(messageID: messageID)
+        // A crash before this unlink leaves a file without rows: removed at start-up.
         unlink(messagePath(messageID))
     }
 

@@ -19,6 +19,7 @@ public enum VeilServer {
         if let path = configuration.auth.usersFile {
             _ = try UsersFile.load(path: path, configFile: configuration.file, configLine: configuration.auth.usersFileLine)
         }
+        _ = try Router(configuration: configuration)   // reads smarthost_password_file
         return configuration
     }
 
@@ -63,7 +64,8 @@ public enum VeilServer {
         }
         let client = try DeliveryClient(group: group, threadPool: threadPool,
                                         connectTimeout: .seconds(Int64(configuration.delivery.connectTimeout)))
-        let runner = try QueueRunner(spool: spool, configuration: configuration, client: client, logger: logger)
+        let runner = try QueueRunner(spool: spool, configuration: configuration, client: client, threadPool: threadPool,
+                                     logger: logger)
         let delegate = RelayDelegate(authenticator: authenticator, spool: spool, scrub: scrub, configuration: configuration,
                                      threadPool: threadPool, logger: logger, onAccepted: { runner.wake() })
         let listeners = ListenerService(configuration: configuration, tlsContext: tlsContext,

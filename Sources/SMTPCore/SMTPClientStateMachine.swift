@@ -47,7 +47,7 @@ public struct SMTPClientStateMachine: Sendable {
         case permanentFailure(SMTPReply)
 
         init(_ reply: SMTPReply) {
-            if reply.isPositive { self = .accepted(reply) }
+            if (200..<300).contains(reply.code) { self = .accepted(reply) }
             else if reply.isTransientFailure { self = .transientFailure(reply) }
             else { self = .permanentFailure(reply) }
         }
@@ -83,6 +83,8 @@ public struct SMTPClientStateMachine: Sendable {
         case mailSent(Transaction)
         case rcptSent(Transaction, results: [RecipientResult])
         case dataSent(Transaction, results: [RecipientResult])
+        /// The text is being written; no reply may come yet.
+        case sendingText(Transaction, results: [RecipientResult])
         case textSent(Transaction, results: [RecipientResult])
         case rsetSent
         case quitSent
@@ -157,13 +159,16 @@ public struct SMTPClientStateMachine: Sendable {
             state = .dataSent(transaction, results: results)
             return .send("DATA")
         case .dataSent(let transaction, let results):
-            guard reply.code == 354 else {
-                needsReset = true
-                state = .ready
-                return .transactionFinished(Self.apply(reply, to: results))
+            if reply.code == 354 {
+                state = .sendingText(transaction, results: results)
+                return .sendMessageText
             }
-            state = .textSent(transaction, results: results)
-            return .sendMessageText
+            // Only a refusal ends the transaction here; a 2xx to DATA would make
+            // recipients look delivered without their text: the server is broken.
+            guard !reply.isPositive else { return fail("DATA", reply) }
+            needsReset = true
+            state = .ready
+            return .transactionFinished(Self.apply(reply, to: results))
         case .textSent(_, let results):
             state = .ready
             needsReset = true
@@ -176,10 +181,16 @@ public struct SMTPClientStateMachine: Sendable {
         case .quitSent:
             state = .closed
             return .close
-        case .handshaking, .ready, .closed:
+        case .handshaking, .ready, .closed, .sendingText:
             // A reply nobody asked for: the server is out of step.
             return fail("unexpected reply", reply)
         }
+    }
+
+    /// The text and its final dot are written; the final reply may come now.
+    public mutating func textSent() {
+        guard case .sendingText(let transaction, let results) = state else { return }
+        state = .textSent(transaction, results: results)
     }
 
     public mutating func tlsEstablished() -> Action {

@@ -31,8 +31,9 @@ import Testing
     }
 
     @Test func statusFromReplies() {
-        #expect(DeliveryStatusNotification.status(fromReply: "550 5.1.1 No such user", permanent: true) == "5.1.1")
-        #expect(DeliveryStatusNotification.status(fromReply: "554 Rejected", permanent: true) == "5.0.0")
-        #expect(DeliveryStatusNotification.status(fromReply: "expired after max_lifetime; last: 451 4.3.0 x", permanent: true) == "5.0.0")
+        #expect(DeliveryStatusNotification.status(fromReply: "550 5.1.1 No such user", fallback: "5.0.0") == "5.1.1")
+        #expect(DeliveryStatusNotification.status(fromReply: "554 Rejected", fallback: "5.0.0") == "5.0.0")
+        #expect(DeliveryStatusNotification.status(fromReply: "451 4.3.0 busy", fallback: "4.4.7") == "4.3.0")
+        #expect(DeliveryStatusNotification.status(fromReply: "connect to x: refused", fallback: "4.4.7") == "4.4.7")
     }
 }

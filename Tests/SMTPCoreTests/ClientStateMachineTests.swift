@@ -42,6 +42,7 @@ import Testing
         let refused = SMTPReply(550, "5.1.1", "No such user")
         #expect(machine.replyReceived(refused) == .send("DATA"))
         #expect(machine.replyReceived(SMTPReply(354, nil, "Go")) == .sendMessageText)
+        machine.textSent()
         let queued = SMTPReply(250, "2.0.0", "Ok: queued as X")
         #expect(machine.replyReceived(queued) == .transactionFinished([.accepted(queued), .permanentFailure(refused)]))
         // The next message on the same connection starts with RSET.
@@ -93,6 +94,7 @@ import Testing
         _ = machine.replyReceived(Self.ok)
         let rejected = SMTPReply(554, "5.6.0", "content rejected")
         _ = machine.replyReceived(SMTPReply(354, nil, "go"))
+        machine.textSent()
         #expect(machine.replyReceived(rejected) == .transactionFinished([.permanentFailure(rejected)]))
     }
 
@@ -104,6 +106,26 @@ import Testing
         _ = machine.tlsEstablished()
         #expect(machine.replyReceived(Self.ehlo) == .send("AUTH PLAIN AHUAcA=="))
         #expect(machine.replyReceived(SMTPReply(235, "2.7.0", "ok")) == .ready)
+    }
+
+    @Test func brokenDataRepliesNeverCountAsDelivered() {
+        var early = Self.machine(tls: .none)
+        _ = early.replyReceived(SMTPReply(220, nil, "mx"))
+        _ = early.replyReceived(Self.ehlo)
+        _ = early.startTransaction(Self.transaction())
+        _ = early.replyReceived(Self.ok)
+        _ = early.replyReceived(Self.ok)
+        guard case .fail = early.replyReceived(Self.ok) else { Issue.record("250 to DATA accepted"); return }
+
+        var hasty = Self.machine(tls: .none)
+        _ = hasty.replyReceived(SMTPReply(220, nil, "mx"))
+        _ = hasty.replyReceived(Self.ehlo)
+        _ = hasty.startTransaction(Self.transaction())
+        _ = hasty.replyReceived(Self.ok)
+        _ = hasty.replyReceived(Self.ok)
+        _ = hasty.replyReceived(SMTPReply(354, nil, "go"))
+        // A reply before the text is out: not the final reply.
+        guard case .fail = hasty.replyReceived(Self.ok) else { Issue.record("reply during the text accepted"); return }
     }
 
     @Test func unsolicitedRepliesFailTheSession() {

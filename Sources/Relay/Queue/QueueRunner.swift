@@ -4,35 +4,51 @@ import Logging
 import MailQueue
 import NIOConcurrencyHelpers
 import NIOCore
+import NIOPosix
 import ServiceLifecycle
 import SMTPCore
 
 /// Takes due recipients from the queue, groups them by next hop, and delivers them:
 /// one session per group of up to `messages_per_connection` messages, at most
-/// `concurrency` sessions at once and `concurrency_per_domain` per hop. Newly
-/// accepted mail is tried at once (``wake()``); deferred mail when it is due.
+/// `concurrency` sessions at once and `concurrency_per_domain` per hop. It never
+/// waits for running sessions before starting more: each wake-up (new mail, a retry
+/// falling due, a session ending) starts what is due and not already in flight.
 final class QueueRunner: Service {
     private let spool: Spool
     private let configuration: Configuration
     private let client: DeliveryClient
     private let router: Router
+    private let threadPool: NIOThreadPool
     private let logger: Logger
     private let wakeUps: AsyncStream<Void>
     private let wakeUpContinuation: AsyncStream<Void>.Continuation
     private let timer = NIOLockedValueBox<Task<Void, Never>?>(nil)
+
+    /// Messages in a running session, sessions running per next hop, and messages
+    /// whose results could not be saved (kept out until a restart, so that
+    /// delivered recipients are not sent again every pass).
+    private struct Activity {
+        var inFlight: Set<String> = []
+        var sessionsPerHop: [String: Int] = [:]
+        var sessions = 0
+        var unsaved: Set<String> = []
+    }
+    private let activity = NIOLockedValueBox(Activity())
     /// How long to sleep at most when nothing is due (new mail wakes the runner).
     static let idlePoll = Duration.seconds(30)
 
-    init(spool: Spool, configuration: Configuration, client: DeliveryClient, logger: Logger) throws(ConfigError) {
+    init(spool: Spool, configuration: Configuration, client: DeliveryClient, threadPool: NIOThreadPool,
+         logger: Logger) throws(ConfigError) {
         self.spool = spool
         self.configuration = configuration
         self.client = client
         self.router = try Router(configuration: configuration)
+        self.threadPool = threadPool
         self.logger = logger
         (wakeUps, wakeUpContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
-    /// New mail is in the queue: look now.
+    /// New mail is in the queue, or a session ended: look now.
     func wake() {
         wakeUpContinuation.yield()
     }
@@ -45,11 +61,15 @@ final class QueueRunner: Service {
         }
         wake()
         await withGracefulShutdownHandler {
-            // Each wake-up (new mail, a retry falling due) is one delivery pass;
-            // after it, a timer is set for the next retry.
-            for await _ in self.wakeUps {
-                await self.deliverDueMail()
-                self.setTimer()
+            await withDiscardingTaskGroup { group in
+                for await _ in self.wakeUps {
+                    guard !Task.isShuttingDownGracefully else { break }
+                    for session in await self.sessionsToStart() {
+                        group.addTask { await self.deliver(session) }
+                    }
+                    self.setTimer()
+                }
+                // Sessions already running finish (their results are saved); no new ones start.
             }
             self.timer.withLockedValue { $0?.cancel() }
         } onGracefulShutdown: {
@@ -60,7 +80,10 @@ final class QueueRunner: Service {
     /// Wakes the runner when the next deferred recipient is due (or after the idle
     /// poll), replacing the previous timer.
     private func setTimer() {
-        let wait = nextWait()
+        let next = try? spool.nextAttempt()
+        let seconds = next.flatMap(Timestamp.parse).map { $0.timeIntervalSinceNow } ?? 30
+        // At least a second: a due recipient that cannot be routed must not spin.
+        let wait = Duration.milliseconds(Int64(max(1, min(seconds, 30)) * 1000))
         let task = Task { [weak self] in
             guard (try? await Task.sleep(for: wait)) != nil else { return }
             self?.wake()
@@ -71,35 +94,35 @@ final class QueueRunner: Service {
         }
     }
 
-    private func nextWait() -> Duration {
-        guard let next = try? spool.nextAttempt(), let date = Timestamp.parse(next) else { return Self.idlePoll }
-        // At least a second: a due recipient that cannot be routed must not spin.
-        let seconds = max(1, min(date.timeIntervalSinceNow, 30))
-        return .milliseconds(Int64(seconds * 1000))
-    }
-
-    /// One pass: everything due now, in sessions, waiting for all of them.
-    private func deliverDueMail() async {
+    /// Due messages not in flight, packed into sessions within the limits; marks
+    /// their messages in flight.
+    private func sessionsToStart() async -> [Router.Session] {
+        let excluded = activity.withLockedValue { $0.inFlight.union($0.unsaved) }
         let jobs: [DeliveryJob]
         do {
-            jobs = try spool.dueJobs(now: Timestamp.now(), limit: 10_000, excluded: [])
+            let spool = self.spool
+            jobs = try await threadPool.runIfActive { try spool.dueJobs(now: Timestamp.now(), limit: 10_000, excluded: excluded) }
         } catch {
             logger.error("queue_error", metadata: ["error": "\(error)"])
-            return
+            return []
         }
-        let sessions = router.sessions(for: jobs, messagesPerConnection: configuration.delivery.messagesPerConnection,
-                                       perHop: configuration.delivery.concurrencyPerDomain)
-        guard !sessions.isEmpty else { return }
-        await withTaskGroup(of: Void.self) { group in
-            var running = 0
-            for session in sessions {
-                if running >= configuration.delivery.concurrency {
-                    await group.next()
-                    running -= 1
-                }
-                group.addTask { await self.deliver(session) }
-                running += 1
+        let delivery = configuration.delivery
+        let candidates = router.sessions(for: jobs, messagesPerConnection: delivery.messagesPerConnection,
+                                         perHop: delivery.concurrencyPerDomain)
+        return activity.withLockedValue { activity in
+            var started: [Router.Session] = []
+            for session in candidates {
+                let hop = session.hop.description
+                guard activity.sessions < delivery.concurrency,
+                      activity.sessionsPerHop[hop, default: 0] < delivery.concurrencyPerDomain,
+                      session.jobs.allSatisfy({ !activity.inFlight.contains($0.messageID) })
+                else { continue }
+                activity.sessions += 1
+                activity.sessionsPerHop[hop, default: 0] += 1
+                for job in session.jobs { activity.inFlight.insert(job.messageID) }
+                started.append(session)
             }
+            return started
         }
     }
 
@@ -108,50 +131,71 @@ final class QueueRunner: Service {
         let messages = session.jobs.map { job in
             OutboundMessage(transaction: Router.transaction(for: job), path: spool.messagePath(job.messageID))
         }
-        let report: SessionReport
-        do {
-            report = try await client.deliver(messages, host: session.hop.host, port: session.hop.port,
-                                              configuration: session.client).get()
-        } catch {
-            return
+        // Each message's results are saved as soon as its transaction ends.
+        let (finished, continuation) = AsyncStream.makeStream(of: (Int, [SMTPClientStateMachine.RecipientResult], String?).self)
+        let future = client.deliver(messages, host: session.hop.host, port: session.hop.port,
+                                    configuration: session.client) { index, results, tls in
+            continuation.yield((index, results, tls))
         }
-        for (index, job) in session.jobs.enumerated() {
-            record(job, results: report.results[index], report: report, hop: session.hop, started: started)
+        future.whenComplete { _ in continuation.finish() }
+        var saved = Set<Int>()
+        let placeholder = SessionReport.empty
+        for await (index, results, tls) in finished {
+            await record(session.jobs[index], results: results, report: placeholder, tls: tls, hop: session.hop, started: started)
+            saved.insert(index)
         }
+        let report = (try? await future.get()) ?? placeholder
+        for (index, job) in session.jobs.enumerated() where !saved.contains(index) {
+            // Cut off in its transaction, or the session never got going: an attempt.
+            // Not reached after others went through: still due, not an attempt.
+            if index < report.attempted || report.attempted == 0 {
+                await record(job, results: nil, report: report, tls: report.tls, hop: session.hop, started: started)
+            }
+        }
+        activity.withLockedValue { activity in
+            activity.sessions -= 1
+            activity.sessionsPerHop[session.hop.description, default: 1] -= 1
+            for job in session.jobs { activity.inFlight.remove(job.messageID) }
+        }
+        wake()
     }
 
     /// Turns one message's results into per-recipient outcomes, logs them, saves them.
     private func record(_ job: DeliveryJob, results: [SMTPClientStateMachine.RecipientResult]?, report: SessionReport,
-                        hop: Configuration.Delivery.Hop, started: Date) {
+                        tls: String?, hop: Configuration.Delivery.Hop, started: Date) async {
         var outcomes: [(rowID: Int64, outcome: DeliveryOutcome)] = []
         var lines: [(String, Logger.Metadata)] = []
         var failures: [DeliveryStatusNotification.RecipientStatus] = []
         let expired = (Timestamp.parse(job.receivedAt).map { -$0.timeIntervalSinceNow } ?? 0) > Double(configuration.delivery.maximumLifetime)
         for (index, recipient) in job.recipients.enumerated() {
             let outcome: DeliveryOutcome
-            var event: String
+            let event: String
+            // What the server (or the session) said: the reply of the log line and report.
+            let said: String
             switch results?[index] {
             case .accepted(let reply)?:
-                outcome = .delivered(reply: "\(reply)")
-                event = "delivered"
+                said = "\(reply)"
+                (outcome, event) = (.delivered(reply: said), "delivered")
             case .permanentFailure(let reply)?:
-                outcome = .bounced(reply: "\(reply)")
-                event = "bounced"
+                said = "\(reply)"
+                (outcome, event) = (.bounced(reply: said), "bounced")
             case .transientFailure(let reply)?:
-                (outcome, event) = deferral("\(reply)", attempts: recipient.attempts, expired: expired)
+                said = "\(reply)"
+                (outcome, event) = deferral(said, attempts: recipient.attempts, expired: expired)
             case nil:
-                let reason = report.failureReply.map { "\($0)" } ?? report.failure ?? "not attempted"
-                (outcome, event) = deferral(reason, attempts: recipient.attempts, expired: expired)
+                said = report.failureReply.map { "\($0)" } ?? report.failure ?? "session ended"
+                (outcome, event) = deferral(said, attempts: recipient.attempts, expired: expired)
             }
             outcomes.append((recipient.rowID, outcome))
-            if case .bounced(let reply) = outcome, recipient.notify.map({ $0.contains("FAILURE") }) ?? true {
-                failures.append(.init(address: recipient.address, originalRecipient: recipient.originalRecipient,
-                                      action: "failed", status: DeliveryStatusNotification.status(fromReply: reply, permanent: true),
-                                      remoteMTA: event == "bounced" ? hop.description : nil, diagnostic: reply))
+            if event == "bounced" || event == "expired", recipient.notify.map({ $0.contains("FAILURE") }) ?? true {
+                failures.append(.init(address: recipient.address, originalRecipient: recipient.originalRecipient, action: "failed",
+                                      status: DeliveryStatusNotification.status(fromReply: said,
+                                                                                fallback: event == "expired" ? "4.4.7" : "5.0.0"),
+                                      remoteMTA: event == "bounced" ? hop.description : nil, diagnostic: said))
             }
             var metadata: Logger.Metadata = [
                 "queue_id": "\(job.messageID)", "to": "<\(recipient.address)>", "relay": "\(hop)",
-                "tls": "\(report.tls ?? "none")", "attempt": "\(recipient.attempts + 1)",
+                "tls": "\(tls ?? "none")", "attempt": "\(recipient.attempts + 1)",
                 "delay": "\(String(format: "%.1f", Date().timeIntervalSince(Timestamp.parse(job.receivedAt) ?? started)))s",
             ]
             switch outcome {
@@ -161,15 +205,21 @@ final class QueueRunner: Service {
             lines.append((event, metadata))
         }
         // The sender's notice is queued before the outcome is saved: a crash in
-        // between sends it twice, never not at all.
-        queueBounce(for: job, failures: failures)
-        // Saved first, logged after: a log line never claims what the queue does not hold.
+        // between sends it twice, never not at all. Both block on fsync: thread pool.
+        let (spool, failed, saved) = (self.spool, failures, outcomes)
         do {
-            try spool.record(messageID: job.messageID, outcomes: outcomes)
+            try await threadPool.runIfActive {
+                self.queueBounce(for: job, failures: failed)
+                try spool.record(messageID: job.messageID, outcomes: saved)
+            }
         } catch {
-            logger.error("queue_error", metadata: ["queue_id": "\(job.messageID)", "error": "\(error)"])
-            return
+            activity.withLockedValue { _ = $0.unsaved.insert(job.messageID) }
+            logger.error("queue_error", metadata: [
+                "queue_id": "\(job.messageID)",
+                "error": "results not saved, message held until restart: \(error)",
+            ])
         }
+        // Saved first, logged after: a log line never claims what the queue does not hold.
         for (event, metadata) in lines {
             logger.log(level: event == "delivered" ? .info : .notice, "\(event)", metadata: metadata)
         }
