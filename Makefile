@@ -5,7 +5,7 @@ SWIFT        ?= swift
 PYTHON       ?= python3
 CONFIG       ?= config/dev.toml
 PREFIX       ?= /usr/local
-DEB_PACKAGES := libsystemd-dev libcrypt-dev libunbound-dev libsqlite3-dev pkg-config openssl swaks postfix
+DEB_PACKAGES := libsystemd-dev libcrypt-dev libunbound-dev libsqlite3-dev pkg-config openssl swaks postfix unbound
 DEBUG_BIN    := .build/debug/veil
 
 FUZZ_SECONDS ?= 60

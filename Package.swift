@@ -18,6 +18,7 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         .systemLibrary(name: "CCrypt", providers: [.apt(["libcrypt-dev"])]),
+        .systemLibrary(name: "CUnbound", pkgConfig: "libunbound", providers: [.apt(["libunbound-dev"])]),
         .target(
             name: "SMTPCore",
             dependencies: [.product(name: "NIOCore", package: "swift-nio")]
@@ -48,7 +49,7 @@ let package = Package(
         .target(
             name: "Delivery",
             dependencies: [
-                "SMTPCore", "SMTPNIO",
+                "SMTPCore", "SMTPNIO", "CUnbound",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

@@ -27,7 +27,7 @@ public struct DeliveryClient: Sendable {
     /// connection that cannot be made is a report with `failure` set.
     /// `onTransaction` is called (on an event loop) with each message's results, and
     /// the session's TLS protocol, as soon as its transaction ends.
-    public func deliver(_ messages: [OutboundMessage], host: String, port: Int,
+    public func deliver(_ messages: [OutboundMessage], host: String, port: Int, serverName: String? = nil,
                         configuration: SMTPClientStateMachine.Configuration,
                         onTransaction: @escaping @Sendable (Int, [SMTPClientStateMachine.RecipientResult], String?) -> Void)
         -> EventLoopFuture<SessionReport> {
@@ -35,8 +35,8 @@ public struct DeliveryClient: Sendable {
         let promise = eventLoop.makePromise(of: SessionReport.self)
         let report = SessionReporter(promise)
         let (fileIO, tlsContext) = (self.fileIO, self.tlsContext)
-        // SNI and the name to check are the host's name, not an address literal.
-        let serverName = (try? SocketAddress(ipAddress: host, port: 0)) == nil ? host : nil
+        // SNI: the MX or route host's name, never an address literal.
+        let serverName = serverName ?? ((try? SocketAddress(ipAddress: host, port: 0)) == nil ? host : nil)
         ClientBootstrap(group: eventLoop)
             .connectTimeout(connectTimeout)
             .channelInitializer { channel in

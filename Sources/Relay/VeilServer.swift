@@ -64,8 +64,14 @@ public enum VeilServer {
         }
         let client = try DeliveryClient(group: group, threadPool: threadPool,
                                         connectTimeout: .seconds(Int64(configuration.delivery.connectTimeout)))
-        let runner = try QueueRunner(spool: spool, configuration: configuration, client: client, threadPool: threadPool,
-                                     logger: logger)
+        let resolver: DNSResolver?
+        do {
+            resolver = configuration.delivery.mode == .mx ? try DNSResolver(servers: configuration.dns.servers) : nil
+        } catch {
+            throw ConfigError(file: configuration.file, line: configuration.dns.serversLine, key: "dns.servers", problem: "\(error)")
+        }
+        let runner = try QueueRunner(spool: spool, configuration: configuration, client: client, resolver: resolver,
+                                     threadPool: threadPool, logger: logger)
         let delegate = RelayDelegate(authenticator: authenticator, spool: spool, scrub: scrub, configuration: configuration,
                                      threadPool: threadPool, logger: logger, onAccepted: { runner.wake() })
         let listeners = ListenerService(configuration: configuration, tlsContext: tlsContext,

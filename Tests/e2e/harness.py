@@ -91,7 +91,7 @@ def default_listeners() -> list[dict]:
 
 def render_config(spool_dir: Path, cert: Path, key: Path, users: Path,
                   listeners=None, extra_listeners=(), tls=None, auth=None, limits=None,
-                  log=None, top=None, scrub=None, delivery=None, routes=()) -> str:
+                  log=None, top=None, scrub=None, delivery=None, routes=(), dns=None) -> str:
     """Build a TOML config. Section dicts override/extend the defaults; a value of None
     removes a key. Scrubbing is off by default so that the SMTP tests can compare the
     spool with what they sent; the scrubbing tests turn it on with scrub={...}."""
@@ -102,11 +102,15 @@ def render_config(spool_dir: Path, cert: Path, key: Path, users: Path,
         "auth": {"users_file": str(users)},
         "limits": {},
         "scrub": {"profile": "none", "message_id": "keep", "received": "none"},
-        "delivery": {},
+        # Tests that only look at acceptance keep mail in the queue: everything goes to
+        # a smarthost on a closed port (refused at once, retried in an hour). The
+        # delivery tests override mode/routes.
+        "delivery": {"mode": "smarthost", "smarthost": "[127.0.0.1]:9", "retry": ["1h"]},
+        "dns": {},
         "log": {"level": "info"},
     }
     for name, over in (("tls", tls), ("auth", auth), ("limits", limits), ("scrub", scrub), ("delivery", delivery),
-                       ("log", log)):
+                       ("dns", dns), ("log", log)):
         sections[name].update(over or {})
     out = []
     for k, v in top_keys.items():

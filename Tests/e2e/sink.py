@@ -22,25 +22,26 @@ def free_port(host: str = SINK_HOST) -> int:
 class Sink:
     """smtp-sink -d DIR/msg- HOST:PORT; `options` e.g. ["-r", "RCPT"] (4xx) or ["-f", "RCPT"] (5xx)."""
 
-    def __init__(self, directory: Path, port: int | None = None):
+    def __init__(self, directory: Path, port: int | None = None, host: str = SINK_HOST):
         self.directory = directory
         self.directory.mkdir(parents=True, exist_ok=True)
-        self.port = port or free_port()
+        self.host = host
+        self.port = port or free_port(host)
         self.proc: subprocess.Popen | None = None
 
     @property
     def route(self) -> str:
-        return f"[{SINK_HOST}]:{self.port}"
+        return f"[{self.host}]:{self.port}"
 
     def start(self, *options: str) -> "Sink":
         binary = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
         self.proc = subprocess.Popen([binary, *options, "-u", "root", "-d", str(self.directory / "msg-%H%M%S."),
-                                      f"{SINK_HOST}:{self.port}", "128"],
+                                      f"{self.host}:{self.port}", "128"],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
         def listening() -> bool:
             try:
-                socket.create_connection((SINK_HOST, self.port), timeout=1).close()
+                socket.create_connection((self.host, self.port), timeout=1).close()
                 return True
             except OSError:
                 return False

@@ -26,7 +26,7 @@ def send(veil, to="b@example.org", subject="delivery test"):
 
 
 def routed(make_veil, sink, **overrides):
-    delivery = {"retry": ["1s"], **overrides.pop("delivery", {})}
+    delivery = {"mode": "mx", "smarthost": None, "retry": ["1s"], **overrides.pop("delivery", {})}
     return make_veil(delivery=delivery, routes=[{"domain": "example.org", "route": sink.route}],
                      scrub={"profile": "exchange", "message_id": "rewrite", "received": "anonymous"}, **overrides)
 
@@ -78,7 +78,7 @@ def test_bounce_report_goes_back_to_the_sender(make_veil, tmp_path, sink):
     sink.start("-f", "RCPT")
     home = Sink(tmp_path / "home").start()
     try:
-        veil = make_veil(delivery={"retry": ["1s"]},
+        veil = make_veil(delivery={"mode": "mx", "smarthost": None, "retry": ["1s"]},
                          routes=[{"domain": "example.org", "route": sink.route},
                                  {"domain": "corp.example", "route": home.route}])
         with veil.connect("plain") as c:
@@ -123,12 +123,3 @@ def test_required_tls_never_sends_in_plain_text(make_veil, sink):
     veil.wait_event("deferred", queue_id=qid)
     assert sink.messages() == []
     assert [m["id"] for m in veil.messages()] == [qid]
-
-
-def test_unrouted_domains_stay_queued(make_veil, sink):
-    sink.start()
-    veil = routed(make_veil, sink)
-    qid = send(veil, to="someone@elsewhere.example")
-    veil.wait_event("delivery_limited")
-    assert [m["id"] for m in veil.messages()] == [qid]
-    assert veil.events("delivered") == []

@@ -12,6 +12,7 @@ public struct Configuration: Sendable {
     public var limits: Limits
     public var scrub: Scrub
     public var delivery: Delivery
+    public var dns: DNS
     public var log: Log
 
     public struct Listener: Sendable {
@@ -130,6 +131,13 @@ public struct Configuration: Sendable {
         /// Seconds.
         public var connectTimeout = 30
         public var domains: [DomainRoute] = []
+    }
+
+    /// `[dns]`: the resolvers for MX lookups.
+    public struct DNS: Sendable {
+        /// `"192.0.2.53"` or `"127.0.0.1@5353"`; empty: /etc/resolv.conf.
+        public var servers: [String] = []
+        public var serversLine: Int?
     }
 
     public struct Log: Sendable {

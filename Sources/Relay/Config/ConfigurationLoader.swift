@@ -210,6 +210,18 @@ private struct TableReader {
         let delivery = try deliveryReader.delivery()
         try deliveryReader.rejectUnknownKeys()
 
+        var dnsReader = try subtable("dns")
+        var dns = Configuration.DNS()
+        dns.servers = try dnsReader.stringArray("servers")
+        dns.serversLine = dnsReader.table["servers"]?.line
+        for server in dns.servers {
+            let parts = server.split(separator: "@", maxSplits: 1, omittingEmptySubsequences: false)
+            guard CIDR.bytes(of: String(parts[0])) != nil, parts.count == 1 || Int(parts[1]).map({ (1...65535).contains($0) }) == true else {
+                throw dnsReader.error("servers", "\"\(server)\" is not an IP address, optionally with @port")
+            }
+        }
+        try dnsReader.rejectUnknownKeys()
+
         var logReader = try subtable("log")
         let log = Configuration.Log(level: try logReader.string("level", default: "info"),
                                     format: try logReader.choice("format", default: .text))
@@ -220,7 +232,7 @@ private struct TableReader {
         try rejectUnknownKeys()
         return Configuration(file: file, hostname: hostname, spoolDirectory: spool,
                              spoolDirectoryLine: table["spool_dir"]?.line, listeners: listeners,
-                             tls: tls, auth: auth, limits: limits, scrub: scrub, delivery: delivery, log: log)
+                             tls: tls, auth: auth, limits: limits, scrub: scrub, delivery: delivery, dns: dns, log: log)
     }
 
     mutating func listener() throws(ConfigError) -> Configuration.Listener {

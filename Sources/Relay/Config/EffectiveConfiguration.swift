@@ -45,6 +45,7 @@ extension Configuration {
             lines += ["", "[[delivery.domain]]", "domain = \(quoted(domain.domain))", "route = \(route(domain.route))",
                       "tls = \(quoted((domain.tls ?? delivery.tls).rawValue))"]
         }
+        lines += ["", "[dns]", "servers = [\(dns.servers.map(quoted).joined(separator: ", "))]"]
         lines += ["", "[log]", "level = \(quoted(log.level))", "format = \(quoted(log.format.rawValue))"]
         return lines.joined(separator: "\n")
     }

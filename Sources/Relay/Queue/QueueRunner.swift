@@ -18,6 +18,8 @@ final class QueueRunner: Service {
     private let configuration: Configuration
     private let client: DeliveryClient
     private let router: Router
+    /// Nil when every destination is a route or the smarthost.
+    private let mxResolver: MXResolver?
     private let threadPool: NIOThreadPool
     private let logger: Logger
     private let wakeUps: AsyncStream<Void>
@@ -37,12 +39,13 @@ final class QueueRunner: Service {
     /// How long to sleep at most when nothing is due (new mail wakes the runner).
     static let idlePoll = Duration.seconds(30)
 
-    init(spool: Spool, configuration: Configuration, client: DeliveryClient, threadPool: NIOThreadPool,
-         logger: Logger) throws(ConfigError) {
+    init(spool: Spool, configuration: Configuration, client: DeliveryClient, resolver: DNSResolver?,
+         threadPool: NIOThreadPool, logger: Logger) throws(ConfigError) {
         self.spool = spool
         self.configuration = configuration
         self.client = client
         self.router = try Router(configuration: configuration)
+        self.mxResolver = resolver.map(MXResolver.init)
         self.threadPool = threadPool
         self.logger = logger
         (wakeUps, wakeUpContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
@@ -54,11 +57,6 @@ final class QueueRunner: Service {
     }
 
     func run() async throws {
-        if configuration.delivery.mode == .mx {
-            logger.notice("delivery_limited", metadata: [
-                "reason": "MX lookup is not in this version: only domains with a [[delivery.domain]] route are delivered",
-            ])
-        }
         wake()
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
@@ -128,28 +126,47 @@ final class QueueRunner: Service {
 
     private func deliver(_ session: Router.Session) async {
         let started = Date()
-        let messages = session.jobs.map { job in
-            OutboundMessage(transaction: Router.transaction(for: job), path: spool.messagePath(job.messageID))
-        }
-        // Each message's results are saved as soon as its transaction ends.
-        let (finished, continuation) = AsyncStream.makeStream(of: (Int, [SMTPClientStateMachine.RecipientResult], String?).self)
-        let future = client.deliver(messages, host: session.hop.host, port: session.hop.port,
-                                    configuration: session.client) { index, results, tls in
-            continuation.yield((index, results, tls))
-        }
-        future.whenComplete { _ in continuation.finish() }
         var saved = Set<Int>()
-        let placeholder = SessionReport.empty
-        for await (index, results, tls) in finished {
-            await record(session.jobs[index], results: results, report: placeholder, tls: tls, hop: session.hop, started: started)
-            saved.insert(index)
+        var report = SessionReport.empty
+        var relay = session.hop.description
+        switch session.hop {
+        case .fixed(let host, let port):
+            report = await attempt(session, host: host, port: port, serverName: nil, relay: relay, started: started, saved: &saved)
+        case .mx(let domain):
+            let outcome: MXResolver.Outcome
+            if let mxResolver {
+                outcome = (try? await threadPool.runIfActive { mxResolver.resolve(domain) }) ?? .temporaryFailure("shutting down")
+            } else {
+                outcome = .temporaryFailure("no DNS resolver (mode is not \"mx\")")
+            }
+            switch outcome {
+            case .nullMX:
+                // RFC 7505 §4.2: a null MX means the domain accepts no mail.
+                await refuseAll(session, SMTPReply(556, "5.1.10", "Recipient address rejected: \(domain) accepts no mail (null MX)"),
+                                relay: relay, started: started, saved: &saved)
+            case .noSuchDomain:
+                await refuseAll(session, SMTPReply(550, "5.1.2", "Recipient address rejected: domain \(domain) not found"),
+                                relay: relay, started: started, saved: &saved)
+            case .temporaryFailure(let reason):
+                report.failure = reason
+            case .hosts(let hosts):
+                // Each MX host and each of its addresses in turn, until one takes the
+                // session (RFC 5321 §5.1); a refused connection or greeting moves on.
+                hosts: for host in hosts {
+                    for address in host.addresses {
+                        relay = "\(host.name)[\(address)]:25"
+                        report = await attempt(session, host: address, port: 25, serverName: host.name, relay: relay,
+                                               started: started, saved: &saved)
+                        if report.attempted > 0 || !saved.isEmpty || Task.isShuttingDownGracefully { break hosts }
+                    }
+                }
+            }
         }
-        let report = (try? await future.get()) ?? placeholder
         for (index, job) in session.jobs.enumerated() where !saved.contains(index) {
             // Cut off in its transaction, or the session never got going: an attempt.
             // Not reached after others went through: still due, not an attempt.
             if index < report.attempted || report.attempted == 0 {
-                await record(job, results: nil, report: report, tls: report.tls, hop: session.hop, started: started)
+                await record(job, results: nil, report: report, tls: report.tls, relay: relay, started: started)
             }
         }
         activity.withLockedValue { activity in
@@ -160,9 +177,39 @@ final class QueueRunner: Service {
         wake()
     }
 
+    /// One connection: each message's results are saved as soon as its transaction
+    /// ends; returns the session's report.
+    private func attempt(_ session: Router.Session, host: String, port: Int, serverName: String?, relay: String,
+                         started: Date, saved: inout Set<Int>) async -> SessionReport {
+        let messages = session.jobs.map { job in
+            OutboundMessage(transaction: Router.transaction(for: job), path: spool.messagePath(job.messageID))
+        }
+        let (finished, continuation) = AsyncStream.makeStream(of: (Int, [SMTPClientStateMachine.RecipientResult], String?).self)
+        let future = client.deliver(messages, host: host, port: port, serverName: serverName,
+                                    configuration: session.client) { index, results, tls in
+            continuation.yield((index, results, tls))
+        }
+        future.whenComplete { _ in continuation.finish() }
+        for await (index, results, tls) in finished {
+            await record(session.jobs[index], results: results, report: .empty, tls: tls, relay: relay, started: started)
+            saved.insert(index)
+        }
+        return (try? await future.get()) ?? .empty
+    }
+
+    /// Every recipient of the session gets the same refusal (DNS says no).
+    private func refuseAll(_ session: Router.Session, _ reply: SMTPReply, relay: String, started: Date,
+                           saved: inout Set<Int>) async {
+        for (index, job) in session.jobs.enumerated() {
+            await record(job, results: job.recipients.map { _ in .permanentFailure(reply) }, report: .empty, tls: nil,
+                         relay: "none", started: started)
+            saved.insert(index)
+        }
+    }
+
     /// Turns one message's results into per-recipient outcomes, logs them, saves them.
     private func record(_ job: DeliveryJob, results: [SMTPClientStateMachine.RecipientResult]?, report: SessionReport,
-                        tls: String?, hop: Configuration.Delivery.Hop, started: Date) async {
+                        tls: String?, relay: String, started: Date) async {
         var outcomes: [(rowID: Int64, outcome: DeliveryOutcome)] = []
         var lines: [(String, Logger.Metadata)] = []
         var failures: [DeliveryStatusNotification.RecipientStatus] = []
@@ -191,10 +238,10 @@ final class QueueRunner: Service {
                 failures.append(.init(address: recipient.address, originalRecipient: recipient.originalRecipient, action: "failed",
                                       status: DeliveryStatusNotification.status(fromReply: said,
                                                                                 fallback: event == "expired" ? "4.4.7" : "5.0.0"),
-                                      remoteMTA: event == "bounced" ? hop.description : nil, diagnostic: said))
+                                      remoteMTA: event == "bounced" && relay != "none" ? relay : nil, diagnostic: said))
             }
             var metadata: Logger.Metadata = [
-                "queue_id": "\(job.messageID)", "to": "<\(recipient.address)>", "relay": "\(hop)",
+                "queue_id": "\(job.messageID)", "to": "<\(recipient.address)>", "relay": "\(relay)",
                 "tls": "\(tls ?? "none")", "attempt": "\(recipient.attempts + 1)",
                 "delay": "\(String(format: "%.1f", Date().timeIntervalSince(Timestamp.parse(job.receivedAt) ?? started)))s",
             ]

@@ -4,11 +4,25 @@ import MailQueue
 import SMTPCore
 
 /// Decides where recipients go: a `[[delivery.domain]]` route, the smarthost, or
-/// (with MX lookup, in a later version) the domain's MX hosts; and packs due
-/// messages into sessions per next hop.
+/// the domain's MX hosts; and packs due messages into sessions per next hop.
 struct Router: Sendable {
+    /// Where a session goes.
+    enum NextHop: Sendable, Hashable, CustomStringConvertible {
+        /// A fixed host and port (route or smarthost), no MX lookup.
+        case fixed(host: String, port: Int)
+        /// The MX hosts of a domain, port 25.
+        case mx(domain: String)
+
+        var description: String {
+            switch self {
+            case .fixed(let host, let port): return "[\(host)]:\(port)"
+            case .mx(let domain): return "mx:\(domain)"
+            }
+        }
+    }
+
     struct Session: Sendable {
-        var hop: Configuration.Delivery.Hop
+        var hop: NextHop
         var client: SMTPClientStateMachine.Configuration
         var jobs: [DeliveryJob]
     }
@@ -33,30 +47,30 @@ struct Router: Sendable {
         }
     }
 
-    /// The next hop and TLS policy for a domain; nil when it cannot be delivered
-    /// by this version (MX mode without a route).
-    func hop(for domain: String) -> (Configuration.Delivery.Hop, Configuration.Delivery.TLSPolicy, smarthost: Bool)? {
+    /// The next hop and TLS policy for a domain.
+    func hop(for domain: String) -> (NextHop, Configuration.Delivery.TLSPolicy, smarthost: Bool) {
         let route = delivery.domains.first { $0.domain == domain }
         if let hop = route?.route {
-            return (hop, route?.tls ?? delivery.tls, false)
+            return (.fixed(host: hop.host, port: hop.port), route?.tls ?? delivery.tls, false)
         }
         if delivery.mode == .smarthost, let smarthost = delivery.smarthost {
             // A smarthost with AUTH is never used without TLS (RFC 4954 §4).
-            return (smarthost, credentials != nil ? .required : route?.tls ?? delivery.tls, true)
+            return (.fixed(host: smarthost.host, port: smarthost.port),
+                    credentials != nil ? .required : route?.tls ?? delivery.tls, true)
         }
-        return nil
+        return (.mx(domain: domain), route?.tls ?? delivery.tls, false)
     }
 
     /// Splits each job's recipients by hop and packs the pieces into sessions of at
     /// most `messagesPerConnection` messages, at most `perHop` sessions per hop
     /// (the rest waits for the next pass).
     func sessions(for jobs: [DeliveryJob], messagesPerConnection: Int, perHop: Int) -> [Session] {
-        var byHop: [String: (hop: Configuration.Delivery.Hop, tls: Configuration.Delivery.TLSPolicy, smarthost: Bool, jobs: [DeliveryJob])] = [:]
+        var byHop: [String: (hop: NextHop, tls: Configuration.Delivery.TLSPolicy, smarthost: Bool, jobs: [DeliveryJob])] = [:]
         var order: [String] = []
         for job in jobs {
             var pieces: [String: DeliveryJob] = [:]
             for recipient in job.recipients {
-                guard let (hop, tls, smarthost) = hop(for: recipient.domain) else { continue }
+                let (hop, tls, smarthost) = hop(for: recipient.domain)
                 let key = "\(hop)|\(tls.rawValue)"
                 if byHop[key] == nil {
                     byHop[key] = (hop, tls, smarthost, [])
@@ -72,7 +86,9 @@ struct Router: Sendable {
             let client = SMTPClientStateMachine.Configuration(
                 heloName: heloName, tls: Self.clientPolicy(entry.tls), credentials: entry.smarthost ? credentials : nil)
             var start = 0
-            while start < entry.jobs.count && sessions.count(where: { $0.hop.description == entry.hop.description }) < perHop {
+            var sessionsForHop = 0
+            while start < entry.jobs.count && sessionsForHop < perHop {
+                sessionsForHop += 1
                 let end = min(start + messagesPerConnection, entry.jobs.count)
                 sessions.append(Session(hop: entry.hop, client: client, jobs: Array(entry.jobs[start..<end])))
                 start = end

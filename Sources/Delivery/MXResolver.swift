@@ -1,0 +1,119 @@
+/// Where mail for a domain goes (RFC 5321 §5.1): its MX hosts in preference order,
+/// shuffled among equal preference, at most five; the domain itself when it has no
+/// MX (implicit MX); nowhere when it publishes a null MX (RFC 7505) or does not exist.
+public struct MXResolver: Sendable {
+    public struct Host: Sendable, Equatable {
+        public var name: String
+        /// IPv4 first, then IPv6.
+        public var addresses: [String]
+    }
+
+    public enum Outcome: Sendable, Equatable {
+        case hosts([Host])
+        /// `MX 0 .`: the domain accepts no mail (556 5.1.10).
+        case nullMX
+        /// NXDOMAIN, or no MX and no address: the domain cannot receive mail (5.1.2).
+        case noSuchDomain
+        /// SERVFAIL, timeouts, MX hosts without addresses: try again later.
+        case temporaryFailure(String)
+    }
+
+    static let maximumHosts = 5
+    let resolver: DNSResolver
+
+    public init(resolver: DNSResolver) {
+        self.resolver = resolver
+    }
+
+    /// Blocking: call from a thread pool.
+    public func resolve(_ domain: String) -> Outcome {
+        switch resolver.query(domain, .mx) {
+        case .nameError:
+            return .noSuchDomain
+        case .temporaryFailure(let reason):
+            return .temporaryFailure("MX lookup for \(domain): \(reason)")
+        case .noData:
+            // RFC 5321 §5.1: no MX, the domain's own address is the implicit MX.
+            let addresses = addresses(of: domain)
+            switch addresses {
+            case .success(let list) where list.isEmpty: return .noSuchDomain
+            case .success(let list): return .hosts([Host(name: domain, addresses: list)])
+            case .failure(let reason): return .temporaryFailure(reason)
+            }
+        case .records(let records):
+            let exchanges = records.compactMap(Self.parseMX)
+            guard !exchanges.isEmpty else { return .temporaryFailure("MX lookup for \(domain): malformed answer") }
+            if exchanges.contains(where: { $0.name.isEmpty }) { return .nullMX }
+            var hosts: [Host] = []
+            var reasons: [String] = []
+            for exchange in Self.ordered(exchanges).prefix(Self.maximumHosts) {
+                switch addresses(of: exchange.name) {
+                case .success(let list) where !list.isEmpty: hosts.append(Host(name: exchange.name, addresses: list))
+                case .success: reasons.append("\(exchange.name) has no address")
+                case .failure(let reason): reasons.append(reason)
+                }
+            }
+            return hosts.isEmpty ? .temporaryFailure(reasons.joined(separator: "; ")) : .hosts(hosts)
+        }
+    }
+
+    private enum AddressLookup { case success([String]), failure(String) }
+
+    private func addresses(of name: String) -> AddressLookup {
+        var addresses: [String] = []
+        var failures: [String] = []
+        for type in [DNSResolver.RecordType.a, .aaaa] {
+            switch resolver.query(name, type) {
+            case .records(let records):
+                addresses += records.compactMap(Self.formatAddress)
+            case .noData, .nameError:
+                break
+            case .temporaryFailure(let reason):
+                failures.append("\(type) lookup for \(name): \(reason)")
+            }
+        }
+        if addresses.isEmpty && !failures.isEmpty { return .failure(failures.joined(separator: "; ")) }
+        return .success(addresses)
+    }
+
+    struct Exchange: Equatable {
+        var preference: Int
+        /// Without the trailing dot; empty for the root (null MX).
+        var name: String
+    }
+
+    /// MX rdata: preference (16 bits), then the exchange as a domain name in wire
+    /// format (RFC 1035 §3.3.9); libunbound hands it over uncompressed.
+    static func parseMX(_ rdata: [UInt8]) -> Exchange? {
+        guard rdata.count >= 3 else { return nil }
+        let preference = Int(rdata[0]) << 8 | Int(rdata[1])
+        var labels: [String] = []
+        var index = 2
+        while index < rdata.count {
+            let length = Int(rdata[index])
+            if length == 0 { return Exchange(preference: preference, name: labels.joined(separator: ".").lowercased()) }
+            guard length < 64, index + 1 + length <= rdata.count else { return nil }
+            labels.append(String(decoding: rdata[(index + 1)...(index + length)], as: UTF8.self))
+            index += 1 + length
+        }
+        return nil
+    }
+
+    /// By preference, shuffled among equals (RFC 5321 §5.1).
+    static func ordered(_ exchanges: [Exchange]) -> [Exchange] {
+        Dictionary(grouping: exchanges, by: \.preference).sorted { $0.key < $1.key }.flatMap { $0.value.shuffled() }
+    }
+
+    static func formatAddress(_ rdata: [UInt8]) -> String? {
+        switch rdata.count {
+        case 4:
+            return rdata.map(String.init).joined(separator: ".")
+        case 16:
+            // Full form; the socket layer accepts it as it is.
+            return stride(from: 0, to: 16, by: 2).map { String(Int(rdata[$0]) << 8 | Int(rdata[$0 + 1]), radix: 16) }
+                .joined(separator: ":")
+        default:
+            return nil
+        }
+    }
+}

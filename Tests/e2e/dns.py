@@ -1,0 +1,65 @@
+"""A real DNS server for the delivery tests: unbound on 127.0.0.1:PORT answering
+from local-data, which Veil's [dns] servers points at ("127.0.0.1@PORT")."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+from pathlib import Path
+
+from harness import wait_until
+
+ZONE = "veiltest"   # not one of libunbound's built-in local zones (test., invalid., ...)
+
+
+class DNSServer:
+    def __init__(self, directory: Path, records: list[str]):
+        """records: local-data lines such as "dest.veiltest. MX 10 mx1.dest.veiltest."."""
+        self.directory = directory
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        data = "\n".join(f'  local-data: "{r}"' for r in records)
+        (directory / "unbound.conf").write_text(f"""server:
+  interface: 127.0.0.1
+  port: {self.port}
+  do-daemonize: no
+  use-syslog: no
+  logfile: ""
+  chroot: ""
+  username: ""
+  directory: "{directory}"
+  pidfile: "{directory}/unbound.pid"
+  do-ip6: no
+  access-control: 127.0.0.0/8 allow
+  module-config: "iterator"
+  local-zone: "{ZONE}." static
+{data}
+""")
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def server(self) -> str:
+        return f"127.0.0.1@{self.port}"
+
+    def start(self) -> "DNSServer":
+        binary = shutil.which("unbound") or "/usr/sbin/unbound"
+        self.proc = subprocess.Popen([binary, "-d", "-c", str(self.directory / "unbound.conf")],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+        def listening() -> bool:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return True
+            except OSError:
+                return False
+        wait_until(listening, what=f"unbound on {self.server}")
+        return self
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+        self.proc = None

@@ -1,0 +1,86 @@
+"""MX delivery with a real DNS server (unbound, local-data) and a real MTA
+(smtp-sink on 127.0.0.4:25): preference and fallback, implicit MX, null MX and
+NXDOMAIN bounces with a report back to the sender, DNS trouble deferred."""
+
+import email
+
+import pytest
+
+from dns import DNSServer
+from harness import message, queue_id
+from sink import Sink
+
+RECORDS = [
+    "dest.veiltest. MX 10 mx1.dest.veiltest.",
+    "dest.veiltest. MX 20 mx2.dest.veiltest.",
+    "mx1.dest.veiltest. A 127.0.0.3",        # nothing listens there: refused
+    "mx2.dest.veiltest. A 127.0.0.4",
+    "implicit.veiltest. A 127.0.0.4",        # no MX: the A record is the implicit MX
+    "nullmx.veiltest. MX 0 .",
+    "corp.veiltest. MX 10 mx2.dest.veiltest.",  # the senders' domain, for bounce reports
+]
+
+
+@pytest.fixture
+def dns(tmp_path):
+    server = DNSServer(tmp_path / "dns", RECORDS).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mx(tmp_path):
+    sink = Sink(tmp_path / "mx", port=25, host="127.0.0.4").start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture
+def veil(make_veil, dns):
+    return make_veil(dns={"servers": [dns.server]}, delivery={"mode": "mx", "smarthost": None, "retry": ["1s"]})
+
+
+def send(veil, to):
+    with veil.connect("plain") as c:
+        c.ehlo()
+        c.mail("a@corp.veiltest")
+        c.rcpt(to)
+        qid = queue_id(c.data(message("mx test", sender="a@corp.veiltest", to=to)))
+        c.quit()
+    return qid
+
+
+def test_preferred_mx_refuses_so_the_next_one_gets_it(veil, mx):
+    qid = send(veil, "b@dest.veiltest")
+    event = veil.wait_event("delivered", queue_id=qid)[0]
+    assert event["relay"] == "mx2.dest.veiltest[127.0.0.4]:25"
+    [dump] = mx.messages()
+    assert b"X-Rcpt-Args: <b@dest.veiltest>" in dump
+
+
+def test_implicit_mx(veil, mx):
+    qid = send(veil, "b@implicit.veiltest")
+    assert veil.wait_event("delivered", queue_id=qid)[0]["relay"] == "implicit.veiltest[127.0.0.4]:25"
+
+
+@pytest.mark.parametrize("domain,status", [("nullmx.veiltest", "5.1.10"), ("nosuch.veiltest", "5.1.2")])
+def test_null_mx_and_nxdomain_bounce_with_a_report(veil, mx, domain, status):
+    qid = send(veil, f"b@{domain}")
+    bounced = veil.wait_event("bounced", queue_id=qid)[0]
+    assert status in bounced["reply"]
+    report_id = veil.wait_event("bounce_queued", original_queue_id=qid)[0]["queue_id"]
+    veil.wait_event("delivered", queue_id=report_id)
+    [dump] = mx.messages()
+    report = email.message_from_bytes(dump)
+    assert report.get_content_type() == "multipart/report"
+    assert f"Status: {status}" in report.get_payload()[1].as_string()
+
+
+def test_dns_trouble_defers(make_veil, tmp_path):
+    # A forwarder that does not answer: SERVFAIL/timeout, so the mail waits.
+    dead = DNSServer(tmp_path / "dead", RECORDS)     # never started
+    veil = make_veil(dns={"servers": [dead.server]}, delivery={"mode": "mx", "smarthost": None, "retry": ["1m"]})
+    qid = send(veil, "b@dest.veiltest")
+    deferred = veil.wait_event("deferred", queue_id=qid, timeout=60)[0]
+    assert "lookup" in deferred["reply"]
+    assert [m["id"] for m in veil.messages()] == [qid]
