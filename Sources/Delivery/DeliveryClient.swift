@@ -11,15 +11,22 @@ public struct DeliveryClient: Sendable {
     /// TLS for STARTTLS without certificate checks (`opportunistic`, `required`):
     /// encryption against passive eavesdroppers, TLS 1.2 minimum (RFC 8314 §4.1).
     private let tlsContext: NIOSSLContext
+    /// TLS with the chain checked against the system's roots (plus `caFile`) and
+    /// the name against the MX or route host (`verify`).
+    private let verifyingContext: NIOSSLContext
     public var connectTimeout: TimeAmount
 
-    public init(group: any EventLoopGroup, threadPool: NIOThreadPool, connectTimeout: TimeAmount) throws {
+    public init(group: any EventLoopGroup, threadPool: NIOThreadPool, connectTimeout: TimeAmount, caFile: String?) throws {
         self.group = group
         self.fileIO = NonBlockingFileIO(threadPool: threadPool)
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.minimumTLSVersion = .tlsv12
         tls.certificateVerification = .none
         self.tlsContext = try NIOSSLContext(configuration: tls)
+        tls.certificateVerification = .fullVerification
+        tls.trustRoots = .default
+        tls.additionalTrustRoots = caFile.map { [.file($0)] } ?? []
+        self.verifyingContext = try NIOSSLContext(configuration: tls)
         self.connectTimeout = connectTimeout
     }
 
@@ -28,13 +35,13 @@ public struct DeliveryClient: Sendable {
     /// `onTransaction` is called (on an event loop) with each message's results, and
     /// the session's TLS protocol, as soon as its transaction ends.
     public func deliver(_ messages: [OutboundMessage], host: String, port: Int, serverName: String? = nil,
-                        configuration: SMTPClientStateMachine.Configuration,
+                        verifyCertificate: Bool = false, configuration: SMTPClientStateMachine.Configuration,
                         onTransaction: @escaping @Sendable (Int, [SMTPClientStateMachine.RecipientResult], String?) -> Void)
         -> EventLoopFuture<SessionReport> {
         let eventLoop = group.next()
         let promise = eventLoop.makePromise(of: SessionReport.self)
         let report = SessionReporter(promise)
-        let (fileIO, tlsContext) = (self.fileIO, self.tlsContext)
+        let (fileIO, tlsContext) = (self.fileIO, verifyCertificate ? self.verifyingContext : self.tlsContext)
         // SNI: the MX or route host's name, never an address literal.
         let serverName = serverName ?? ((try? SocketAddress(ipAddress: host, port: 0)) == nil ? host : nil)
         ClientBootstrap(group: eventLoop)
@@ -43,7 +50,8 @@ public struct DeliveryClient: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(OutboundSessionHandler(
                         configuration: configuration, messages: messages, tlsContext: tlsContext,
-                        serverName: serverName, fileIO: fileIO, report: report, onTransaction: onTransaction))
+                        serverName: serverName, verified: verifyCertificate, fileIO: fileIO, report: report,
+                        onTransaction: onTransaction))
                 }
             }
             .connect(host: host, port: port)

@@ -22,6 +22,8 @@ final class OutboundSessionHandler: ChannelInboundHandler {
     private let messages: [OutboundMessage]
     private let tlsContext: NIOSSLContext?
     private let serverName: String?
+    /// The context checks the certificate (chain and name).
+    private let verified: Bool
     private let fileIO: NonBlockingFileIO
     private let report: SessionReporter
     /// Called as each message's transaction ends, so its results are saved at once.
@@ -35,13 +37,14 @@ final class OutboundSessionHandler: ChannelInboundHandler {
     private var timeout: Scheduled<Void>?
 
     init(configuration: SMTPClientStateMachine.Configuration, messages: [OutboundMessage], tlsContext: NIOSSLContext?,
-         serverName: String?, fileIO: NonBlockingFileIO, report: SessionReporter,
+         serverName: String?, verified: Bool, fileIO: NonBlockingFileIO, report: SessionReporter,
          onTransaction: @escaping @Sendable (Int, [SMTPClientStateMachine.RecipientResult], String?) -> Void) {
         self.onTransaction = onTransaction
         self.machine = SMTPClientStateMachine(configuration: configuration)
         self.messages = messages
         self.tlsContext = tlsContext
         self.serverName = serverName
+        self.verified = verified
         self.fileIO = fileIO
         self.report = report
         self.result = SessionReport(messageCount: messages.count)
@@ -79,7 +82,9 @@ final class OutboundSessionHandler: ChannelInboundHandler {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let tlsEvent = event as? TLSUserEvent, case .handshakeCompleted = tlsEvent {
             let version = try? context.pipeline.syncOperations.handler(type: NIOSSLClientHandler.self).tlsVersion
-            result.tls = version.map { SMTPServerHandler.protocolName($0) } ?? "TLS"
+            let cipher = try? context.pipeline.syncOperations.handler(type: TLSCipherRecorder.self).cipherName
+            result.tls = (version.map { SMTPServerHandler.protocolName($0) } ?? "TLS") + " " + (cipher ?? "unknown")
+                + (verified ? " verified" : " unverified")
             perform(machine.tlsEstablished(), context: context)
         }
         context.fireUserInboundEventTriggered(event)
@@ -105,8 +110,9 @@ final class OutboundSessionHandler: ChannelInboundHandler {
                 return
             }
             do {
-                try context.pipeline.syncOperations.addHandler(
-                    NIOSSLClientHandler(context: tlsContext, serverHostname: serverName), position: .first)
+                // The recorder reads the cipher from the server's hello as it comes in.
+                try context.pipeline.syncOperations.addHandlers(
+                    [TLSCipherRecorder(), NIOSSLClientHandler(context: tlsContext, serverHostname: serverName)], position: .first)
             } catch {
                 finish(context: context, failure: "TLS: \(error)", reply: nil)
             }

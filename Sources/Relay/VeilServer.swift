@@ -62,8 +62,15 @@ public enum VeilServer {
                 window: .seconds(Int64(configuration.auth.failureWindow)),
                 lockout: .seconds(Int64(configuration.auth.lockout))), threadPool: threadPool, logger: logger)
         }
-        let client = try DeliveryClient(group: group, threadPool: threadPool,
-                                        connectTimeout: .seconds(Int64(configuration.delivery.connectTimeout)))
+        let client: DeliveryClient
+        do {
+            client = try DeliveryClient(group: group, threadPool: threadPool,
+                                        connectTimeout: .seconds(Int64(configuration.delivery.connectTimeout)),
+                                        caFile: configuration.delivery.caFile)
+        } catch {
+            throw ConfigError(file: configuration.file, line: configuration.delivery.caFileLine, key: "delivery.tls_ca_file",
+                              problem: "cannot be used: \(error)")
+        }
         let resolver: DNSResolver?
         do {
             resolver = configuration.delivery.mode == .mx ? try DNSResolver(servers: configuration.dns.servers) : nil

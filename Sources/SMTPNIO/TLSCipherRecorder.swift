@@ -1,29 +1,45 @@
 import NIOCore
 
-/// Learns the negotiated cipher suite by reading the server's own ServerHello as it
-/// goes out (swift-nio-ssl does not expose the cipher). Sits on the network side of
-/// the TLS handler and looks only at the first record.
+/// Learns the negotiated cipher suite by reading the ServerHello (swift-nio-ssl does
+/// not expose the cipher): as it goes out on the server side, as it comes in on the
+/// client side. Sits on the network side of the TLS handler and looks only at the
+/// first record in each direction.
 ///
 /// RFC 8446 §4.1.3 / RFC 5246 §7.4.1.3: record header (5 bytes), handshake type 2,
 /// length (3), legacy_version (2), random (32), session id (1 + n), cipher_suite (2).
-public final class TLSCipherRecorder: ChannelOutboundHandler {
+public final class TLSCipherRecorder: ChannelDuplexHandler {
+    public typealias InboundIn = ByteBuffer
+    public typealias InboundOut = ByteBuffer
     public typealias OutboundIn = ByteBuffer
     public typealias OutboundOut = ByteBuffer
 
     /// The IANA name of the cipher, once known.
     public private(set) var cipherName: String?
     private var sawFirstRecord = false
+    private var sawFirstInboundRecord = false
 
     public init() {}
 
     public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         if !sawFirstRecord {
             sawFirstRecord = true
-            if let suite = Self.cipherSuite(inServerHello: unwrapOutboundIn(data)) {
-                cipherName = Self.names[suite] ?? "0x" + String(suite, radix: 16, uppercase: true)
-            }
+            record(unwrapOutboundIn(data))
         }
         context.write(data, promise: promise)
+    }
+
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if !sawFirstInboundRecord {
+            sawFirstInboundRecord = true
+            record(unwrapInboundIn(data))
+        }
+        context.fireChannelRead(data)
+    }
+
+    private func record(_ bytes: ByteBuffer) {
+        if let suite = Self.cipherSuite(inServerHello: bytes) {
+            cipherName = Self.names[suite] ?? "0x" + String(suite, radix: 16, uppercase: true)
+        }
     }
 
     static func cipherSuite(inServerHello record: ByteBuffer) -> UInt16? {

@@ -102,6 +102,9 @@ public struct Configuration: Sendable {
             case none
             case opportunistic
             case required
+            /// Required, and the certificate must chain to a trusted root and name
+            /// the MX or route host.
+            case verify
         }
         /// A next hop: `[host]:port` (no MX lookup).
         public struct Hop: Sendable, CustomStringConvertible {
@@ -120,6 +123,9 @@ public struct Configuration: Sendable {
         public var smarthostPasswordFile: String?
         public var smarthostPasswordFileLine: Int?
         public var tls = TLSPolicy.opportunistic
+        /// More trusted roots (PEM) for `verify`, besides the system's.
+        public var caFile: String?
+        public var caFileLine: Int?
         public var concurrency = 100
         public var concurrencyPerDomain = 10
         public var messagesPerConnection = 100

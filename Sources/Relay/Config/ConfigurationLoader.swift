@@ -257,6 +257,8 @@ private struct TableReader {
         delivery.smarthostPasswordFile = try path("smarthost_password_file")
         delivery.smarthostPasswordFileLine = table["smarthost_password_file"]?.line
         delivery.tls = try tlsPolicy("tls") ?? delivery.tls
+        delivery.caFile = try path("tls_ca_file")
+        delivery.caFileLine = table["tls_ca_file"]?.line
         delivery.concurrency = try integer("concurrency", default: delivery.concurrency, range: 1...10_000)
         delivery.concurrencyPerDomain = try integer("concurrency_per_domain", default: delivery.concurrencyPerDomain, range: 1...10_000)
         delivery.messagesPerConnection = try integer("messages_per_connection", default: delivery.messagesPerConnection, range: 1...100_000)
@@ -289,15 +291,15 @@ private struct TableReader {
         return delivery
     }
 
-    /// `tls` of [delivery] and [[delivery.domain]]; `verify` and `dane` are not in
-    /// this version and are refused rather than silently weakened.
+    /// `tls` of [delivery] and [[delivery.domain]]; `dane` is not in this version
+    /// and is refused rather than silently weakened.
     mutating func tlsPolicy(_ key: String) throws(ConfigError) -> Configuration.Delivery.TLSPolicy? {
         guard let text = try string(key) else { return nil }
-        if text == "verify" || text == "dane" {
-            throw error(key, "\"\(text)\" is not supported by this version of Veil yet (use \"required\")")
+        if text == "dane" {
+            throw error(key, "\"dane\" is not supported by this version of Veil yet (use \"verify\")")
         }
         guard let policy = Configuration.Delivery.TLSPolicy(rawValue: text) else {
-            throw error(key, "must be one of \"none\", \"opportunistic\", \"required\", not \"\(text)\"")
+            throw error(key, "must be one of \"none\", \"opportunistic\", \"required\", \"verify\", not \"\(text)\"")
         }
         return policy
     }

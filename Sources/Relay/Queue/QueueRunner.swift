@@ -185,7 +185,7 @@ final class QueueRunner: Service {
             OutboundMessage(transaction: Router.transaction(for: job), path: spool.messagePath(job.messageID))
         }
         let (finished, continuation) = AsyncStream.makeStream(of: (Int, [SMTPClientStateMachine.RecipientResult], String?).self)
-        let future = client.deliver(messages, host: host, port: port, serverName: serverName,
+        let future = client.deliver(messages, host: host, port: port, serverName: serverName, verifyCertificate: session.verify,
                                     configuration: session.client) { index, results, tls in
             continuation.yield((index, results, tls))
         }

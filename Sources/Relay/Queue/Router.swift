@@ -24,6 +24,8 @@ struct Router: Sendable {
     struct Session: Sendable {
         var hop: NextHop
         var client: SMTPClientStateMachine.Configuration
+        /// `tls = "verify"`: the certificate is checked.
+        var verify: Bool
         var jobs: [DeliveryJob]
     }
 
@@ -90,7 +92,8 @@ struct Router: Sendable {
             while start < entry.jobs.count && sessionsForHop < perHop {
                 sessionsForHop += 1
                 let end = min(start + messagesPerConnection, entry.jobs.count)
-                sessions.append(Session(hop: entry.hop, client: client, jobs: Array(entry.jobs[start..<end])))
+                sessions.append(Session(hop: entry.hop, client: client, verify: entry.tls == .verify,
+                                        jobs: Array(entry.jobs[start..<end])))
                 start = end
             }
         }
@@ -101,7 +104,7 @@ struct Router: Sendable {
         switch policy {
         case .none: return .none
         case .opportunistic: return .opportunistic
-        case .required: return .required
+        case .required, .verify: return .required
         }
     }
 

@@ -1,0 +1,108 @@
+"""Outbound TLS and smarthost AUTH against a real TLS-capable MTA: a second Veil
+acting as the receiving server (STARTTLS, a certificate from a test CA, AUTH).
+MX lookups go to a real unbound with local-data."""
+
+import subprocess
+
+import pytest
+
+from dns import DNSServer
+from harness import message, queue_id
+
+RECORDS = [
+    "tls.veiltest. MX 10 mx.tls.veiltest.",
+    "mx.tls.veiltest. A 127.0.0.5",
+    "wrongname.veiltest. MX 10 mx.wrongname.veiltest.",
+    "mx.wrongname.veiltest. A 127.0.0.5",    # same server, but its certificate names mx.tls.veiltest
+]
+
+
+@pytest.fixture(scope="module")
+def test_ca(tmp_path_factory):
+    d = tmp_path_factory.mktemp("ca")
+    run = lambda *args: subprocess.run(args, check=True, capture_output=True, cwd=d, timeout=60)
+    run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
+        "-days", "2", "-subj", "/CN=Veil Test CA")
+    run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "mx.key", "-out", "mx.csr",
+        "-subj", "/CN=mx.tls.veiltest")
+    (d / "san.ext").write_text("subjectAltName=DNS:mx.tls.veiltest\n")
+    run("openssl", "x509", "-req", "-in", "mx.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+        "-out", "mx.pem", "-days", "2", "-extfile", "san.ext")
+    return d
+
+
+@pytest.fixture
+def dns(tmp_path):
+    server = DNSServer(tmp_path / "dns", RECORDS).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def receiver(make_veil, test_ca):
+    """The destination MTA: STARTTLS on 127.0.0.5:25, relays for loopback."""
+    return make_veil(tls={"certificate": str(test_ca / "mx.pem"), "private_key": str(test_ca / "mx.key")},
+                     listeners=[{"name": "in", "address": "127.0.0.5:25", "tls": "starttls", "auth": "off",
+                                 "relay_networks": ["127.0.0.0/8"]}])
+
+
+def send(veil, to):
+    with veil.connect("plain") as c:
+        c.ehlo()
+        c.mail("a@corp.example")
+        c.rcpt(to)
+        qid = queue_id(c.data(message("outbound tls", to=to)))
+        c.quit()
+    return qid
+
+
+def sender(make_veil, dns, **delivery):
+    return make_veil(dns={"servers": [dns.server]},
+                     delivery={"mode": "mx", "smarthost": None, "retry": ["1h"], **delivery})
+
+
+def test_verified_starttls(make_veil, dns, receiver, test_ca):
+    veil = sender(make_veil, dns, tls="verify", tls_ca_file=str(test_ca / "ca.pem"))
+    qid = send(veil, "b@tls.veiltest")
+    event = veil.wait_event("delivered", queue_id=qid)[0]
+    assert event["tls"].startswith("TLSv1.") and event["tls"].endswith(" verified"), event
+    assert event["relay"] == "mx.tls.veiltest[127.0.0.5]:25"
+    receiver.wait_event("tls", listener="in")
+    [received] = receiver.messages()
+    assert receiver.recipients(received["id"])[0]["address"] == "b@tls.veiltest"
+
+
+def test_verify_with_the_wrong_name_defers(make_veil, dns, receiver, test_ca):
+    veil = sender(make_veil, dns, tls="verify", tls_ca_file=str(test_ca / "ca.pem"))
+    qid = send(veil, "b@wrongname.veiltest")
+    veil.wait_event("deferred", queue_id=qid)
+    assert receiver.messages() == []
+
+
+def test_verify_without_the_ca_defers(make_veil, dns, receiver):
+    veil = sender(make_veil, dns, tls="verify")
+    qid = send(veil, "b@tls.veiltest")
+    veil.wait_event("deferred", queue_id=qid)
+    assert receiver.messages() == []
+
+
+def test_opportunistic_starttls_is_encrypted_but_unverified(make_veil, dns, receiver):
+    veil = sender(make_veil, dns)
+    qid = send(veil, "b@tls.veiltest")
+    event = veil.wait_event("delivered", queue_id=qid)[0]
+    assert event["tls"].endswith(" unverified") and "TLS_" in event["tls"], event
+
+
+def test_smarthost_with_auth(make_veil, test_ca, tmp_path):
+    smarthost = make_veil(tls={"certificate": str(test_ca / "mx.pem"), "private_key": str(test_ca / "mx.key")},
+                          listeners=[{"name": "submission", "address": "127.0.0.6:0", "tls": "starttls",
+                                      "auth": "required"}])
+    password = tmp_path / "smarthost-password"
+    password.write_text("demo\n")
+    veil = make_veil(delivery={"mode": "smarthost", "smarthost": f"[127.0.0.6]:{smarthost.port('submission')}",
+                               "smarthost_user": "demo", "smarthost_password_file": str(password), "retry": ["1h"]})
+    qid = send(veil, "b@anywhere.example")
+    assert veil.wait_event("delivered", queue_id=qid)[0]["tls"] != "none"
+    smarthost.wait_event("auth_ok", user="demo", mechanism="PLAIN")
+    [received] = smarthost.messages()
+    assert received["auth_user"] == "demo"
