@@ -1,0 +1,64 @@
+"""Delivery when the destination misbehaves (a scripted MTA on 127.0.0.7), and when
+Veil itself is killed during delivery: nothing lost, nothing sent twice after a
+saved 2xx."""
+
+import pytest
+
+from harness import message, queue_id, wait_until
+from scripted_mta import ScriptedMTA, Script
+
+
+def routed(make_veil, mta, **delivery):
+    return make_veil(delivery={"mode": "mx", "smarthost": None, "retry": ["1s"], **delivery},
+                     routes=[{"domain": "example.org", "route": mta.route}])
+
+
+def send(veil, recipients, subject="fault test"):
+    with veil.connect("plain") as c:
+        c.ehlo()
+        c.mail("a@corp.example")
+        for r in recipients:
+            c.rcpt(r)
+        qid = queue_id(c.data(message(subject, to=recipients[0])))
+        c.quit()
+    return qid
+
+
+def test_one_recipient_refused_the_other_delivered(make_veil):
+    with ScriptedMTA(script=Script(refuse={"nobody@example.org"})) as mta:
+        veil = routed(make_veil, mta)
+        qid = send(veil, ["b@example.org", "nobody@example.org"])
+        veil.wait_event("delivered", queue_id=qid, to="<b@example.org>")
+        assert "5.1.1" in veil.wait_event("bounced", queue_id=qid, to="<nobody@example.org>")[0]["reply"]
+        wait_until(lambda: qid not in [m["id"] for m in veil.messages()], what="message leaves the queue")
+        assert [r.recipients for r in mta.script.received] == [["b@example.org"]]
+
+
+def test_connection_dropped_during_data_is_retried_and_delivered_once(make_veil):
+    with ScriptedMTA(script=Script(drop_in_data=1)) as mta:
+        veil = routed(make_veil, mta)
+        qid = send(veil, ["b@example.org"])
+        veil.wait_event("deferred", queue_id=qid)
+        veil.wait_event("delivered", queue_id=qid, timeout=30)
+        wait_until(lambda: veil.messages() == [], what="message leaves the queue")
+        assert len(mta.script.received) == 1
+        assert b"Subject: fault test" in mta.script.received[0].text
+
+
+def test_kill9_during_delivery_loses_nothing(make_veil):
+    """Mail accepted while the destination is down, Veil killed while it retries,
+    destination up, Veil restarted: every message arrives."""
+    with ScriptedMTA() as mta:
+        port = mta.port
+    veil = make_veil(delivery={"mode": "mx", "smarthost": None, "retry": ["1s"]},
+                     routes=[{"domain": "example.org", "route": f"[127.0.0.7]:{port}"}])
+    ids = [send(veil, ["b@example.org"], subject=f"kill {n}") for n in range(10)]
+    veil.wait_event("deferred", count=10)
+    veil.kill9()
+    with ScriptedMTA(port=port) as mta:
+        veil.restart()
+        for qid in ids:
+            veil.wait_event("delivered", queue_id=qid, timeout=30)
+        wait_until(lambda: veil.messages() == [], what="queue drained")
+        subjects = sorted(r.text.split(b"Subject: ")[1].split(b"\r\n")[0] for r in mta.script.received)
+        assert subjects == sorted(f"kill {n}".encode() for n in range(10))
