@@ -79,6 +79,9 @@ public struct SMTPClientStateMachine: Sendable {
         case startTLSSent
         case handshaking
         case authSent
+        /// AUTH LOGIN: the 334 for the user name, then for the password.
+        case authLoginUsername
+        case authLoginPassword
         case ready
         case mailSent(Transaction)
         case rcptSent(Transaction, results: [RecipientResult])
@@ -138,6 +141,14 @@ public struct SMTPClientStateMachine: Sendable {
             authenticated = true
             state = .ready
             return .ready
+        case .authLoginUsername:
+            guard reply.code == 334, let credentials = configuration.credentials else { return fail("AUTH LOGIN", reply) }
+            state = .authLoginPassword
+            return .send(Base64.encode(Array(credentials.username.utf8)))
+        case .authLoginPassword:
+            guard reply.code == 334, let credentials = configuration.credentials else { return fail("AUTH LOGIN", reply) }
+            state = .authSent
+            return .send(Base64.encode(Array(credentials.password.utf8)))
         case .mailSent(let transaction):
             guard reply.isPositive else {
                 // MAIL refused: every recipient shares the outcome.
@@ -245,12 +256,16 @@ public struct SMTPClientStateMachine: Sendable {
         if let credentials = configuration.credentials, !authenticated {
             // RFC 4954 §4 with PLAIN (RFC 4616): never over plain text.
             guard tlsActive else { return fail("AUTH needs TLS", nil) }
-            guard extensions["AUTH"].map({ $0.split(separator: " ").contains("PLAIN") }) == true else {
-                return fail("AUTH PLAIN not offered", nil)
+            let mechanisms = (extensions["AUTH"] ?? "").asciiUppercased().split(separator: " ")
+            if mechanisms.contains("PLAIN") {
+                state = .authSent
+                let message = [UInt8](("\0" + credentials.username + "\0" + credentials.password).utf8)
+                return .send("AUTH PLAIN " + Base64.encode(message))
             }
-            state = .authSent
-            let message = [UInt8](("\0" + credentials.username + "\0" + credentials.password).utf8)
-            return .send("AUTH PLAIN " + Base64.encode(message))
+            // Exchange offers LOGIN only on some connectors.
+            guard mechanisms.contains("LOGIN") else { return fail("AUTH PLAIN or LOGIN not offered", nil) }
+            state = .authLoginUsername
+            return .send("AUTH LOGIN")
         }
         state = .ready
         return .ready

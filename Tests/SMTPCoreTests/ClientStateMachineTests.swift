@@ -128,6 +128,19 @@ import Testing
         guard case .fail = hasty.replyReceived(Self.ok) else { Issue.record("reply during the text accepted"); return }
     }
 
+    @Test func smarthostAuthLoginWhenPlainIsNotOffered() {
+        var machine = Self.machine(tls: .required, credentials: Credentials(username: "u", password: "p"))
+        let ehlo = SMTPReply(250, nil, ["exchange", "STARTTLS", "AUTH login"])
+        _ = machine.replyReceived(SMTPReply(220, nil, "exchange"))
+        _ = machine.replyReceived(ehlo)
+        _ = machine.replyReceived(SMTPReply(220, nil, "go"))
+        _ = machine.tlsEstablished()
+        #expect(machine.replyReceived(ehlo) == .send("AUTH LOGIN"))
+        #expect(machine.replyReceived(SMTPReply(334, nil, "VXNlcm5hbWU6")) == .send("dQ=="))
+        #expect(machine.replyReceived(SMTPReply(334, nil, "UGFzc3dvcmQ6")) == .send("cA=="))
+        #expect(machine.replyReceived(SMTPReply(235, "2.7.0", "ok")) == .ready)
+    }
+
     @Test func unsolicitedRepliesFailTheSession() {
         var machine = Self.machine(tls: .none)
         _ = machine.replyReceived(SMTPReply(220, nil, "mx"))
