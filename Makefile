@@ -72,10 +72,13 @@ fuzz: deps
 	SWIFT_BACKTRACE=enable=no .build-fuzz/debug/RewriterFuzzer -max_total_time=$(FUZZ_SECONDS) \
 	  -print_final_stats=1 .build-fuzz/corpus/RewriterFuzzer Tests/Fuzz/RewriterFuzzer/corpus
 
-## bench: throughput figures (release build); not a test.
+## bench: throughput figures (release build); not a test: the rewriter alone, then
+## the whole relay between smtp-source and smtp-sink.
 bench: deps
 	$(SWIFT) build -c release --product veil-bench
+	$(SWIFT) build -c release --product veil
 	.build/release/veil-bench
+	$(PYTHON) Benchmarks/relay_bench.py
 
 clean:
 	rm -rf var

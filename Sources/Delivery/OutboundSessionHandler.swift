@@ -67,9 +67,9 @@ final class OutboundSessionHandler: ChannelInboundHandler {
                 finish(context: context, failure: "not an SMTP reply", reply: nil)
                 return
             case .reply(let reply):
-                // Without PIPELINING every reply answers one command of ours: more
-                // than one at a time means the server is out of step (or hostile).
-                guard input.readableBytes == 0 else {
+                // Every reply answers one command of ours: more than the commands
+                // outstanding means the server is out of step (or hostile).
+                guard input.readableBytes == 0 || machine.awaitsPipelinedReplies else {
                     finish(context: context, failure: "the server sent more than it was asked for", reply: reply)
                     return
                 }
@@ -103,6 +103,11 @@ final class OutboundSessionHandler: ChannelInboundHandler {
         switch action {
         case .send(let line):
             context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(string: line + "\r\n")), promise: nil)
+        case .sendLines(let lines):
+            let text = lines.joined(separator: "\r\n") + "\r\n"
+            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(string: text)), promise: nil)
+        case .none:
+            break
         case .startTLS:
             // RFC 3207 §4: nothing may follow the 220 before the handshake.
             guard input.readableBytes == 0, let tlsContext else {
@@ -136,7 +141,11 @@ final class OutboundSessionHandler: ChannelInboundHandler {
     private func next(context: ChannelHandlerContext) {
         if current < messages.count {
             let action = machine.startTransaction(messages[current].transaction)
-            if case .send(let line) = action, line.hasPrefix("MAIL ") { result.attempted = current + 1 }
+            switch action {
+            case .send(let line) where line.hasPrefix("MAIL "): result.attempted = current + 1
+            case .sendLines: result.attempted = current + 1
+            default: break
+            }
             perform(action, context: context)
         } else {
             perform(machine.quit(), context: context)

@@ -56,6 +56,8 @@ public struct SMTPClientStateMachine: Sendable {
     public enum Action: Sendable, Equatable {
         /// Send this command line (without CRLF).
         case send(String)
+        /// Send these command lines in one write (RFC 2920 PIPELINING).
+        case sendLines([String])
         /// Start the TLS handshake; report with ``tlsEstablished()`` or ``tlsFailed()``.
         case startTLS
         /// Send the message text, dot-stuffed and ended with `CRLF . CRLF`.
@@ -70,6 +72,8 @@ public struct SMTPClientStateMachine: Sendable {
         case fail(reason: String, reply: SMTPReply?)
         /// Close the connection (after QUIT).
         case close
+        /// Nothing to do yet (more pipelined replies to come).
+        case none
     }
 
     enum State: Sendable, Equatable {
@@ -84,6 +88,8 @@ public struct SMTPClientStateMachine: Sendable {
         case authLoginPassword
         case ready
         case mailSent(Transaction)
+        /// MAIL, every RCPT and DATA went out together; their replies so far.
+        case pipelined(Transaction, replies: [SMTPReply])
         case rcptSent(Transaction, results: [RecipientResult])
         case dataSent(Transaction, results: [RecipientResult])
         /// The text is being written; no reply may come yet.
@@ -157,6 +163,13 @@ public struct SMTPClientStateMachine: Sendable {
                 return .transactionFinished(transaction.recipients.map { _ in RecipientResult(reply) })
             }
             return sendRecipient(transaction, results: [])
+        case .pipelined(let transaction, var replies):
+            replies.append(reply)
+            guard replies.count == transaction.recipients.count + 2 else {
+                state = .pipelined(transaction, replies: replies)
+                return .none
+            }
+            return pipelinedRepliesComplete(transaction, replies)
         case .rcptSent(let transaction, var results):
             results.append(RecipientResult(reply))
             guard results.count == transaction.recipients.count else {
@@ -225,8 +238,43 @@ public struct SMTPClientStateMachine: Sendable {
             state = .rsetSent
             return .send("RSET")
         }
+        let mail = "MAIL FROM:\(transaction.sender)" + mailParameters(transaction)
+        if extensions["PIPELINING"] != nil {
+            // RFC 2920 §3.1: MAIL, RCPT... and DATA as one group; DATA ends it.
+            state = .pipelined(transaction, replies: [])
+            return .sendLines([mail] + transaction.recipients.map(recipientLine) + ["DATA"])
+        }
         state = .mailSent(transaction)
-        return .send("MAIL FROM:\(transaction.sender)" + mailParameters(transaction))
+        return .send(mail)
+    }
+
+    /// The server still owes replies to commands sent together.
+    public var awaitsPipelinedReplies: Bool {
+        if case .pipelined = state { return true }
+        return false
+    }
+
+    /// Every reply of a pipelined group is in: MAIL, one per RCPT, DATA.
+    private mutating func pipelinedRepliesComplete(_ transaction: Transaction, _ replies: [SMTPReply]) -> Action {
+        let mail = replies[0]
+        let data = replies[replies.count - 1]
+        var results = replies[1..<(replies.count - 1)].map(RecipientResult.init)
+        if !(200..<300).contains(mail.code) {
+            results = transaction.recipients.map { _ in RecipientResult(mail) }
+        }
+        let anyAccepted = (200..<300).contains(mail.code)
+            && results.contains { if case .accepted = $0 { return true } else { return false } }
+        if data.code == 354 {
+            // RFC 2920 §3.1: after a 354 the text must follow or the connection end;
+            // with nobody to send it to, end it.
+            guard anyAccepted else { return fail("DATA accepted without recipients", data) }
+            state = .sendingText(transaction, results: results)
+            return .sendMessageText
+        }
+        guard !data.isPositive else { return fail("DATA", data) }
+        needsReset = true
+        state = .ready
+        return .transactionFinished(anyAccepted ? Self.apply(data, to: results) : results)
     }
 
     public mutating func quit() -> Action {
@@ -272,14 +320,17 @@ public struct SMTPClientStateMachine: Sendable {
     }
 
     private mutating func sendRecipient(_ transaction: Transaction, results: [RecipientResult]) -> Action {
-        let recipient = transaction.recipients[results.count]
         state = .rcptSent(transaction, results: results)
+        return .send(recipientLine(transaction.recipients[results.count]))
+    }
+
+    private func recipientLine(_ recipient: Recipient) -> String {
         var line = "RCPT TO:<\(recipient.mailbox)>"
         if extensions["DSN"] != nil {
             if let notify = recipient.parameters.notify { line += " NOTIFY=\(notify)" }
             if let orcpt = recipient.parameters.originalRecipient { line += " ORCPT=\(orcpt)" }
         }
-        return .send(line)
+        return line
     }
 
     /// MAIL parameters the server understands (RFC 1870, 6152, 6531, 3461).

@@ -10,7 +10,7 @@ import Testing
         Machine(configuration: .init(heloName: "relay.example", tls: tls, credentials: credentials))
     }
 
-    static let ehlo = SMTPReply(250, nil, ["mx.example", "PIPELINING", "SIZE 1000000", "8BITMIME", "DSN", "STARTTLS", "AUTH PLAIN LOGIN"])
+    static let ehlo = SMTPReply(250, nil, ["mx.example", "SIZE 1000000", "8BITMIME", "DSN", "STARTTLS", "AUTH PLAIN LOGIN"])
     static let ok = SMTPReply(250, "2.0.0", "Ok")
 
     static func transaction(_ recipients: [String] = ["b@example.org"]) -> Machine.Transaction {
@@ -139,6 +139,32 @@ import Testing
         #expect(machine.replyReceived(SMTPReply(334, nil, "VXNlcm5hbWU6")) == .send("dQ=="))
         #expect(machine.replyReceived(SMTPReply(334, nil, "UGFzc3dvcmQ6")) == .send("cA=="))
         #expect(machine.replyReceived(SMTPReply(235, "2.7.0", "ok")) == .ready)
+    }
+
+    @Test func pipelinedTransaction() {
+        var machine = Self.machine(tls: .none)
+        _ = machine.replyReceived(SMTPReply(220, nil, "mx"))
+        _ = machine.replyReceived(SMTPReply(250, nil, ["mx", "PIPELINING", "DSN"]))
+        #expect(machine.startTransaction(Self.transaction(["b@example.org", "c@example.org"])) == .sendLines([
+            "MAIL FROM:<a@corp.example> RET=HDRS", "RCPT TO:<b@example.org> NOTIFY=FAILURE",
+            "RCPT TO:<c@example.org> NOTIFY=FAILURE", "DATA",
+        ]))
+        #expect(machine.awaitsPipelinedReplies)
+        let refused = SMTPReply(550, "5.1.1", "unknown")
+        #expect(machine.replyReceived(Self.ok) == .none)
+        #expect(machine.replyReceived(Self.ok) == .none)
+        #expect(machine.replyReceived(refused) == .none)
+        #expect(machine.replyReceived(SMTPReply(354, nil, "go")) == .sendMessageText)
+        machine.textSent()
+        #expect(machine.replyReceived(Self.ok) == .transactionFinished([.accepted(Self.ok), .permanentFailure(refused)]))
+
+        // Every recipient refused: DATA's 554 ends the transaction, no text.
+        _ = machine.startTransaction(Self.transaction())
+        _ = machine.replyReceived(Self.ok)
+        _ = machine.startTransaction(Self.transaction())
+        _ = machine.replyReceived(Self.ok)
+        _ = machine.replyReceived(refused)
+        #expect(machine.replyReceived(SMTPReply(554, "5.5.1", "no valid recipients")) == .transactionFinished([.permanentFailure(refused)]))
     }
 
     @Test func unsolicitedRepliesFailTheSession() {

@@ -8,7 +8,7 @@ import socket
 import subprocess
 from pathlib import Path
 
-from harness import wait_until
+from harness import wait_listening
 
 ZONE = "veiltest"   # not one of libunbound's built-in local zones (test., invalid., ...)
 
@@ -48,14 +48,7 @@ class DNSServer:
         binary = shutil.which("unbound") or "/usr/sbin/unbound"
         self.proc = subprocess.Popen([binary, "-d", "-c", str(self.directory / "unbound.conf")],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-
-        def listening() -> bool:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return True
-            except OSError:
-                return False
-        wait_until(listening, what=f"unbound on {self.server}")
+        wait_listening("127.0.0.1", self.port, f"unbound on {self.server}")
         return self
 
     def stop(self):

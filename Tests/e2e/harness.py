@@ -416,6 +416,17 @@ def _predicate(pattern):
     return lambda line: rx.search(line) is not None
 
 
+def wait_listening(host: str, port: int, what: str):
+    """Wait until a TCP server accepts connections (a test peer just started)."""
+    def listening() -> bool:
+        try:
+            socket.create_connection((host, port), timeout=1).close()
+            return True
+        except OSError:
+            return False
+    wait_until(listening, what=what)
+
+
 def wait_until(predicate, timeout: float = IO_TIMEOUT, interval: float = 0.02, what: str = "condition"):
     """Poll a condition (e.g. a file appearing) with a deadline."""
     end = time.monotonic() + timeout

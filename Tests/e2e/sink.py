@@ -8,7 +8,7 @@ import socket
 import subprocess
 from pathlib import Path
 
-from harness import wait_until
+from harness import wait_listening
 
 SINK_HOST = "127.0.0.2"
 
@@ -38,14 +38,7 @@ class Sink:
         self.proc = subprocess.Popen([binary, *options, "-u", "root", "-d", str(self.directory / "msg-%H%M%S."),
                                       f"{self.host}:{self.port}", "128"],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-
-        def listening() -> bool:
-            try:
-                socket.create_connection((self.host, self.port), timeout=1).close()
-                return True
-            except OSError:
-                return False
-        wait_until(listening, what=f"smtp-sink on {self.route}")
+        wait_listening(self.host, self.port, f"smtp-sink on {self.route}")
         return self
 
     def stop(self):
