@@ -56,6 +56,7 @@ auth = "off"
 relay_networks = ["127.0.0.0/8"]
 [limits]
 max_connections_per_ip = 1000
+max_message_size = "64MB"
 [scrub]
 profile = "exchange"
 [delivery]

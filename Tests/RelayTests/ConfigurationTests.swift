@@ -122,3 +122,15 @@ import Testing
         #expect(parseDuration("9999999999999d") == nil)
     }
 }
+
+@Suite struct TimestampTests {
+    @Test func roundTripAndFormats() throws {
+        let date = Date(timeIntervalSince1970: 1_795_996_800.25)   // 2026-11-30T00:00:00.250Z, a Monday
+        #expect(Timestamp.format(date) == "2026-11-30T00:00:00.250Z")
+        #expect(Timestamp.parse("2026-11-30T00:00:00.250Z") == date)
+        #expect(Timestamp.parse("2026-11-30T00:00:00Z") == Date(timeIntervalSince1970: 1_795_996_800))
+        #expect(Timestamp.parse("yesterday") == nil)
+        #expect(Timestamp.rfc5322(date) == "Mon, 30 Nov 2026 00:00:00 +0000")
+        #expect(Timestamp.format(Date(timeIntervalSince1970: 1)) < Timestamp.format(Date(timeIntervalSince1970: 2)))
+    }
+}

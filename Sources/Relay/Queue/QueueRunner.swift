@@ -285,8 +285,8 @@ final class QueueRunner: Service {
         let unique = String(generator.next() as UInt64, radix: 36) + String(generator.next() as UInt64, radix: 36)
         let report = DeliveryStatusNotification(
             reportingHost: hostname, job: job, recipients: failures,
-            arrivalDate: MessageContextFactory.rfc5322Date(Timestamp.parse(job.receivedAt) ?? Date()),
-            date: MessageContextFactory.rfc5322Date(Date()), messageID: "<\(unique)@\(hostname)>", boundary: "=_veil_dsn_\(unique)")
+            arrivalDate: Timestamp.rfc5322(Timestamp.parse(job.receivedAt) ?? Date()),
+            date: Timestamp.rfc5322(Date()), messageID: "<\(unique)@\(hostname)>", boundary: "=_veil_dsn_\(unique)")
         var envelope = Envelope(sender: .null, parameters: MailParameters(), clientName: hostname,
                                 authenticatedUser: nil, protocolName: "ESMTP")
         envelope.recipients = [Recipient(mailbox: Router.mailbox(job.sender), parameters: RecipientParameters())]

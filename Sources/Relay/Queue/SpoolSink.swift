@@ -78,7 +78,7 @@ final class SpoolSink: MessageSink {
                                                                         rewriter.scrubbedFields, self.onAccepted)
         return threadPool.runIfActive(eventLoop: eventLoop) {
             do throws(SpoolError) {
-                try spool.commit(incoming, envelope: envelope, receivedAt: Self.now(),
+                try spool.commit(incoming, envelope: envelope, receivedAt: Timestamp.now(),
                                  clientAddress: client.address, listener: client.listener)
             } catch {
                 logger.error("spool_error", metadata: ["queue_id": "\(incoming.queueID)", "error": "\(error)"])
@@ -110,11 +110,5 @@ final class SpoolSink: MessageSink {
 
     static func reply(for error: SpoolError) -> SMTPReply {
         error == .diskFull ? Replies.diskFull : Replies.storageFailure
-    }
-
-    static func now() -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: Date())
     }
 }

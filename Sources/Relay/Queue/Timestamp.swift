@@ -1,21 +1,53 @@
 import Foundation
 
-/// RFC 3339 times in UTC with milliseconds, as the queue index stores them: they
-/// sort as text in time order.
+/// Times as the queue and the messages need them, formatted by hand from
+/// gmtime_r: Foundation's formatters cost tens of microseconds each, and every
+/// message needs several.
 enum Timestamp {
+    /// RFC 3339 in UTC with milliseconds (`2026-11-30T02:20:00.123Z`), as the queue
+    /// index stores times: they sort as text in time order.
     static func format(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: date)
+        let (time, milliseconds) = broken(date)
+        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", time.tm_year + 1900, time.tm_mon + 1, time.tm_mday,
+                      time.tm_hour, time.tm_min, time.tm_sec, milliseconds)
     }
 
     static func now() -> String {
         format(Date())
     }
 
+    /// Reads what ``format(_:)`` writes (and the same without milliseconds).
     static func parse(_ text: String) -> Date? {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.date(from: text)
+        let digits = text.utf8.map { Int($0) - 48 }
+        let bytes = Array(text.utf8)
+        guard bytes.count >= 20, bytes[4] == UInt8(ascii: "-"), bytes[10] == UInt8(ascii: "T"), bytes.last == UInt8(ascii: "Z")
+        else { return nil }
+        func number(_ range: Range<Int>) -> Int { range.reduce(0) { $0 * 10 + digits[$1] } }
+        var time = tm()
+        time.tm_year = Int32(number(0..<4) - 1900)
+        time.tm_mon = Int32(number(5..<7) - 1)
+        time.tm_mday = Int32(number(8..<10))
+        time.tm_hour = Int32(number(11..<13))
+        time.tm_min = Int32(number(14..<16))
+        time.tm_sec = Int32(number(17..<19))
+        let milliseconds = bytes.count >= 24 && bytes[19] == UInt8(ascii: ".") ? number(20..<23) : 0
+        return Date(timeIntervalSince1970: Double(timegm(&time)) + Double(milliseconds) / 1000)
+    }
+
+    /// RFC 5322 §3.3 `date-time` in UTC: "Mon, 30 Nov 2026 02:20:00 +0000".
+    static func rfc5322(_ date: Date) -> String {
+        let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        let (time, _) = broken(date)
+        return String(format: "%@, %02d %@ %04d %02d:%02d:%02d +0000", days[Int(time.tm_wday)], time.tm_mday,
+                      months[Int(time.tm_mon)], time.tm_year + 1900, time.tm_hour, time.tm_min, time.tm_sec)
+    }
+
+    private static func broken(_ date: Date) -> (tm, Int32) {
+        let interval = date.timeIntervalSince1970
+        var seconds = time_t(interval.rounded(.down))
+        var time = tm()
+        gmtime_r(&seconds, &time)
+        return (time, Int32((interval - Double(seconds)) * 1000))
     }
 }

@@ -8,20 +8,11 @@ enum MessageContextFactory {
     /// `Received: by HOSTNAME (Veil) with PROTOCOL id QUEUEID; DATE` (RFC 5321
     /// §4.4, RFC 3848): no `from` clause, so no client name or address.
     static func make(queueID: String, envelope: Envelope, configuration: Configuration) -> MessageContext {
-        let date = rfc5322Date(Date())
+        let date = Timestamp.rfc5322(Date())
         let trace = configuration.scrub.received == .anonymous
             ? "Received: by \(configuration.hostname) (Veil) with \(envelope.protocolName) id \(queueID); \(date)" : nil
         var generator = SystemRandomNumberGenerator()
         let unique = (0..<4).map { _ in String(generator.next() as UInt64, radix: 36) }.joined()
         return MessageContext(traceField: trace, date: date, generatedMessageID: "<\(unique)@\(configuration.hostname)>")
-    }
-
-    /// `date-time` of RFC 5322 §3.3, in UTC: "Mon, 30 Nov 2026 02:20:00 +0000".
-    static func rfc5322Date(_ date: Date) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss Z"
-        return formatter.string(from: date)
     }
 }
