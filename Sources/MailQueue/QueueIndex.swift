@@ -98,18 +98,18 @@ final class QueueIndex: Sendable {
                 ORDER BY m.id, r.rowid
                 """, arguments: [now])
             var jobs: [DeliveryJob] = []
+            // Columns by position, as selected above (name lookups cost a lower-casing each).
             for row in rows {
-                let id: String = row["id"]
+                let id: String = row[0]
                 if excluded.contains(id) { continue }
-                let recipient = DeliveryJob.Recipient(rowID: row["rowid"], address: row["address"], notify: row["notify"],
-                                                      originalRecipient: row["orcpt"], attempts: row["attempts"])
+                let recipient = DeliveryJob.Recipient(rowID: row[8], address: row[9], notify: row[10],
+                                                      originalRecipient: row[11], attempts: row[12])
                 if jobs.last?.messageID == id {
                     jobs[jobs.count - 1].recipients.append(recipient)
                 } else {
                     guard jobs.count < limit else { break }
-                    jobs.append(DeliveryJob(messageID: id, sender: row["sender"], size: row["size"], body: row["body"],
-                                            smtpUTF8: row["smtputf8"], ret: row["ret"], envelopeID: row["envid"],
-                                            receivedAt: row["received_at"], recipients: [recipient]))
+                    jobs.append(DeliveryJob(messageID: id, sender: row[1], size: row[2], body: row[3], smtpUTF8: row[4],
+                                            ret: row[5], envelopeID: row[6], receivedAt: row[7], recipients: [recipient]))
                 }
             }
             return jobs
