@@ -19,6 +19,8 @@ public struct MXResolver: Sendable {
     }
 
     static let maximumHosts = 5
+    /// Addresses tried per host: a hostile zone could list thousands.
+    static let maximumAddressesPerHost = 4
     let resolver: DNSResolver
 
     public init(resolver: DNSResolver) {
@@ -73,7 +75,7 @@ public struct MXResolver: Sendable {
             }
         }
         if addresses.isEmpty && !failures.isEmpty { return .failure(failures.joined(separator: "; ")) }
-        return .success(addresses)
+        return .success(Array(addresses.prefix(Self.maximumAddressesPerHost)))
     }
 
     struct Exchange: Equatable {

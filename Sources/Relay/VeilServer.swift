@@ -77,8 +77,10 @@ public enum VeilServer {
         } catch {
             throw ConfigError(file: configuration.file, line: configuration.dns.serversLine, key: "dns.servers", problem: "\(error)")
         }
+        let dnsThreadPool = NIOThreadPool(numberOfThreads: min(16, configuration.delivery.concurrency))
+        dnsThreadPool.start()
         let runner = try QueueRunner(spool: spool, configuration: configuration, client: client, resolver: resolver,
-                                     threadPool: threadPool, logger: logger)
+                                     threadPool: threadPool, dnsThreadPool: dnsThreadPool, logger: logger)
         let delegate = RelayDelegate(authenticator: authenticator, spool: spool, scrub: scrub, configuration: configuration,
                                      threadPool: threadPool, logger: logger, onAccepted: { runner.wake() })
         let listeners = ListenerService(configuration: configuration, tlsContext: tlsContext,
@@ -89,10 +91,12 @@ public enum VeilServer {
         do {
             try await serviceGroup.run()
         } catch {
+            try? await dnsThreadPool.shutdownGracefully()
             try? await threadPool.shutdownGracefully()
             try? await group.shutdownGracefully()
             throw error
         }
+        try await dnsThreadPool.shutdownGracefully()
         try await threadPool.shutdownGracefully()
         try await group.shutdownGracefully()
         logger.info("stopped")

@@ -90,6 +90,9 @@ public struct SMTPClientStateMachine: Sendable {
         case mailSent(Transaction)
         /// MAIL, every RCPT and DATA went out together; their replies so far.
         case pipelined(Transaction, replies: [SMTPReply])
+        /// DATA got 354 though no recipient was accepted: a lone "." was sent to
+        /// end it; its reply is ignored (RFC 2920 §3.1).
+        case abortingData(results: [RecipientResult])
         case rcptSent(Transaction, results: [RecipientResult])
         case dataSent(Transaction, results: [RecipientResult])
         /// The text is being written; no reply may come yet.
@@ -197,6 +200,10 @@ public struct SMTPClientStateMachine: Sendable {
             state = .ready
             needsReset = true
             return .transactionFinished(Self.apply(reply, to: results))
+        case .abortingData(let results):
+            needsReset = true
+            state = .ready
+            return .transactionFinished(results)
         case .rsetSent:
             guard reply.code == 250 else { return fail("RSET", reply) }
             needsReset = false
@@ -265,9 +272,12 @@ public struct SMTPClientStateMachine: Sendable {
         let anyAccepted = (200..<300).contains(mail.code)
             && results.contains { if case .accepted = $0 { return true } else { return false } }
         if data.code == 354 {
-            // RFC 2920 §3.1: after a 354 the text must follow or the connection end;
-            // with nobody to send it to, end it.
-            guard anyAccepted else { return fail("DATA accepted without recipients", data) }
+            // RFC 2920 §3.1: after a 354 the text must follow; with nobody to send
+            // it to, an empty text ends the transaction.
+            guard anyAccepted else {
+                state = .abortingData(results: results)
+                return .send(".")
+            }
             state = .sendingText(transaction, results: results)
             return .sendMessageText
         }

@@ -165,6 +165,15 @@ import Testing
         _ = machine.replyReceived(Self.ok)
         _ = machine.replyReceived(refused)
         #expect(machine.replyReceived(SMTPReply(554, "5.5.1", "no valid recipients")) == .transactionFinished([.permanentFailure(refused)]))
+
+        // A server that says 354 anyway gets a lone dot; the refusals stand.
+        _ = machine.startTransaction(Self.transaction())
+        _ = machine.replyReceived(Self.ok)
+        _ = machine.startTransaction(Self.transaction())
+        _ = machine.replyReceived(Self.ok)
+        _ = machine.replyReceived(refused)
+        #expect(machine.replyReceived(SMTPReply(354, nil, "go")) == .send("."))
+        #expect(machine.replyReceived(SMTPReply(554, "5.5.1", "no recipients")) == .transactionFinished([.permanentFailure(refused)]))
     }
 
     @Test func unsolicitedRepliesFailTheSession() {

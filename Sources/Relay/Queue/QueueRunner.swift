@@ -20,6 +20,9 @@ final class QueueRunner: Service {
     private let router: Router
     /// Nil when every destination is a route or the smarthost.
     private let mxResolver: MXResolver?
+    /// DNS lookups block for seconds when nameservers do not answer: they get
+    /// threads of their own, so that queue writes and AUTH checks never wait.
+    private let dnsThreadPool: NIOThreadPool
     private let threadPool: NIOThreadPool
     private let logger: Logger
     private let wakeUps: AsyncStream<Void>
@@ -40,7 +43,8 @@ final class QueueRunner: Service {
     static let idlePoll = Duration.seconds(30)
 
     init(spool: Spool, configuration: Configuration, client: DeliveryClient, resolver: DNSResolver?,
-         threadPool: NIOThreadPool, logger: Logger) throws(ConfigError) {
+         threadPool: NIOThreadPool, dnsThreadPool: NIOThreadPool, logger: Logger) throws(ConfigError) {
+        self.dnsThreadPool = dnsThreadPool
         self.spool = spool
         self.configuration = configuration
         self.client = client
@@ -135,7 +139,7 @@ final class QueueRunner: Service {
         case .mx(let domain):
             let outcome: MXResolver.Outcome
             if let mxResolver {
-                outcome = (try? await threadPool.runIfActive { mxResolver.resolve(domain) }) ?? .temporaryFailure("shutting down")
+                outcome = (try? await dnsThreadPool.runIfActive { mxResolver.resolve(domain) }) ?? .temporaryFailure("shutting down")
             } else {
                 outcome = .temporaryFailure("no DNS resolver (mode is not \"mx\")")
             }

@@ -56,9 +56,11 @@ struct Router: Sendable {
             return (.fixed(host: hop.host, port: hop.port), route?.tls ?? delivery.tls, false)
         }
         if delivery.mode == .smarthost, let smarthost = delivery.smarthost {
-            // A smarthost with AUTH is never used without TLS (RFC 4954 §4).
-            return (.fixed(host: smarthost.host, port: smarthost.port),
-                    credentials != nil ? .required : route?.tls ?? delivery.tls, true)
+            // A smarthost with AUTH is never used without TLS (RFC 4954 §4); a
+            // stronger policy (verify) stays as it is.
+            let policy = route?.tls ?? delivery.tls
+            let raised = credentials != nil && (policy == .none || policy == .opportunistic) ? .required : policy
+            return (.fixed(host: smarthost.host, port: smarthost.port), raised, true)
         }
         return (.mx(domain: domain), route?.tls ?? delivery.tls, false)
     }
