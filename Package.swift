@@ -93,6 +93,10 @@ let package = Package(
             dependencies: ["MessageRewriter", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .testTarget(
+            name: "DeliveryTests",
+            dependencies: ["Delivery"]
+        ),
+        .testTarget(
             name: "MailQueueTests",
             dependencies: ["MailQueue", "SMTPCore", .product(name: "NIOCore", package: "swift-nio")]
         ),

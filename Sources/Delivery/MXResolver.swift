@@ -29,6 +29,7 @@ public struct MXResolver: Sendable {
 
     /// Blocking: call from a thread pool.
     public func resolve(_ domain: String) -> Outcome {
+        guard let domain = IDNA.toASCII(domain) else { return .noSuchDomain }
         switch resolver.query(domain, .mx) {
         case .nameError:
             return .noSuchDomain
