@@ -19,7 +19,11 @@ final class OutboundSessionHandler: ChannelInboundHandler {
     static let finalReplyTimeout = TimeAmount.minutes(10)
 
     private var machine: SMTPClientStateMachine
-    private let messages: [OutboundMessage]
+    private var messages: [OutboundMessage]
+    /// Asked for more messages to the same destination once these are sent, so one
+    /// connection carries as many as the queue has (nil: none).
+    private let fetchMore: (@Sendable (any EventLoop) -> EventLoopFuture<[OutboundMessage]>)?
+    private var noMoreMessages = false
     private let tlsContext: NIOSSLContext?
     private let serverName: String?
     /// The context checks the certificate (chain and name).
@@ -38,7 +42,9 @@ final class OutboundSessionHandler: ChannelInboundHandler {
 
     init(configuration: SMTPClientStateMachine.Configuration, messages: [OutboundMessage], tlsContext: NIOSSLContext?,
          serverName: String?, verified: Bool, fileIO: NonBlockingFileIO, report: SessionReporter,
+         fetchMore: (@Sendable (any EventLoop) -> EventLoopFuture<[OutboundMessage]>)?,
          onTransaction: @escaping @Sendable (Int, [SMTPClientStateMachine.RecipientResult], String?) -> Void) {
+        self.fetchMore = fetchMore
         self.onTransaction = onTransaction
         self.machine = SMTPClientStateMachine(configuration: configuration)
         self.messages = messages
@@ -147,6 +153,17 @@ final class OutboundSessionHandler: ChannelInboundHandler {
             default: break
             }
             perform(action, context: context)
+        } else if let fetchMore, !noMoreMessages {
+            // More for this destination? Sent on this connection, without a new
+            // handshake (RFC 5321 §4.5.3.1.10 allows many transactions).
+            fetchMore(context.eventLoop).hop(to: context.eventLoop).assumeIsolated().whenComplete { more in
+                guard !self.done else { return }
+                let more = (try? more.get()) ?? []
+                if more.isEmpty { self.noMoreMessages = true }
+                self.messages += more
+                self.result.results += Array(repeating: nil, count: more.count)
+                self.next(context: context)
+            }
         } else {
             perform(machine.quit(), context: context)
         }

@@ -62,3 +62,22 @@ def test_kill9_during_delivery_loses_nothing(make_veil):
         wait_until(lambda: veil.messages() == [], what="queue drained")
         subjects = sorted(r.text.split(b"Subject: ")[1].split(b"\r\n")[0] for r in mta.script.received)
         assert subjects == sorted(f"kill {n}".encode() for n in range(10))
+
+
+def test_messages_to_one_destination_share_connections(make_veil):
+    """Twenty queued messages for one destination go out over few connections:
+    a pass packs them into sessions of messages_per_connection, and a running
+    session takes mail that falls due meanwhile instead of a new connection."""
+    with ScriptedMTA() as mta:
+        port = mta.port
+    veil = make_veil(delivery={"mode": "mx", "smarthost": None, "retry": ["1s"], "concurrency_per_domain": 2},
+                     routes=[{"domain": "example.org", "route": f"[127.0.0.7]:{port}"}])
+    ids = [send(veil, ["b@example.org"], subject=f"batch {n}") for n in range(20)]
+    veil.wait_event("deferred", count=20)
+    veil.kill9()
+    with ScriptedMTA(port=port) as mta:
+        veil.restart()     # everything is due at once now
+        for qid in ids:
+            veil.wait_event("delivered", queue_id=qid, timeout=30)
+        assert len(mta.script.received) == 20
+        assert mta.script.sessions <= 2, f"{mta.script.sessions} connections for 20 messages"

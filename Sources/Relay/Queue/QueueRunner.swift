@@ -130,12 +130,15 @@ final class QueueRunner: Service {
 
     private func deliver(_ session: Router.Session) async {
         let started = Date()
+        // The session's messages; it grows when the connection asks for more.
+        let jobs = NIOLockedValueBox(session.jobs)
         var saved = Set<Int>()
         var report = SessionReport.empty
         var relay = session.hop.description
         switch session.hop {
         case .fixed(let host, let port):
-            report = await attempt(session, host: host, port: port, serverName: nil, relay: relay, started: started, saved: &saved)
+            report = await attempt(session, jobs: jobs, host: host, port: port, serverName: nil, relay: relay, started: started,
+                                   saved: &saved)
         case .mx(let domain):
             let outcome: MXResolver.Outcome
             if let mxResolver {
@@ -159,14 +162,15 @@ final class QueueRunner: Service {
                 hosts: for host in hosts {
                     for address in host.addresses {
                         relay = "\(host.name)[\(address)]:25"
-                        report = await attempt(session, host: address, port: 25, serverName: host.name, relay: relay,
-                                               started: started, saved: &saved)
+                        report = await attempt(session, jobs: jobs, host: address, port: 25, serverName: host.name,
+                                               relay: relay, started: started, saved: &saved)
                         if report.attempted > 0 || !saved.isEmpty || Task.isShuttingDownGracefully { break hosts }
                     }
                 }
             }
         }
-        for (index, job) in session.jobs.enumerated() where !saved.contains(index) {
+        let allJobs = jobs.withLockedValue { $0 }
+        for (index, job) in allJobs.enumerated() where !saved.contains(index) {
             // Cut off in its transaction, or the session never got going: an attempt.
             // Not reached after others went through: still due, not an attempt.
             if index < report.attempted || report.attempted == 0 {
@@ -176,26 +180,47 @@ final class QueueRunner: Service {
         activity.withLockedValue { activity in
             activity.sessions -= 1
             activity.sessionsPerHop[session.hop.description, default: 1] -= 1
-            for job in session.jobs { activity.inFlight.remove(job.messageID) }
+            for job in allJobs { activity.inFlight.remove(job.messageID) }
         }
         wake()
     }
 
+    /// Due messages for the same hop as a running session, claimed for it (marked
+    /// in flight), up to `messages_per_connection` in all.
+    private func moreJobs(for session: Router.Session, jobs: NIOLockedValueBox<[DeliveryJob]>) async -> [OutboundMessage] {
+        let room = configuration.delivery.messagesPerConnection - jobs.withLockedValue { $0.count }
+        guard room > 0, !Task.isShuttingDownGracefully else { return [] }
+        let excluded = activity.withLockedValue { $0.inFlight.union($0.unsaved) }
+        let spool = self.spool
+        guard let due = try? await threadPool.runIfActive({ try spool.dueJobs(now: Timestamp.now(), limit: 10_000, excluded: excluded) })
+        else { return [] }
+        let candidates = router.pieces(of: due, for: session).prefix(room)
+        let claimed = activity.withLockedValue { activity in
+            candidates.filter { activity.inFlight.insert($0.messageID).inserted }
+        }
+        jobs.withLockedValue { $0 += claimed }
+        return claimed.map { OutboundMessage(transaction: Router.transaction(for: $0), path: spool.messagePath($0.messageID)) }
+    }
+
     /// One connection: each message's results are saved as soon as its transaction
     /// ends; returns the session's report.
-    private func attempt(_ session: Router.Session, host: String, port: Int, serverName: String?, relay: String,
-                         started: Date, saved: inout Set<Int>) async -> SessionReport {
-        let messages = session.jobs.map { job in
+    private func attempt(_ session: Router.Session, jobs: NIOLockedValueBox<[DeliveryJob]>, host: String, port: Int,
+                         serverName: String?, relay: String, started: Date, saved: inout Set<Int>) async -> SessionReport {
+        let messages = jobs.withLockedValue { $0 }.map { job in
             OutboundMessage(transaction: Router.transaction(for: job), path: spool.messagePath(job.messageID))
         }
         let (finished, continuation) = AsyncStream.makeStream(of: (Int, [SMTPClientStateMachine.RecipientResult], String?).self)
         let future = client.deliver(messages, host: host, port: port, serverName: serverName, verifyCertificate: session.verify,
-                                    configuration: session.client) { index, results, tls in
+                                    configuration: session.client,
+                                    fetchMore: { eventLoop in
+                                        eventLoop.makeFutureWithTask { await self.moreJobs(for: session, jobs: jobs) }
+                                    }) { index, results, tls in
             continuation.yield((index, results, tls))
         }
         future.whenComplete { _ in continuation.finish() }
         for await (index, results, tls) in finished {
-            await record(session.jobs[index], results: results, report: .empty, tls: tls, relay: relay, started: started)
+            await record(jobs.withLockedValue { $0[index] }, results: results, report: .empty, tls: tls, relay: relay,
+                         started: started)
             saved.insert(index)
         }
         return (try? await future.get()) ?? .empty

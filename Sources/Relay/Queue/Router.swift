@@ -24,8 +24,10 @@ struct Router: Sendable {
     struct Session: Sendable {
         var hop: NextHop
         var client: SMTPClientStateMachine.Configuration
+        /// The TLS policy in force for this hop.
+        var policy: Configuration.Delivery.TLSPolicy
         /// `tls = "verify"`: the certificate is checked.
-        var verify: Bool
+        var verify: Bool { policy == .verify }
         var jobs: [DeliveryJob]
     }
 
@@ -94,12 +96,24 @@ struct Router: Sendable {
             while start < entry.jobs.count && sessionsForHop < perHop {
                 sessionsForHop += 1
                 let end = min(start + messagesPerConnection, entry.jobs.count)
-                sessions.append(Session(hop: entry.hop, client: client, verify: entry.tls == .verify,
+                sessions.append(Session(hop: entry.hop, client: client, policy: entry.tls,
                                         jobs: Array(entry.jobs[start..<end])))
                 start = end
             }
         }
         return sessions
+    }
+
+    /// The shares of `jobs` that go to the same hop, with the same TLS policy, as
+    /// `session` (to send on its connection).
+    func pieces(of jobs: [DeliveryJob], for session: Session) -> [DeliveryJob] {
+        jobs.compactMap { job in
+            let recipients = job.recipients.filter { recipient in
+                let (hop, tls, _) = hop(for: recipient.domain)
+                return hop == session.hop && tls == session.policy
+            }
+            return recipients.isEmpty ? nil : job.with(recipients: recipients)
+        }
     }
 
     static func clientPolicy(_ policy: Configuration.Delivery.TLSPolicy) -> SMTPClientStateMachine.TLSPolicy {
