@@ -116,9 +116,6 @@ public struct SMTPClientStateMachine: Sendable {
         self.configuration = configuration
     }
 
-    /// The server's SIZE limit, if it announced one (RFC 1870).
-    public var maximumSize: Int? { extensions["SIZE"].flatMap { Int($0) }.flatMap { $0 > 0 ? $0 : nil } }
-
     // MARK: Events
 
     public mutating func replyReceived(_ reply: SMTPReply) -> Action {

@@ -83,9 +83,10 @@ final class QueueRunner: Service {
     /// poll), replacing the previous timer.
     private func setTimer() {
         let next = try? spool.nextAttempt()
-        let seconds = next.flatMap(Timestamp.parse).map { $0.timeIntervalSinceNow } ?? 30
+        let idle = Double(Self.idlePoll.components.seconds)
+        let seconds = next.flatMap(Timestamp.parse).map { $0.timeIntervalSinceNow } ?? idle
         // At least a second: a due recipient that cannot be routed must not spin.
-        let wait = Duration.milliseconds(Int64(max(1, min(seconds, 30)) * 1000))
+        let wait = Duration.milliseconds(Int64(max(1, min(seconds, idle)) * 1000))
         let task = Task { [weak self] in
             guard (try? await Task.sleep(for: wait)) != nil else { return }
             self?.wake()
