@@ -33,12 +33,12 @@ public struct DeliveryClient: Sendable {
     /// Connects to `host:port` and sends `messages` in one session. Never fails: a
     /// connection that cannot be made is a report with `failure` set.
     /// `onTransaction` is called (on an event loop) with each message's results, and
-    /// the session's TLS protocol, as soon as its transaction ends; its index counts
+    /// what the session knew then (TLS, DSN), as soon as its transaction ends; its index counts
     /// the messages given here, then those `fetchMore` added.
     public func deliver(_ messages: [OutboundMessage], host: String, port: Int, serverName: String? = nil,
                         verifyCertificate: Bool = false, configuration: SMTPClientStateMachine.Configuration,
                         fetchMore: (@Sendable (any EventLoop) -> EventLoopFuture<[OutboundMessage]>)? = nil,
-                        onTransaction: @escaping @Sendable (Int, [SMTPClientStateMachine.RecipientResult], String?) -> Void)
+                        onTransaction: @escaping @Sendable (Int, [SMTPClientStateMachine.RecipientResult], TransactionContext) -> Void)
         -> EventLoopFuture<SessionReport> {
         let eventLoop = group.next()
         let promise = eventLoop.makePromise(of: SessionReport.self)

@@ -13,6 +13,14 @@ public struct OutboundMessage: Sendable {
     }
 }
 
+/// What a session knew when one of its transactions ended.
+public struct TransactionContext: Sendable {
+    /// "TLSv1.3 TLS_AES_256_GCM_SHA384 verified", or nil for plain text.
+    public var tls: String?
+    /// The server offered DSN (RFC 3461): it takes over success notices.
+    public var dsnOffered: Bool
+}
+
 /// What one session achieved: per message, the result of each recipient (nil for
 /// messages not attempted), and why the session ended early, if it did.
 public struct SessionReport: Sendable {

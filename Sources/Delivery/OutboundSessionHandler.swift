@@ -31,7 +31,7 @@ final class OutboundSessionHandler: ChannelInboundHandler {
     private let fileIO: NonBlockingFileIO
     private let report: SessionReporter
     /// Called as each message's transaction ends, so its results are saved at once.
-    private let onTransaction: @Sendable (Int, [SMTPClientStateMachine.RecipientResult], String?) -> Void
+    private let onTransaction: @Sendable (Int, [SMTPClientStateMachine.RecipientResult], TransactionContext) -> Void
     private var result: SessionReport
     private var parser = SMTPReplyParser()
     private var input = ByteBuffer()
@@ -43,7 +43,7 @@ final class OutboundSessionHandler: ChannelInboundHandler {
     init(configuration: SMTPClientStateMachine.Configuration, messages: [OutboundMessage], tlsContext: NIOSSLContext?,
          serverName: String?, verified: Bool, fileIO: NonBlockingFileIO, report: SessionReporter,
          fetchMore: (@Sendable (any EventLoop) -> EventLoopFuture<[OutboundMessage]>)?,
-         onTransaction: @escaping @Sendable (Int, [SMTPClientStateMachine.RecipientResult], String?) -> Void) {
+         onTransaction: @escaping @Sendable (Int, [SMTPClientStateMachine.RecipientResult], TransactionContext) -> Void) {
         self.fetchMore = fetchMore
         self.onTransaction = onTransaction
         self.machine = SMTPClientStateMachine(configuration: configuration)
@@ -131,7 +131,7 @@ final class OutboundSessionHandler: ChannelInboundHandler {
             sendText(context: context)
         case .transactionFinished(let results):
             result.results[current] = results
-            onTransaction(current, results, result.tls)
+            onTransaction(current, results, TransactionContext(tls: result.tls, dsnOffered: machine.extensions["DSN"] != nil))
             current += 1
             next(context: context)
         case .ready:

@@ -76,7 +76,7 @@ public struct DeliveryStatusNotification: Sendable {
             """
         text += failed
             ? "Your message could not be delivered to one or more recipients. The mail system\r\ngave up on these addresses:\r\n\r\n"
-            : "Your message was delivered to the following addresses, as you asked to be told:\r\n\r\n"
+            : "Your message was passed on to the following addresses, as you asked to be told. The next\r\nmail system does not report delivery, so this is the last notice:\r\n\r\n"
         for recipient in recipients {
             text += "<\(recipient.address)>: \(Self.asciiLine(recipient.diagnostic))\r\n"
         }
@@ -129,7 +129,7 @@ public struct DeliveryStatusNotification: Sendable {
         if words.count >= 2 {
             let parts = words[1].split(separator: ".")
             if parts.count == 3, parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isNumber) }),
-               words[1].first == "4" || words[1].first == "5" {
+               words[1].first == fallback.first || (fallback.first != "2" && (words[1].first == "4" || words[1].first == "5")) {
                 return String(words[1])
             }
         }

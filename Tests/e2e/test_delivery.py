@@ -123,3 +123,45 @@ def test_required_tls_never_sends_in_plain_text(make_veil, sink):
     veil.wait_event("deferred", queue_id=qid)
     assert sink.messages() == []
     assert [m["id"] for m in veil.messages()] == [qid]
+
+
+def test_notify_success_gets_a_relayed_report_when_the_next_hop_has_no_dsn(make_veil, tmp_path):
+    """smtp-sink offers no DSN, so Veil cannot pass NOTIFY=SUCCESS on: it tells the
+    sender itself that the message was relayed (RFC 3461 §5.2.2)."""
+    import email
+    dest = Sink(tmp_path / "dest").start("-N")        # -N: no DSN announced
+    home = Sink(tmp_path / "home", host="127.0.0.3").start()
+    try:
+        veil = make_veil(delivery={"mode": "mx", "smarthost": None, "retry": ["1s"]},
+                         routes=[{"domain": "example.org", "route": dest.route},
+                                 {"domain": "corp.example", "route": home.route}])
+        with veil.connect("plain") as c:
+            c.ehlo()
+            c.mail("a@corp.example")
+            c.rcpt("b@example.org", params="NOTIFY=SUCCESS,FAILURE")
+            c.rcpt("c@example.org")
+            qid = queue_id(c.data(message("tell me", to="b@example.org")))
+            c.quit()
+        report_id = veil.wait_event("report_queued", original_queue_id=qid)[0]["queue_id"]
+        veil.wait_event("delivered", queue_id=report_id)
+        [dump] = home.messages()
+        status = email.message_from_bytes(dump).get_payload()[1].as_string()
+        assert "Final-Recipient: rfc822; b@example.org" in status and "Action: relayed" in status
+        assert "c@example.org" not in status
+    finally:
+        dest.stop()
+        home.stop()
+
+
+def test_notify_success_is_passed_on_when_the_next_hop_has_dsn(make_veil, sink):
+    sink.start()                                      # smtp-sink announces DSN
+    veil = routed(make_veil, sink)
+    with veil.connect("plain") as c:
+        c.ehlo()
+        c.mail("a@corp.example")
+        c.rcpt("b@example.org", params="NOTIFY=SUCCESS")
+        qid = queue_id(c.data(message("pass it on")))
+        c.quit()
+    veil.wait_event("delivered", queue_id=qid)
+    assert b"X-Rcpt-Args: <b@example.org> NOTIFY=SUCCESS" in sink.messages()[0]
+    assert veil.events("report_queued") == []

@@ -210,18 +210,18 @@ final class QueueRunner: Service {
         let messages = jobs.withLockedValue { $0 }.map { job in
             OutboundMessage(transaction: Router.transaction(for: job), path: spool.messagePath(job.messageID))
         }
-        let (finished, continuation) = AsyncStream.makeStream(of: (Int, [SMTPClientStateMachine.RecipientResult], String?).self)
+        let (finished, continuation) = AsyncStream.makeStream(of: (Int, [SMTPClientStateMachine.RecipientResult], TransactionContext).self)
         let future = client.deliver(messages, host: host, port: port, serverName: serverName, verifyCertificate: session.verify,
                                     configuration: session.client,
                                     fetchMore: { eventLoop in
                                         eventLoop.makeFutureWithTask { await self.moreJobs(for: session, jobs: jobs) }
-                                    }) { index, results, tls in
-            continuation.yield((index, results, tls))
+                                    }) { index, results, context in
+            continuation.yield((index, results, context))
         }
         future.whenComplete { _ in continuation.finish() }
-        for await (index, results, tls) in finished {
-            await record(jobs.withLockedValue { $0[index] }, results: results, report: .empty, tls: tls, relay: relay,
-                         started: started)
+        for await (index, results, context) in finished {
+            await record(jobs.withLockedValue { $0[index] }, results: results, report: .empty, tls: context.tls,
+                         nextHopTakesDSN: context.dsnOffered, relay: relay, started: started)
             saved.insert(index)
         }
         return (try? await future.get()) ?? .empty
@@ -239,10 +239,10 @@ final class QueueRunner: Service {
 
     /// Turns one message's results into per-recipient outcomes, logs them, saves them.
     private func record(_ job: DeliveryJob, results: [SMTPClientStateMachine.RecipientResult]?, report: SessionReport,
-                        tls: String?, relay: String, started: Date) async {
+                        tls: String?, nextHopTakesDSN: Bool = false, relay: String, started: Date) async {
         var outcomes: [(rowID: Int64, outcome: DeliveryOutcome)] = []
         var lines: [(String, Logger.Metadata)] = []
-        var failures: [DeliveryStatusNotification.RecipientStatus] = []
+        var notices: [DeliveryStatusNotification.RecipientStatus] = []
         let expired = (Timestamp.parse(job.receivedAt).map { -$0.timeIntervalSinceNow } ?? 0) > Double(configuration.delivery.maximumLifetime)
         for (index, recipient) in job.recipients.enumerated() {
             let outcome: DeliveryOutcome
@@ -264,8 +264,15 @@ final class QueueRunner: Service {
                 (outcome, event) = deferral(said, attempts: recipient.attempts, expired: expired)
             }
             outcomes.append((recipient.rowID, outcome))
+            // RFC 3461 §5.2.2: a success notice is ours to send only when the next hop
+            // cannot take the NOTIFY request over.
+            if event == "delivered", !nextHopTakesDSN, recipient.notify?.contains("SUCCESS") == true {
+                notices.append(.init(address: recipient.address, originalRecipient: recipient.originalRecipient, action: "relayed",
+                                      status: DeliveryStatusNotification.status(fromReply: said, fallback: "2.0.0"),
+                                      remoteMTA: relay, diagnostic: said))
+            }
             if event == "bounced" || event == "expired", recipient.notify.map({ $0.contains("FAILURE") }) ?? true {
-                failures.append(.init(address: recipient.address, originalRecipient: recipient.originalRecipient, action: "failed",
+                notices.append(.init(address: recipient.address, originalRecipient: recipient.originalRecipient, action: "failed",
                                       status: DeliveryStatusNotification.status(fromReply: said,
                                                                                 fallback: event == "expired" ? "4.4.7" : "5.0.0"),
                                       remoteMTA: event == "bounced" && relay != "none" ? relay : nil, diagnostic: said))
@@ -283,10 +290,10 @@ final class QueueRunner: Service {
         }
         // The sender's notice is queued before the outcome is saved: a crash in
         // between sends it twice, never not at all. Both block on fsync: thread pool.
-        let (spool, failed, saved) = (self.spool, failures, outcomes)
+        let (spool, reports, saved) = (self.spool, notices, outcomes)
         do {
             try await threadPool.runIfActive {
-                self.queueBounce(for: job, failures: failed)
+                self.queueReport(for: job, notices: reports)
                 try spool.record(messageID: job.messageID, outcomes: saved)
             }
         } catch {
@@ -302,10 +309,11 @@ final class QueueRunner: Service {
         }
     }
 
-    /// Queues an RFC 3464 report to the sender about recipients given up on (never
-    /// for the null sender, so reports themselves never bounce: RFC 5321 §4.5.5).
-    private func queueBounce(for job: DeliveryJob, failures: [DeliveryStatusNotification.RecipientStatus]) {
-        guard !job.sender.isEmpty, !failures.isEmpty else { return }
+    /// Queues an RFC 3464 report to the sender about recipients given up on, or
+    /// relayed to a next hop without DSN when NOTIFY asked for SUCCESS (never for
+    /// the null sender, so reports themselves never bounce: RFC 5321 §4.5.5).
+    private func queueReport(for job: DeliveryJob, notices: [DeliveryStatusNotification.RecipientStatus]) {
+        guard !job.sender.isEmpty, !notices.isEmpty else { return }
         guard let original = spool.messageText(job.messageID) else {
             logger.error("queue_error", metadata: ["queue_id": "\(job.messageID)", "error": "message file missing for the bounce"])
             return
@@ -314,7 +322,7 @@ final class QueueRunner: Service {
         var generator = SystemRandomNumberGenerator()
         let unique = String(generator.next() as UInt64, radix: 36) + String(generator.next() as UInt64, radix: 36)
         let report = DeliveryStatusNotification(
-            reportingHost: hostname, job: job, recipients: failures,
+            reportingHost: hostname, job: job, recipients: notices,
             arrivalDate: Timestamp.rfc5322(Timestamp.parse(job.receivedAt) ?? Date()),
             date: Timestamp.rfc5322(Date()), messageID: "<\(unique)@\(hostname)>", boundary: "=_veil_dsn_\(unique)")
         var envelope = Envelope(sender: .null, parameters: MailParameters(), clientName: hostname,
@@ -322,8 +330,9 @@ final class QueueRunner: Service {
         envelope.recipients = [Recipient(mailbox: Router.mailbox(job.sender), parameters: RecipientParameters())]
         do {
             let id = try spool.enqueue(report.render(original: original), envelope: envelope, receivedAt: Timestamp.now())
-            logger.notice("bounce_queued", metadata: ["queue_id": "\(id)", "original_queue_id": "\(job.messageID)",
-                                                      "to": "<\(job.sender)>", "recipients": "\(failures.count)"])
+            let bounce = notices.contains { $0.action == "failed" }
+            logger.notice(bounce ? "bounce_queued" : "report_queued", metadata: ["queue_id": "\(id)", "original_queue_id": "\(job.messageID)",
+                                                      "to": "<\(job.sender)>", "recipients": "\(notices.count)"])
             wake()
         } catch {
             logger.error("queue_error", metadata: ["queue_id": "\(job.messageID)", "error": "bounce not queued: \(error)"])
