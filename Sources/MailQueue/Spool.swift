@@ -143,8 +143,9 @@ public final class Spool: Sendable {
         return message.queueID
     }
 
-    /// The text of a queued message.
-    public func messageText(_ messageID: String) -> [UInt8]? {
+    /// The text of a queued message; with `upToHeaderEnd`, reading stops once the
+    /// header block is in (a bounce without RET=FULL needs no more of a 50 MB file).
+    public func messageText(_ messageID: String, upToHeaderEnd: Bool = false) -> [UInt8]? {
         let descriptor = Glibc.open(messagePath(messageID), O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { return nil }
         defer { close(descriptor) }
@@ -155,6 +156,7 @@ public final class Spool: Sendable {
             if count < 0 && errno == EINTR { continue }
             guard count > 0 else { break }
             text += chunk[..<count]
+            if upToHeaderEnd && DeliveryStatusNotification.headerBlock(of: text).count < text.count { break }
         }
         return text
     }

@@ -314,7 +314,7 @@ final class QueueRunner: Service {
     /// the null sender, so reports themselves never bounce: RFC 5321 §4.5.5).
     private func queueReport(for job: DeliveryJob, notices: [DeliveryStatusNotification.RecipientStatus]) {
         guard !job.sender.isEmpty, !notices.isEmpty else { return }
-        guard let original = spool.messageText(job.messageID) else {
+        guard let original = spool.messageText(job.messageID, upToHeaderEnd: job.ret != "FULL") else {
             logger.error("queue_error", metadata: ["queue_id": "\(job.messageID)", "error": "message file missing for the bounce"])
             return
         }
