@@ -7,7 +7,8 @@ import SMTPNIO
 
 /// Runs one outbound SMTP session on a connected channel: feeds server replies to
 /// ``SMTPClientStateMachine``, carries out its actions, streams each message's
-/// spool file dot-stuffed, and completes `report` when the session ends.
+/// spool file (dot-stuffed after DATA, or in BDAT chunks), and completes `report`
+/// when the session ends.
 final class OutboundSessionHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -17,6 +18,8 @@ final class OutboundSessionHandler: ChannelInboundHandler {
     static let commandTimeout = TimeAmount.minutes(5)
     static let blockTimeout = TimeAmount.minutes(3)
     static let finalReplyTimeout = TimeAmount.minutes(10)
+    /// Text per BDAT chunk: few round trips, bounded memory per session.
+    static let chunkSize: Int64 = 256 * 1024
 
     private var machine: SMTPClientStateMachine
     private var messages: [OutboundMessage]
@@ -39,6 +42,15 @@ final class OutboundSessionHandler: ChannelInboundHandler {
     private var current = 0
     private var done = false
     private var timeout: Scheduled<Void>?
+    /// The spool file being sent in BDAT chunks.
+    private var chunkedText: ChunkedText?
+
+    private struct ChunkedText {
+        var handle: NIOFileHandle
+        var offset: Int64 = 0
+        var size: Int64
+        var encoder = OutboundTextEncoder(framing: .bdat)
+    }
 
     init(configuration: SMTPClientStateMachine.Configuration, messages: [OutboundMessage], tlsContext: NIOSSLContext?,
          serverName: String?, verified: Bool, fileIO: NonBlockingFileIO, report: SessionReporter,
@@ -129,6 +141,8 @@ final class OutboundSessionHandler: ChannelInboundHandler {
             }
         case .sendMessageText:
             sendText(context: context)
+        case .sendChunk:
+            sendChunk(context: context)
         case .transactionFinished(let results):
             result.results[current] = results
             onTransaction(current, results, TransactionContext(tls: result.tls, dsnOffered: machine.extensions["DSN"] != nil))
@@ -179,7 +193,7 @@ final class OutboundSessionHandler: ChannelInboundHandler {
         let handler = NIOLoopBound(self, eventLoop: eventLoop)
         let loopContext = NIOLoopBound(context, eventLoop: eventLoop)
         let sent = fileIO.openFile(_deprecatedPath: path, eventLoop: eventLoop).flatMap { handle, region in
-            let stuffer = NIOLoopBoundBox(DotStuffer(), eventLoop: eventLoop)
+            let stuffer = NIOLoopBoundBox(OutboundTextEncoder(framing: .data), eventLoop: eventLoop)
             return fileIO.readChunked(fileRegion: region, chunkSize: 64 * 1024, allocator: channel.allocator, eventLoop: eventLoop) { chunk in
                 var output = channel.allocator.buffer(capacity: chunk.readableBytes + 64)
                 stuffer.value.encode(chunk, into: &output)
@@ -203,6 +217,59 @@ final class OutboundSessionHandler: ChannelInboundHandler {
         }
     }
 
+    /// Reads the next piece of the spool file and sends it as `BDAT n` (or
+    /// `BDAT n LAST` at the end of the file, RFC 3030 §2); the reply is read as usual.
+    private func sendChunk(context: ChannelHandlerContext) {
+        armTimeout(context: context, Self.blockTimeout)
+        let eventLoop = context.eventLoop
+        let fileIO = self.fileIO
+        let opened: EventLoopFuture<Void>
+        if chunkedText == nil {
+            opened = fileIO.openFile(_deprecatedPath: messages[current].path, eventLoop: eventLoop)
+                .hop(to: eventLoop).assumeIsolated().map { handle, region in
+                    self.chunkedText = ChunkedText(handle: handle, size: Int64(region.endIndex))
+                }.nonisolated()
+        } else {
+            opened = eventLoop.makeSucceededVoidFuture()
+        }
+        opened.assumeIsolated().flatMap { () -> EventLoopFuture<ByteBuffer> in
+            let text = self.chunkedText!
+            return fileIO.read(fileHandle: text.handle, fromOffset: text.offset,
+                               byteCount: Int(min(Self.chunkSize, text.size - text.offset)),
+                               allocator: context.channel.allocator, eventLoop: eventLoop)
+        }.whenComplete { result in
+            guard !self.done, var text = self.chunkedText else { return }
+            let piece: ByteBuffer
+            switch result {
+            case .success(let buffer): piece = buffer
+            case .failure(let error):
+                self.finish(context: context, failure: "reading the message text: \(error)", reply: nil)
+                return
+            }
+            var output = context.channel.allocator.buffer(capacity: piece.readableBytes + 64)
+            text.encoder.encode(piece, into: &output)
+            text.offset += Int64(piece.readableBytes)
+            let last = text.offset >= text.size || piece.readableBytes == 0
+            if last {
+                text.encoder.finish(into: &output)
+                self.closeChunkedText()
+            } else {
+                self.chunkedText = text
+            }
+            self.machine.chunkReady(last: last)
+            var command = context.channel.allocator.buffer(string: "BDAT \(output.readableBytes)\(last ? " LAST" : "")\r\n")
+            command.writeBuffer(&output)
+            context.writeAndFlush(self.wrapOutboundOut(command)).assumeIsolated().whenSuccess {
+                self.armTimeout(context: context, last ? Self.finalReplyTimeout : Self.commandTimeout)
+            }
+        }
+    }
+
+    private func closeChunkedText() {
+        try? chunkedText?.handle.close()
+        chunkedText = nil
+    }
+
     private func armTimeout(context: ChannelHandlerContext, _ duration: TimeAmount) {
         timeout?.cancel()
         timeout = context.eventLoop.assumeIsolated().scheduleTask(in: duration) {
@@ -214,6 +281,7 @@ final class OutboundSessionHandler: ChannelInboundHandler {
         guard !done else { return }
         done = true
         timeout?.cancel()
+        closeChunkedText()
         result.failure = failure
         result.failureReply = reply
         report.complete(result)

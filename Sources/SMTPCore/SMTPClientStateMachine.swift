@@ -1,5 +1,6 @@
 /// The client side of an outbound SMTP session (RFC 5321 §3, §4.1; RFC 3207
-/// STARTTLS; RFC 4954 AUTH for a smarthost; RFC 3461 DSN parameters; RFC 1870 SIZE).
+/// STARTTLS; RFC 4954 AUTH for a smarthost; RFC 3461 DSN parameters; RFC 1870 SIZE;
+/// RFC 2920 PIPELINING; RFC 3030 CHUNKING).
 ///
 /// Pure: the channel handler feeds it server replies and TLS outcomes and carries
 /// out the returned ``Action``s. One transaction at a time; between transactions
@@ -38,6 +39,13 @@ public struct SMTPClientStateMachine: Sendable {
             self.parameters = parameters
             self.recipients = recipients
         }
+
+        /// The sender asked for SMTPUTF8 and an address is not plain ASCII.
+        var needsSMTPUTF8: Bool {
+            guard parameters.smtpUTF8 else { return false }
+            let addresses = recipients.map { "\($0.mailbox)" } + ["\(sender)"]
+            return addresses.contains { !$0.utf8.allSatisfy { $0 < 0x80 } }
+        }
     }
 
     /// What became of each recipient of a transaction, in order.
@@ -62,6 +70,9 @@ public struct SMTPClientStateMachine: Sendable {
         case startTLS
         /// Send the message text, dot-stuffed and ended with `CRLF . CRLF`.
         case sendMessageText
+        /// Send the next BDAT chunk of the text (RFC 3030 §2); call
+        /// ``chunkReady(last:)`` just before writing it.
+        case sendChunk
         /// The transaction is over; one result per recipient.
         case transactionFinished([RecipientResult])
         /// Ready for ``startTransaction(_:)`` or ``quit()``.
@@ -98,6 +109,10 @@ public struct SMTPClientStateMachine: Sendable {
         /// The text is being written; no reply may come yet.
         case sendingText(Transaction, results: [RecipientResult])
         case textSent(Transaction, results: [RecipientResult])
+        /// The next BDAT chunk is being read; no reply may come yet.
+        case chunking(Transaction, results: [RecipientResult])
+        /// A BDAT chunk is out; its reply is awaited (RFC 3030 §2: one per chunk).
+        case chunkSent(Transaction, results: [RecipientResult], last: Bool)
         case rsetSent
         case quitSent
         case closed
@@ -165,7 +180,7 @@ public struct SMTPClientStateMachine: Sendable {
             return sendRecipient(transaction, results: [])
         case .pipelined(let transaction, var replies):
             replies.append(reply)
-            guard replies.count == transaction.recipients.count + 2 else {
+            guard replies.count == transaction.recipients.count + (usesChunking ? 1 : 2) else {
                 state = .pipelined(transaction, replies: replies)
                 return .none
             }
@@ -179,6 +194,10 @@ public struct SMTPClientStateMachine: Sendable {
                 needsReset = true
                 state = .ready
                 return .transactionFinished(results)
+            }
+            if usesChunking {
+                state = .chunking(transaction, results: results)
+                return .sendChunk
             }
             state = .dataSent(transaction, results: results)
             return .send("DATA")
@@ -197,6 +216,15 @@ public struct SMTPClientStateMachine: Sendable {
             state = .ready
             needsReset = true
             return .transactionFinished(Self.apply(reply, to: results))
+        case .chunkSent(let transaction, let results, let last):
+            // RFC 3030 §2: a refused chunk ends the transaction; no more are sent.
+            if !last && (200..<300).contains(reply.code) {
+                state = .chunking(transaction, results: results)
+                return .sendChunk
+            }
+            state = .ready
+            needsReset = true
+            return .transactionFinished(Self.apply(reply, to: results))
         case .abortingData(let results):
             needsReset = true
             state = .ready
@@ -209,7 +237,7 @@ public struct SMTPClientStateMachine: Sendable {
         case .quitSent:
             state = .closed
             return .close
-        case .handshaking, .ready, .closed, .sendingText:
+        case .handshaking, .ready, .closed, .sendingText, .chunking:
             // A reply nobody asked for: the server is out of step.
             return fail("unexpected reply", reply)
         }
@@ -219,6 +247,12 @@ public struct SMTPClientStateMachine: Sendable {
     public mutating func textSent() {
         guard case .sendingText(let transaction, let results) = state else { return }
         state = .textSent(transaction, results: results)
+    }
+
+    /// The next BDAT chunk (the last one when `last`) is about to be written.
+    public mutating func chunkReady(last: Bool) {
+        guard case .chunking(let transaction, let results) = state else { return }
+        state = .chunkSent(transaction, results: results, last: last)
     }
 
     public mutating func tlsEstablished() -> Action {
@@ -242,15 +276,26 @@ public struct SMTPClientStateMachine: Sendable {
             state = .rsetSent
             return .send("RSET")
         }
+        if transaction.needsSMTPUTF8 && extensions["SMTPUTF8"] == nil {
+            // RFC 6531 §3.2: an address in UTF-8 cannot go to a server without
+            // SMTPUTF8; nothing is sent and the message is returned.
+            let reply = SMTPReply(553, "5.6.7", "SMTPUTF8 is required, but was not offered by the next hop")
+            return .transactionFinished(transaction.recipients.map { _ in .permanentFailure(reply) })
+        }
         let mail = "MAIL FROM:\(transaction.sender)" + mailParameters(transaction)
         if extensions["PIPELINING"] != nil {
             // RFC 2920 §3.1: MAIL, RCPT... and DATA as one group; DATA ends it.
+            // With CHUNKING the group is MAIL and RCPT...: BDAT carries text, which
+            // is sent only once a recipient is accepted.
             state = .pipelined(transaction, replies: [])
-            return .sendLines([mail] + transaction.recipients.map(recipientLine) + ["DATA"])
+            return .sendLines([mail] + transaction.recipients.map(recipientLine) + (usesChunking ? [] : ["DATA"]))
         }
         state = .mailSent(transaction)
         return .send(mail)
     }
+
+    /// RFC 3030: the text goes in BDAT chunks, not DATA.
+    public var usesChunking: Bool { extensions["CHUNKING"] != nil }
 
     /// The server still owes replies to commands sent together.
     public var awaitsPipelinedReplies: Bool {
@@ -258,16 +303,26 @@ public struct SMTPClientStateMachine: Sendable {
         return false
     }
 
-    /// Every reply of a pipelined group is in: MAIL, one per RCPT, DATA.
+    /// Every reply of a pipelined group is in: MAIL, one per RCPT, DATA (none with
+    /// CHUNKING).
     private mutating func pipelinedRepliesComplete(_ transaction: Transaction, _ replies: [SMTPReply]) -> Action {
         let mail = replies[0]
-        let data = replies[replies.count - 1]
-        var results = replies[1..<(replies.count - 1)].map(RecipientResult.init)
+        var results = replies[1...transaction.recipients.count].map(RecipientResult.init)
         if !(200..<300).contains(mail.code) {
             results = transaction.recipients.map { _ in RecipientResult(mail) }
         }
         let anyAccepted = (200..<300).contains(mail.code)
             && results.contains { if case .accepted = $0 { return true } else { return false } }
+        if usesChunking {
+            guard anyAccepted else {
+                needsReset = true
+                state = .ready
+                return .transactionFinished(results)
+            }
+            state = .chunking(transaction, results: results)
+            return .sendChunk
+        }
+        let data = replies[replies.count - 1]
         if data.code == 354 {
             // RFC 2920 §3.1: after a 354 the text must follow; with nobody to send
             // it to, an empty text ends the transaction.

@@ -176,6 +176,75 @@ import Testing
         #expect(machine.replyReceived(SMTPReply(554, "5.5.1", "no recipients")) == .transactionFinished([.permanentFailure(refused)]))
     }
 
+    /// RFC 3030: with CHUNKING the text goes in BDAT chunks, one reply each.
+    @Test func chunkingReplacesData() {
+        var machine = Self.machine(tls: .none)
+        _ = machine.replyReceived(SMTPReply(220, nil, "mx"))
+        _ = machine.replyReceived(SMTPReply(250, nil, ["mx", "CHUNKING"]))
+        #expect(machine.startTransaction(Self.transaction()) == .send("MAIL FROM:<a@corp.example>"))
+        #expect(machine.replyReceived(Self.ok) == .send("RCPT TO:<b@example.org>"))
+        #expect(machine.replyReceived(Self.ok) == .sendChunk)
+        // A reply before the chunk is written is out of step.
+        var early = machine
+        guard case .fail = early.replyReceived(Self.ok) else { Issue.record("reply before BDAT accepted"); return }
+        machine.chunkReady(last: false)
+        #expect(machine.replyReceived(Self.ok) == .sendChunk)
+        machine.chunkReady(last: true)
+        let queued = SMTPReply(250, "2.0.0", "queued")
+        #expect(machine.replyReceived(queued) == .transactionFinished([.accepted(queued)]))
+
+        // A refused chunk ends the transaction: no more chunks, RSET next.
+        _ = machine.startTransaction(Self.transaction())
+        _ = machine.replyReceived(Self.ok)
+        _ = machine.startTransaction(Self.transaction())
+        _ = machine.replyReceived(Self.ok)
+        _ = machine.replyReceived(Self.ok)
+        machine.chunkReady(last: false)
+        let full = SMTPReply(452, "4.3.1", "disk full")
+        #expect(machine.replyReceived(full) == .transactionFinished([.transientFailure(full)]))
+        #expect(machine.startTransaction(Self.transaction()) == .send("RSET"))
+    }
+
+    @Test func pipelinedChunkingWaitsForARecipientBeforeTheText() {
+        var machine = Self.machine(tls: .none)
+        _ = machine.replyReceived(SMTPReply(220, nil, "mx"))
+        _ = machine.replyReceived(SMTPReply(250, nil, ["mx", "PIPELINING", "CHUNKING"]))
+        #expect(machine.startTransaction(Self.transaction(["b@example.org", "c@example.org"])) == .sendLines([
+            "MAIL FROM:<a@corp.example>", "RCPT TO:<b@example.org>", "RCPT TO:<c@example.org>",
+        ]))
+        let refused = SMTPReply(550, "5.1.1", "unknown")
+        #expect(machine.replyReceived(Self.ok) == .none)
+        #expect(machine.replyReceived(refused) == .none)
+        #expect(machine.replyReceived(Self.ok) == .sendChunk)
+        machine.chunkReady(last: true)
+        #expect(machine.replyReceived(Self.ok) == .transactionFinished([.permanentFailure(refused), .accepted(Self.ok)]))
+
+        // Nobody accepted: no BDAT at all.
+        _ = machine.startTransaction(Self.transaction())
+        _ = machine.replyReceived(Self.ok)
+        _ = machine.startTransaction(Self.transaction())
+        _ = machine.replyReceived(Self.ok)
+        #expect(machine.replyReceived(refused) == .transactionFinished([.permanentFailure(refused)]))
+    }
+
+    /// RFC 6531 §3.2: a UTF-8 address never goes to a server without SMTPUTF8.
+    @Test func utf8AddressesNeedSMTPUTF8() {
+        var transaction = Self.transaction(["jörg@example.org"])
+        transaction.parameters.smtpUTF8 = true
+        var plain = Self.machine(tls: .none)
+        _ = plain.replyReceived(SMTPReply(220, nil, "mx"))
+        _ = plain.replyReceived(SMTPReply(250, nil, ["mx", "8BITMIME"]))
+        guard case .transactionFinished(let results) = plain.startTransaction(transaction),
+              case .permanentFailure(let reply) = results.first else { Issue.record("sent a UTF-8 address"); return }
+        #expect(reply.enhancedCode == "5.6.7")
+        #expect(plain.quit() == .send("QUIT"))
+
+        var capable = Self.machine(tls: .none)
+        _ = capable.replyReceived(SMTPReply(220, nil, "mx"))
+        _ = capable.replyReceived(SMTPReply(250, nil, ["mx", "SMTPUTF8"]))
+        #expect(capable.startTransaction(transaction) == .send("MAIL FROM:<a@corp.example> SMTPUTF8"))
+    }
+
     @Test func unsolicitedRepliesFailTheSession() {
         var machine = Self.machine(tls: .none)
         _ = machine.replyReceived(SMTPReply(220, nil, "mx"))
@@ -184,7 +253,7 @@ import Testing
     }
 }
 
-@Suite struct ReplyParserAndDotStufferTests {
+@Suite struct ReplyParserAndTextEncoderTests {
     func parse(_ text: String) -> [SMTPReplyParser.Result] {
         var parser = SMTPReplyParser()
         var buffer = ByteBuffer(string: text)
@@ -206,8 +275,8 @@ import Testing
         #expect(parse("250-partial\r\n250 ") == [.needMoreData])
     }
 
-    func stuffed(_ pieces: [String]) -> String {
-        var stuffer = DotStuffer()
+    func stuffed(_ pieces: [String], framing: OutboundTextEncoder.Framing = .data) -> String {
+        var stuffer = OutboundTextEncoder(framing: framing)
         var output = ByteBuffer()
         for piece in pieces { stuffer.encode(ByteBuffer(string: piece), into: &output) }
         stuffer.finish(into: &output)
@@ -221,5 +290,11 @@ import Testing
         #expect(stuffed([]) == ".\r\n")
         // A smuggling attempt in the spool never leaves as an end of data.
         #expect(!stuffed(["a\n.\nMAIL FROM:<x@y>\r\n"]).contains("\r\n.\r\nMAIL"))
+    }
+
+    @Test func bdatTextKeepsDotsAndCleansLineEnds() {
+        #expect(stuffed(["Subject: x\r\n\r\n.hidden\r", "\n.\r\n"], framing: .bdat) == "Subject: x\r\n\r\n.hidden\r\n.\r\n")
+        #expect(stuffed(["a\nb\rc"], framing: .bdat) == "a\r\nb\r\nc\r\n")
+        #expect(stuffed([], framing: .bdat) == "")
     }
 }

@@ -1,6 +1,7 @@
 """A small receiving MTA with scripted misbehaviour, for what smtp-sink cannot do:
-refuse one recipient of several, drop the connection in the middle of DATA. It
-records every message it accepted (envelope and text) and every session."""
+refuse one recipient of several, drop the connection in the middle of DATA, take
+the text in BDAT chunks (RFC 3030). It records every message it accepted
+(envelope, text as received on the wire, how it came) and every session."""
 
 from __future__ import annotations
 
@@ -14,12 +15,14 @@ class Received:
     sender: str
     recipients: list[str]
     text: bytes
+    commands: list[str] = field(default_factory=list)   # DATA, or one "BDAT n [LAST]" per chunk
 
 
 @dataclass
 class Script:
     refuse: set[str] = field(default_factory=set)     # RCPT addresses answered 550 5.1.1
     drop_in_data: int = 0                             # sessions that lose the connection mid-DATA
+    chunking: bool = False                            # offer CHUNKING (and PIPELINING with it)
     sessions: int = 0
     received: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -37,7 +40,7 @@ class _Handler(socketserver.StreamRequestHandler):
         with script.lock:
             script.sessions += 1
         self.reply("220 scripted.test ESMTP")
-        sender, recipients = None, []
+        sender, recipients, chunks, commands = None, [], b"", []
         while True:
             line = self.rfile.readline(4096)
             if not line:
@@ -46,9 +49,12 @@ class _Handler(socketserver.StreamRequestHandler):
             verb = command[:4].upper()
             if verb in ("EHLO", "HELO"):
                 self.reply("250-scripted.test")
+                if script.chunking:
+                    self.reply("250-PIPELINING")
+                    self.reply("250-CHUNKING")
                 self.reply("250 8BITMIME")
             elif verb == "MAIL":
-                sender, recipients = command.split(":", 1)[1].strip(), []
+                sender, recipients, chunks, commands = command.split(":", 1)[1].strip(), [], b"", []
                 self.reply("250 2.1.0 Ok")
             elif verb == "RCPT":
                 address = command.split(":", 1)[1].strip().strip("<>").split(">")[0]
@@ -57,6 +63,21 @@ class _Handler(socketserver.StreamRequestHandler):
                 else:
                     recipients.append(address)
                     self.reply("250 2.1.5 Ok")
+            elif verb == "BDAT" and script.chunking:
+                words = command.split()
+                size = int(words[1])
+                chunk = self.rfile.read(size)
+                if len(chunk) < size:
+                    return
+                chunks += chunk
+                commands.append(command)
+                if len(words) > 2 and words[2].upper() == "LAST":
+                    with script.lock:
+                        script.received.append(Received(sender, recipients, chunks, commands))
+                    sender, recipients, chunks, commands = None, [], b"", []
+                    self.reply("250 2.0.0 Ok: queued")
+                else:
+                    self.reply(f"250 2.0.0 {size} octets received")
             elif verb == "DATA":
                 self.reply("354 End data with <CR><LF>.<CR><LF>")
                 text = b""
@@ -72,7 +93,7 @@ class _Handler(socketserver.StreamRequestHandler):
                     if drop and len(text) > 10:
                         return        # the connection goes away in the middle of the text
                 with script.lock:
-                    script.received.append(Received(sender, recipients, text[:-5]))
+                    script.received.append(Received(sender, recipients, text[:-5], ["DATA"]))
                 self.reply("250 2.0.0 Ok: queued")
             elif verb == "RSET":
                 sender, recipients = None, []

@@ -45,6 +45,26 @@ def test_connection_dropped_during_data_is_retried_and_delivered_once(make_veil)
         assert b"Subject: fault test" in mta.script.received[0].text
 
 
+def test_chunking_server_gets_the_text_in_bdat_chunks(make_veil):
+    """RFC 3030: a next hop offering CHUNKING gets BDAT chunks, no DATA, no dot
+    stuffing; a text larger than one chunk arrives whole and unchanged."""
+    body = "".join(f".line {n} starts with a dot\r\n" for n in range(20000))   # ~600 KB
+    with ScriptedMTA(script=Script(chunking=True)) as mta:
+        veil = routed(make_veil, mta)
+        with veil.connect("plain") as c:
+            c.ehlo()
+            c.mail("a@corp.example")
+            c.rcpt("b@example.org")
+            qid = queue_id(c.data(message("chunked", to="b@example.org", body=body)))
+            c.quit()
+        veil.wait_event("delivered", queue_id=qid)
+        [received] = mta.script.received
+        assert received.commands[-1].endswith(" LAST") and len(received.commands) >= 3
+        assert not any(c == "DATA" for c in received.commands)
+        assert received.text.endswith(body.encode())
+        assert b"..line" not in received.text
+
+
 def test_kill9_during_delivery_loses_nothing(make_veil):
     """Mail accepted while the destination is down, Veil killed while it retries,
     destination up, Veil restarted: every message arrives."""
