@@ -140,6 +140,12 @@ public struct SMTPClientStateMachine: Sendable {
             return ehlo()
         case .ehloSent:
             if reply.code == 250 {
+                // The server greets with our own name: the route or MX leads back
+                // to this relay (or one of the same name). Sending would loop.
+                if let name = reply.lines.first?.split(separator: " ").first,
+                   name.asciiUppercased() == configuration.heloName.asciiUppercased() {
+                    return fail("mail loops back to myself (the server calls itself \(configuration.heloName))", nil)
+                }
                 extensions = Self.parseExtensions(reply)
                 return afterHello()
             }

@@ -245,6 +245,16 @@ import Testing
         #expect(capable.startTransaction(transaction) == .send("MAIL FROM:<a@corp.example> SMTPUTF8"))
     }
 
+    @Test func aServerWithOurOwnNameIsALoop() {
+        var machine = Self.machine(tls: .none)
+        _ = machine.replyReceived(SMTPReply(220, nil, "relay.example ESMTP"))
+        guard case .fail(let reason, _) = machine.replyReceived(SMTPReply(250, nil, ["RELAY.example Hello", "PIPELINING"])) else {
+            Issue.record("sent mail to itself")
+            return
+        }
+        #expect(reason.contains("loops back to myself"))
+    }
+
     @Test func unsolicitedRepliesFailTheSession() {
         var machine = Self.machine(tls: .none)
         _ = machine.replyReceived(SMTPReply(220, nil, "mx"))

@@ -41,7 +41,8 @@ def dns(tmp_path):
 @pytest.fixture
 def receiver(make_veil, test_ca):
     """The destination MTA: STARTTLS on 127.0.0.5:25, relays for loopback."""
-    return make_veil(tls={"certificate": str(test_ca / "mx.pem"), "private_key": str(test_ca / "mx.key")},
+    return make_veil(top={"hostname": "mx.veiltest"},
+                     tls={"certificate": str(test_ca / "mx.pem"), "private_key": str(test_ca / "mx.key")},
                      listeners=[{"name": "in", "address": "127.0.0.5:25", "tls": "starttls", "auth": "off",
                                  "relay_networks": ["127.0.0.0/8"]}])
 
@@ -94,7 +95,8 @@ def test_opportunistic_starttls_is_encrypted_but_unverified(make_veil, dns, rece
 
 
 def test_smarthost_with_auth(make_veil, test_ca, tmp_path):
-    smarthost = make_veil(tls={"certificate": str(test_ca / "mx.pem"), "private_key": str(test_ca / "mx.key")},
+    smarthost = make_veil(top={"hostname": "smarthost.veiltest"},
+                          tls={"certificate": str(test_ca / "mx.pem"), "private_key": str(test_ca / "mx.key")},
                           listeners=[{"name": "submission", "address": "127.0.0.6:0", "tls": "starttls",
                                       "auth": "required"}])
     password = tmp_path / "smarthost-password"
@@ -106,3 +108,16 @@ def test_smarthost_with_auth(make_veil, test_ca, tmp_path):
     smarthost.wait_event("auth_ok", user="demo", mechanism="PLAIN")
     [received] = smarthost.messages()
     assert received["auth_user"] == "demo"
+
+
+def test_a_route_back_to_a_relay_of_the_same_name_is_a_loop(make_veil):
+    """The next hop greets with Veil's own host name (the route leads back to this
+    relay or a twin of it): nothing is sent, the message is deferred and the log
+    says why."""
+    twin = make_veil(listeners=[{"name": "in", "address": "127.0.0.6:0", "tls": "none", "auth": "off",
+                                 "relay_networks": ["127.0.0.0/8"]}])
+    veil = make_veil(delivery={"mode": "mx", "smarthost": None, "retry": ["1h"]},
+                     routes=[{"domain": "example.org", "route": f"[127.0.0.6]:{twin.port('in')}"}])
+    qid = send(veil, "b@example.org")
+    assert "loops back to myself" in veil.wait_event("deferred", queue_id=qid)[0]["reply"]
+    assert twin.messages() == []
