@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
 /// Where mail for a domain goes (RFC 5321 §5.1): its MX hosts in preference order,
 /// shuffled among equal preference, at most five; the domain itself when it has no
 /// MX (implicit MX); nowhere when it publishes a null MX (RFC 7505) or does not exist.
@@ -107,16 +113,16 @@ public struct MXResolver: Sendable {
         Dictionary(grouping: exchanges, by: \.preference).sorted { $0.key < $1.key }.flatMap { $0.value.shuffled() }
     }
 
+    /// An A or AAAA record's address in its usual text form (`2001:db8::1`).
     static func formatAddress(_ rdata: [UInt8]) -> String? {
+        let family: Int32
         switch rdata.count {
-        case 4:
-            return rdata.map(String.init).joined(separator: ".")
-        case 16:
-            // Full form; the socket layer accepts it as it is.
-            return stride(from: 0, to: 16, by: 2).map { String(Int(rdata[$0]) << 8 | Int(rdata[$0 + 1]), radix: 16) }
-                .joined(separator: ":")
-        default:
-            return nil
+        case 4: family = AF_INET
+        case 16: family = AF_INET6
+        default: return nil
         }
+        var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+        guard inet_ntop(family, rdata, &text, socklen_t(text.count)) != nil else { return nil }
+        return String(cString: text)
     }
 }

@@ -34,7 +34,7 @@ import Testing
 
     @Test func addresses() {
         #expect(MXResolver.formatAddress([192, 0, 2, 7]) == "192.0.2.7")
-        #expect(MXResolver.formatAddress([0x20, 0x01, 0x0d, 0xb8] + [UInt8](repeating: 0, count: 11) + [1]) == "2001:db8:0:0:0:0:0:1")
+        #expect(MXResolver.formatAddress([0x20, 0x01, 0x0d, 0xb8] + [UInt8](repeating: 0, count: 11) + [1]) == "2001:db8::1")
         #expect(MXResolver.formatAddress([1, 2, 3]) == nil)
     }
 }

@@ -36,7 +36,7 @@ class Sink:
     def start(self, *options: str) -> "Sink":
         binary = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
         self.proc = subprocess.Popen([binary, *options, "-u", "root", "-d", str(self.directory / "msg-%H%M%S."),
-                                      f"{self.host}:{self.port}", "128"],
+                                      f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}", "128"],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         wait_listening(self.host, self.port, f"smtp-sink on {self.route}")
         return self

@@ -3,6 +3,7 @@
 NXDOMAIN bounces with a report back to the sender, DNS trouble deferred."""
 
 import email
+import socket
 
 import pytest
 
@@ -18,6 +19,9 @@ RECORDS = [
     "implicit.veiltest. A 127.0.0.4",        # no MX: the A record is the implicit MX
     "nullmx.veiltest. MX 0 .",
     "corp.veiltest. MX 10 mx2.dest.veiltest.",  # the senders' domain, for bounce reports
+    "v6.veiltest. MX 10 mx6.v6.veiltest.",
+    "mx6.v6.veiltest. A 127.0.0.3",          # refused, then the IPv6 address
+    "mx6.v6.veiltest. AAAA ::1",
 ]
 
 
@@ -84,3 +88,20 @@ def test_dns_trouble_defers(make_veil, tmp_path):
     deferred = veil.wait_event("deferred", queue_id=qid, timeout=60)[0]
     assert "lookup" in deferred["reply"]
     assert [m["id"] for m in veil.messages()] == [qid]
+
+
+def test_ipv4_refused_then_ipv6(veil, tmp_path):
+    """Each address of an MX host in turn (RFC 5321 §5.1): IPv4 refuses, the
+    host's IPv6 address takes the message."""
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        pytest.skip("no IPv6 loopback (::1) on this machine")
+    sink = Sink(tmp_path / "mx6", port=25, host="::1").start()
+    try:
+        qid = send(veil, "b@v6.veiltest")
+        assert veil.wait_event("delivered", queue_id=qid)[0]["relay"] == "mx6.v6.veiltest[::1]:25"
+        assert len(sink.messages()) == 1
+    finally:
+        sink.stop()

@@ -84,7 +84,7 @@ struct Router: Sendable {
                 }
                 pieces[key, default: job.with(recipients: [])].recipients.append(recipient)
             }
-            for (key, piece) in pieces { byHop[key]!.jobs.append(piece) }
+            for (key, piece) in pieces { byHop[key]!.jobs += Self.transactions(of: piece) }
         }
         var sessions: [Session] = []
         for key in order {
@@ -107,12 +107,25 @@ struct Router: Sendable {
     /// The shares of `jobs` that go to the same hop, with the same TLS policy, as
     /// `session` (to send on its connection).
     func pieces(of jobs: [DeliveryJob], for session: Session) -> [DeliveryJob] {
-        jobs.compactMap { job in
+        jobs.flatMap { job in
             let recipients = job.recipients.filter { recipient in
                 let (hop, tls, _) = hop(for: recipient.domain)
                 return hop == session.hop && tls == session.policy
             }
-            return recipients.isEmpty ? nil : job.with(recipients: recipients)
+            return recipients.isEmpty ? [] : Self.transactions(of: job.with(recipients: recipients))
+        }
+    }
+
+    /// Recipients per transaction: the most a server must take is 100 (RFC 5321
+    /// §4.5.3.1.8); common servers take 1000 or more, and those that take fewer
+    /// answer 452 for the rest, which are tried again later.
+    static let maximumRecipientsPerTransaction = 1000
+
+    /// A message's piece for one hop as transactions of at most 1000 recipients.
+    static func transactions(of piece: DeliveryJob) -> [DeliveryJob] {
+        guard piece.recipients.count > maximumRecipientsPerTransaction else { return [piece] }
+        return stride(from: 0, to: piece.recipients.count, by: maximumRecipientsPerTransaction).map { start in
+            piece.with(recipients: Array(piece.recipients[start..<min(start + maximumRecipientsPerTransaction, piece.recipients.count)]))
         }
     }
 
