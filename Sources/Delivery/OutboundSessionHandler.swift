@@ -226,7 +226,12 @@ final class OutboundSessionHandler: ChannelInboundHandler {
         let opened: EventLoopFuture<Void>
         if chunkedText == nil {
             opened = fileIO.openFile(_deprecatedPath: messages[current].path, eventLoop: eventLoop)
-                .hop(to: eventLoop).assumeIsolated().map { handle, region in
+                .hop(to: eventLoop).assumeIsolated().flatMapThrowing { handle, region in
+                    // The session may have ended while the file was being opened.
+                    guard !self.done else {
+                        try? handle.close()
+                        throw ChannelError.ioOnClosedChannel
+                    }
                     self.chunkedText = ChunkedText(handle: handle, size: Int64(region.endIndex))
                 }.nonisolated()
         } else {
