@@ -144,6 +144,8 @@ final class OutboundSessionHandler: ChannelInboundHandler {
         case .sendChunk:
             sendChunk(context: context)
         case .transactionFinished(let results):
+            // A refused BDAT chunk ends the transaction with the file still open.
+            closeChunkedText()
             result.results[current] = results
             onTransaction(current, results, TransactionContext(tls: result.tls, dsnOffered: machine.extensions["DSN"] != nil))
             current += 1
@@ -243,7 +245,7 @@ final class OutboundSessionHandler: ChannelInboundHandler {
                                byteCount: Int(min(Self.chunkSize, text.size - text.offset)),
                                allocator: context.channel.allocator, eventLoop: eventLoop)
         }.whenComplete { result in
-            guard !self.done, var text = self.chunkedText else { return }
+            guard !self.done else { return }
             let piece: ByteBuffer
             switch result {
             case .success(let buffer): piece = buffer
@@ -251,6 +253,7 @@ final class OutboundSessionHandler: ChannelInboundHandler {
                 self.finish(context: context, failure: "reading the message text: \(error)", reply: nil)
                 return
             }
+            guard var text = self.chunkedText else { return }
             var output = context.channel.allocator.buffer(capacity: piece.readableBytes + 64)
             text.encoder.encode(piece, into: &output)
             text.offset += Int64(piece.readableBytes)
@@ -265,6 +268,8 @@ final class OutboundSessionHandler: ChannelInboundHandler {
             var command = context.channel.allocator.buffer(string: "BDAT \(output.readableBytes)\(last ? " LAST" : "")\r\n")
             command.writeBuffer(&output)
             context.writeAndFlush(self.wrapOutboundOut(command)).assumeIsolated().whenSuccess {
+                // Unless the server answered before the chunk was all written.
+                guard self.machine.awaitsChunkReply else { return }
                 self.armTimeout(context: context, last ? Self.finalReplyTimeout : Self.commandTimeout)
             }
         }

@@ -46,3 +46,20 @@ public enum DeliveryOutcome: Sendable, Equatable {
     /// Final failure: the sender gets a bounce.
     case bounced(reply: String)
 }
+
+extension DeliveryOutcome {
+    /// The recipient state it leads to, as stored in the index.
+    var state: String {
+        switch self {
+        case .delivered: return "delivered"
+        case .deferred: return "deferred"
+        case .bounced: return "bounced"
+        }
+    }
+
+    var reply: String {
+        switch self {
+        case .delivered(let reply), .deferred(let reply, _), .bounced(let reply): return reply
+        }
+    }
+}

@@ -8,13 +8,21 @@ final class QueueIndex: Sendable {
 
     init(path: String) throws {
         database = try DatabasePool(path: path)
+        try Self.migrator.migrate(database)
         // GRDB sets `synchronous = NORMAL` for WAL when it opens the pool; the queue
         // needs every commit fsynced (a 250 is a promise), so set FULL afterwards on
         // the writer connection, which stays open.
         try database.writeWithoutTransaction { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
-        try Self.migrator.migrate(database)
+    }
+
+    /// Opens the index of a running (or stopped) daemon for reading only: no lock,
+    /// no migration, nothing written (`veil queue list` and `show`).
+    init(readingAt path: String) throws {
+        var configuration = GRDB.Configuration()
+        configuration.readonly = true
+        database = try DatabasePool(path: path, configuration: configuration)
     }
 
     /// The `synchronous` level in force on the writer connection (2 = FULL).
@@ -51,6 +59,22 @@ final class QueueIndex: Sendable {
                     last_reply TEXT
                 );
                 CREATE INDEX recipients_by_message ON recipients(message_id);
+                """)
+        }
+        // Administration: messages on hold (`veil queue hold`) and each recipient's
+        // attempts while its message is queued (`veil queue show`).
+        migrator.registerMigration("v2") { db in
+            try db.execute(sql: """
+                ALTER TABLE messages ADD COLUMN held INTEGER NOT NULL DEFAULT 0;
+                CREATE TABLE attempts (
+                    message_id TEXT NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+                    recipient INTEGER NOT NULL,
+                    at TEXT NOT NULL,
+                    state TEXT NOT NULL,
+                    reply TEXT NOT NULL,
+                    relay TEXT NOT NULL
+                );
+                CREATE INDEX attempts_by_message ON attempts(message_id);
                 """)
         }
         return migrator
@@ -94,7 +118,7 @@ final class QueueIndex: Sendable {
                 SELECT m.id, m.sender, m.size, m.body, m.smtputf8, m.ret, m.envid, m.received_at,
                        r.rowid AS rowid, r.address, r.notify, r.orcpt, r.attempts
                 FROM recipients r JOIN messages m ON m.id = r.message_id
-                WHERE r.state IN ('queued', 'deferred') AND (r.next_attempt IS NULL OR r.next_attempt <= ?)
+                WHERE r.state IN ('queued', 'deferred') AND (r.next_attempt IS NULL OR r.next_attempt <= ?) AND m.held = 0
                 ORDER BY m.id, r.rowid
                 """, arguments: [now])
             var jobs: [DeliveryJob] = []
@@ -119,14 +143,19 @@ final class QueueIndex: Sendable {
     /// The earliest next attempt of any deferred recipient (RFC 3339), if any.
     func nextAttempt() throws -> String? {
         try database.read { db in
-            try String.fetchOne(db, sql: "SELECT MIN(next_attempt) FROM recipients WHERE state = 'deferred'")
+            try String.fetchOne(db, sql: """
+                SELECT MIN(r.next_attempt) FROM recipients r JOIN messages m ON m.id = r.message_id
+                WHERE r.state = 'deferred' AND m.held = 0
+                """)
         }
     }
 
-    /// Saves the outcome of one attempt per recipient and, when no recipient is left
-    /// to try, removes the message's rows, all in one transaction; returns true then
-    /// (the caller removes the file).
-    func record(messageID: String, outcomes: [(rowID: Int64, outcome: DeliveryOutcome)]) throws -> Bool {
+    /// Saves the outcome of one attempt (at `time`, through `relay`) per recipient
+    /// and, when no recipient is left to try, removes the message's rows, all in one
+    /// transaction; returns true then (the caller removes the file). The attempt
+    /// history is kept only for messages that stay queued.
+    func record(messageID: String, outcomes: [(rowID: Int64, outcome: DeliveryOutcome)], time: String,
+                relay: String) throws -> Bool {
         try database.write { db in
             for (rowID, outcome) in outcomes {
                 let (state, reply, next): (String, String, String?)
@@ -143,7 +172,16 @@ final class QueueIndex: Sendable {
             let pending = try Int.fetchOne(db, sql: """
                 SELECT COUNT(*) FROM recipients WHERE message_id = ? AND state IN ('queued', 'deferred')
                 """, arguments: [messageID]) ?? 0
-            guard pending == 0 else { return false }
+            guard pending == 0 else {
+                for (rowID, outcome) in outcomes {
+                    try db.execute(sql: """
+                        INSERT INTO attempts (message_id, recipient, at, state, reply, relay)
+                        SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM messages WHERE id = ?)
+                        """, arguments: [messageID, rowID, time, outcome.state, outcome.reply, relay, messageID])
+                }
+                return false
+            }
+            try db.execute(sql: "DELETE FROM attempts WHERE message_id = ?", arguments: [messageID])
             try db.execute(sql: "DELETE FROM recipients WHERE message_id = ?", arguments: [messageID])
             try db.execute(sql: "DELETE FROM messages WHERE id = ?", arguments: [messageID])
             return true

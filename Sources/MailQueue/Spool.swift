@@ -178,9 +178,11 @@ public final class Spool: Sendable {
 
     /// Saves an attempt's outcomes (committed before anything else happens, so a
     /// delivered recipient is never sent again); a message with every recipient
-    /// final leaves the queue: index rows first, then its file.
-    public func record(messageID: String, outcomes: [(rowID: Int64, outcome: DeliveryOutcome)]) throws {
-        guard try index.record(messageID: messageID, outcomes: outcomes) else { return }
+    /// final leaves the queue: index rows first, then its file. `time` (RFC 3339)
+    /// and `relay` go into the attempt history.
+    public func record(messageID: String, outcomes: [(rowID: Int64, outcome: DeliveryOutcome)], time: String,
+                       relay: String) throws {
+        guard try index.record(messageID: messageID, outcomes: outcomes, time: time, relay: relay) else { return }
         // A crash before this unlink leaves a file without rows: removed at start-up.
         unlink(messagePath(messageID))
     }

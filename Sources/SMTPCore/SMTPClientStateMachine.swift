@@ -142,10 +142,7 @@ public struct SMTPClientStateMachine: Sendable {
             if reply.code == 250 {
                 // The server greets with our own name: the route or MX leads back
                 // to this relay (or one of the same name). Sending would loop.
-                if let name = reply.lines.first?.split(separator: " ").first,
-                   name.asciiUppercased() == configuration.heloName.asciiUppercased() {
-                    return fail("mail loops back to myself (the server calls itself \(configuration.heloName))", nil)
-                }
+                if isOurOwnName(reply) { return loop() }
                 extensions = Self.parseExtensions(reply)
                 return afterHello()
             }
@@ -155,6 +152,7 @@ public struct SMTPClientStateMachine: Sendable {
             return .send("HELO \(configuration.heloName)")
         case .heloSent:
             guard reply.code == 250 else { return fail("HELO", reply) }
+            if isOurOwnName(reply) { return loop() }
             extensions = [:]
             return afterHello()
         case .startTLSSent:
@@ -303,6 +301,12 @@ public struct SMTPClientStateMachine: Sendable {
     /// RFC 3030: the text goes in BDAT chunks, not DATA.
     public var usesChunking: Bool { extensions["CHUNKING"] != nil }
 
+    /// A BDAT chunk is out and its reply not yet in.
+    public var awaitsChunkReply: Bool {
+        if case .chunkSent = state { return true }
+        return false
+    }
+
     /// The server still owes replies to commands sent together.
     public var awaitsPipelinedReplies: Bool {
         if case .pipelined = state { return true }
@@ -313,7 +317,7 @@ public struct SMTPClientStateMachine: Sendable {
     /// CHUNKING).
     private mutating func pipelinedRepliesComplete(_ transaction: Transaction, _ replies: [SMTPReply]) -> Action {
         let mail = replies[0]
-        var results = replies[1...transaction.recipients.count].map(RecipientResult.init)
+        var results = replies[1..<(1 + transaction.recipients.count)].map(RecipientResult.init)
         if !(200..<300).contains(mail.code) {
             results = transaction.recipients.map { _ in RecipientResult(mail) }
         }
@@ -355,6 +359,15 @@ public struct SMTPClientStateMachine: Sendable {
     private mutating func ehlo() -> Action {
         state = .ehloSent
         return .send("EHLO \(configuration.heloName)")
+    }
+
+    private func isOurOwnName(_ reply: SMTPReply) -> Bool {
+        guard let name = reply.lines.first?.split(separator: " ").first else { return false }
+        return name.asciiUppercased() == configuration.heloName.asciiUppercased()
+    }
+
+    private mutating func loop() -> Action {
+        fail("mail loops back to myself (the server calls itself \(configuration.heloName))", nil)
     }
 
     private mutating func afterHello() -> Action {

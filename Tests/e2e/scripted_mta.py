@@ -23,6 +23,7 @@ class Script:
     refuse: set[str] = field(default_factory=set)     # RCPT addresses answered 550 5.1.1
     drop_in_data: int = 0                             # sessions that lose the connection mid-DATA
     chunking: bool = False                            # offer CHUNKING (and PIPELINING with it)
+    refuse_chunk: int = 0                             # first BDAT chunks (not LAST) answered 452
     sessions: int = 0
     received: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -71,7 +72,15 @@ class _Handler(socketserver.StreamRequestHandler):
                     return
                 chunks += chunk
                 commands.append(command)
-                if len(words) > 2 and words[2].upper() == "LAST":
+                last = len(words) > 2 and words[2].upper() == "LAST"
+                with script.lock:
+                    refuse = not last and script.refuse_chunk > 0
+                    if refuse:
+                        script.refuse_chunk -= 1
+                if refuse:
+                    sender, recipients, chunks, commands = None, [], b"", []
+                    self.reply("452 4.3.1 Insufficient system storage")
+                elif last:
                     with script.lock:
                         script.received.append(Received(sender, recipients, chunks, commands))
                     sender, recipients, chunks, commands = None, [], b"", []
@@ -96,7 +105,7 @@ class _Handler(socketserver.StreamRequestHandler):
                     script.received.append(Received(sender, recipients, text[:-5], ["DATA"]))
                 self.reply("250 2.0.0 Ok: queued")
             elif verb == "RSET":
-                sender, recipients = None, []
+                sender, recipients, chunks, commands = None, [], b"", []
                 self.reply("250 2.0.0 Ok")
             elif verb == "QUIT":
                 self.reply("221 2.0.0 Bye")

@@ -65,6 +65,34 @@ def test_chunking_server_gets_the_text_in_bdat_chunks(make_veil):
         assert b"..line" not in received.text
 
 
+def test_refused_chunk_leaves_the_next_message_intact(make_veil):
+    """A refused BDAT chunk ends that transaction; the next message on the same
+    connection carries its own text, and the refused one is delivered later."""
+    with ScriptedMTA() as mta:
+        port = mta.port
+    veil = make_veil(delivery={"mode": "mx", "smarthost": None, "retry": ["1s"], "concurrency_per_domain": 1},
+                     routes=[{"domain": "example.org", "route": f"[127.0.0.7]:{port}"}])
+    big = "".join(f"line {n} of the big one\r\n" for n in range(30000))    # ~700 KB: several chunks
+    ids = []
+    for subject, body in (("big", big), ("small", "just the small one\r\n")):
+        with veil.connect("plain") as c:
+            c.ehlo()
+            c.mail("a@corp.example")
+            c.rcpt("b@example.org")
+            ids.append(queue_id(c.data(message(subject, to="b@example.org", body=body))))
+            c.quit()
+    veil.wait_event("deferred", count=2)
+    veil.kill9()
+    with ScriptedMTA(port=port, script=Script(chunking=True, refuse_chunk=1)) as mta:
+        veil.restart()     # both due at once: one session
+        for qid in ids:
+            veil.wait_event("delivered", queue_id=qid, timeout=30)
+        by_subject = {r.text.split(b"Subject: ")[1].split(b"\r\n")[0]: r.text for r in mta.script.received}
+        assert sorted(by_subject) == [b"big", b"small"]
+        assert by_subject[b"small"].endswith(b"\r\n\r\njust the small one\r\n")
+        assert by_subject[b"big"].endswith(big.encode())
+
+
 def test_kill9_during_delivery_loses_nothing(make_veil):
     """Mail accepted while the destination is down, Veil killed while it retries,
     destination up, Veil restarted: every message arrives."""

@@ -195,9 +195,20 @@ final class QueueRunner: Service {
         let spool = self.spool
         guard let due = try? await threadPool.runIfActive({ try spool.dueJobs(now: Timestamp.now(), limit: 10_000, excluded: excluded) })
         else { return [] }
-        let candidates = router.pieces(of: due, for: session).prefix(room)
+        // Whole messages only: every piece of a claimed message (over 1000
+        // recipients make several) rides along.
         let claimed = activity.withLockedValue { activity in
-            candidates.filter { activity.inFlight.insert($0.messageID).inserted }
+            var claimed: [DeliveryJob] = []
+            var claimedIDs = Set<String>()
+            for piece in router.pieces(of: due, for: session) {
+                if claimedIDs.contains(piece.messageID) {
+                    claimed.append(piece)
+                } else if claimedIDs.count < room, activity.inFlight.insert(piece.messageID).inserted {
+                    claimedIDs.insert(piece.messageID)
+                    claimed.append(piece)
+                }
+            }
+            return claimed
         }
         jobs.withLockedValue { $0 += claimed }
         return claimed.map { OutboundMessage(transaction: Router.transaction(for: $0), path: spool.messagePath($0.messageID)) }
@@ -294,7 +305,7 @@ final class QueueRunner: Service {
         do {
             try await threadPool.runIfActive {
                 self.queueReport(for: job, notices: reports)
-                try spool.record(messageID: job.messageID, outcomes: saved)
+                try spool.record(messageID: job.messageID, outcomes: saved, time: Timestamp.now(), relay: relay)
             }
         } catch {
             activity.withLockedValue { _ = $0.unsaved.insert(job.messageID) }

@@ -95,7 +95,9 @@ struct Router: Sendable {
             var sessionsForHop = 0
             while start < entry.jobs.count && sessionsForHop < perHop {
                 sessionsForHop += 1
-                let end = min(start + messagesPerConnection, entry.jobs.count)
+                var end = min(start + messagesPerConnection, entry.jobs.count)
+                // The pieces of one message (over 1000 recipients) stay in one session.
+                while end < entry.jobs.count && entry.jobs[end].messageID == entry.jobs[end - 1].messageID { end += 1 }
                 sessions.append(Session(hop: entry.hop, client: client, policy: entry.tls,
                                         jobs: Array(entry.jobs[start..<end])))
                 start = end
