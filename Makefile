@@ -5,6 +5,9 @@ SWIFT        ?= swift
 PYTHON       ?= python3
 CONFIG       ?= config/dev.toml
 PREFIX       ?= /usr/local
+INSTALL_BIN  ?= .build/release/veil
+UNIT_DIR     := /etc/systemd/system
+CONF_DIR     := /etc/veil
 DEB_PACKAGES := libsystemd-dev libcrypt-dev libunbound-dev libsqlite3-dev pkg-config openssl swaks postfix unbound
 DEBUG_BIN    := .build/debug/veil
 
@@ -12,7 +15,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_BUILD   := $(SWIFT) build --scratch-path .build-fuzz --sanitize=fuzzer \
                 -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library -Xswiftc -DFUZZING
 
-.PHONY: all deps build release run test unit-test e2e-test dev-setup fuzz bench clean
+.PHONY: all deps build release run test unit-test e2e-test dev-setup fuzz bench install uninstall clean
 
 all: build
 
@@ -79,6 +82,61 @@ bench: deps
 	$(SWIFT) build -c release --product veil
 	.build/release/veil-bench
 	$(PYTHON) Benchmarks/relay_bench.py
+
+## install: the release build, then the binary to $(DESTDIR)$(PREFIX)/bin/veil,
+## systemd/veil.service and veil.socket to $(DESTDIR)$(UNIT_DIR) (ExecStart
+## pointed at $(PREFIX)/bin/veil), config/veil.toml to $(DESTDIR)$(CONF_DIR)
+## unless one is there, and, without DESTDIR, the `veil` system user. With
+## INSTALL_BIN=path that binary is installed and nothing is built, e.g. `make
+## release`, then `sudo make install INSTALL_BIN=.build/release/veil` (no build as root).
+install:
+ifeq ($(origin INSTALL_BIN),file)
+	$(SWIFT) build -c release --product veil
+endif
+	@if [ -z "$(DESTDIR)" ] && ! getent passwd veil >/dev/null; then \
+	  if getent group veil >/dev/null; then group="--gid veil"; else group="--user-group"; fi; \
+	  echo "useradd --system $$group --home-dir /var/lib/veil --shell /usr/sbin/nologin veil"; \
+	  useradd --system $$group --home-dir /var/lib/veil --shell /usr/sbin/nologin veil; \
+	fi
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(UNIT_DIR)
+	install -m 0755 $(INSTALL_BIN) $(DESTDIR)$(PREFIX)/bin/veil
+	for unit in veil.service veil.socket; do \
+	  sed 's|/usr/local/bin/veil|$(PREFIX)/bin/veil|g' systemd/$$unit > $(DESTDIR)$(UNIT_DIR)/$$unit && \
+	  chmod 0644 $(DESTDIR)$(UNIT_DIR)/$$unit || exit 1; \
+	done
+	@if [ -e $(DESTDIR)$(CONF_DIR)/veil.toml ]; then \
+	  echo "$(DESTDIR)$(CONF_DIR)/veil.toml exists: left as it is (new example: config/veil.toml)"; \
+	else \
+	  echo "install -m 0640 config/veil.toml $(DESTDIR)$(CONF_DIR)/veil.toml"; \
+	  install -d -m 0755 $(DESTDIR)$(CONF_DIR) && \
+	  install -m 0640 config/veil.toml $(DESTDIR)$(CONF_DIR)/veil.toml && \
+	  if getent group veil >/dev/null; then chgrp veil $(DESTDIR)$(CONF_DIR)/veil.toml; fi; \
+	fi
+	@echo
+	@echo "Next steps:"
+	@echo "  1. $(CONF_DIR)/veil.toml: hostname, listeners, [delivery]; spool_dir must be /var/lib/veil"
+	@echo "     (the unit's StateDirectory: everything else is read-only for the service)."
+	@echo "  2. Users file, readable by the veil group only, one user:HASH line per user:"
+	@echo '       install -m 0640 -g veil /dev/null $(CONF_DIR)/users'
+	@echo '       echo "exchange:$$($(PREFIX)/bin/veil passwd)" >> $(CONF_DIR)/users'
+	@echo "  3. TLS certificate chain and key as [tls] names them ($(CONF_DIR)/tls/fullchain.pem and"
+	@echo "     privkey.pem), readable by the veil group: chgrp veil <key> && chmod 0640 <key>."
+	@echo "  4. $(PREFIX)/bin/veil check-config --config $(CONF_DIR)/veil.toml"
+	@echo "  5. systemctl daemon-reload && systemctl enable --now veil"
+	@echo "     (optional socket activation: systemctl enable --now veil.socket; see $(UNIT_DIR)/veil.socket)"
+
+## uninstall: stop and disable the service, remove the binary and the units.
+## Kept: $(CONF_DIR) (configuration, users, certificates), /var/lib/veil (the
+## queue, maybe with undelivered mail, and scrub.key) and the veil user.
+uninstall:
+	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then \
+	  echo "systemctl disable --now veil.socket veil.service"; \
+	  systemctl disable --now veil.socket veil.service || true; \
+	fi
+	rm -f $(DESTDIR)$(PREFIX)/bin/veil $(DESTDIR)$(UNIT_DIR)/veil.service $(DESTDIR)$(UNIT_DIR)/veil.socket
+	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
+	@echo "Kept: $(CONF_DIR) (configuration, users, certificates), /var/lib/veil (queue: check for"
+	@echo "undelivered mail first) and the veil user; remove them by hand when no longer needed."
 
 clean:
 	rm -rf var

@@ -2,6 +2,7 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 import SMTPCore
+import SMTPNIO
 
 /// Opens outbound SMTP connections and runs one session of several messages on
 /// each (RFC 5321 §4.5.3.1.10 allows many transactions per connection).
@@ -15,6 +16,8 @@ public struct DeliveryClient: Sendable {
     /// the name against the MX or route host (`verify`).
     private let verifyingContext: NIOSSLContext
     public var connectTimeout: TimeAmount
+    /// Sessions running now, for ``closeAll()``.
+    private let connections = ChannelRegistry()
 
     public init(group: any EventLoopGroup, threadPool: NIOThreadPool, connectTimeout: TimeAmount, caFile: String?) throws {
         self.group = group
@@ -28,6 +31,12 @@ public struct DeliveryClient: Sendable {
         tls.additionalTrustRoots = caFile.map { [.file($0)] } ?? []
         self.verifyingContext = try NIOSSLContext(configuration: tls)
         self.connectTimeout = connectTimeout
+    }
+
+    /// Ends every running session at once (the stopping daemon's grace period is
+    /// over): their messages are reported as not sent, and tried again later.
+    public func closeAll() {
+        connections.closeAll()
     }
 
     /// Connects to `host:port` and sends `messages` in one session. Never fails: a
@@ -48,8 +57,9 @@ public struct DeliveryClient: Sendable {
         let serverName = serverName ?? ((try? SocketAddress(ipAddress: host, port: 0)) == nil ? host : nil)
         ClientBootstrap(group: eventLoop)
             .connectTimeout(connectTimeout)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
+            .channelInitializer { [connections] channel in
+                connections.add(channel)
+                return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(OutboundSessionHandler(
                         configuration: configuration, messages: messages, tlsContext: tlsContext,
                         serverName: serverName, verified: verifyCertificate, fileIO: fileIO, report: report,
@@ -59,9 +69,17 @@ public struct DeliveryClient: Sendable {
             .connect(host: host, port: port)
             .whenFailure { error in
                 var failed = SessionReport(messageCount: messages.count)
-                failed.failure = "connect to \(host):\(port): \(error)"
+                failed.failure = "connect to \(host):\(port): \(Self.describe(error))"
                 report.complete(failed)
             }
         return promise.futureResult
+    }
+
+    /// "Connection refused" rather than NIO's nested error values, for log lines.
+    static func describe(_ error: any Error) -> String {
+        let underlying = (error as? NIOConnectionError)?.connectionErrors.first?.error ?? error
+        if let ioError = underlying as? IOError { return String(cString: strerror(ioError.errnoCode)) }
+        if case ChannelError.connectTimeout? = underlying as? ChannelError { return "timed out" }
+        return "\(underlying)"
     }
 }

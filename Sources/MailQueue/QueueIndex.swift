@@ -188,3 +188,130 @@ final class QueueIndex: Sendable {
         }
     }
 }
+
+// MARK: Administration (`veil queue ...`)
+
+extension QueueIndex {
+    /// Every queued message with its recipients (`ids`: only these), oldest first;
+    /// with `history`, each recipient's attempts too.
+    func entries(ids: [String]? = nil, history: Bool = false) throws -> [QueueEntry] {
+        try database.read { db in
+            var filter = ""
+            var arguments: StatementArguments = []
+            if let ids {
+                filter = "WHERE id IN (\(ids.map { _ in "?" }.joined(separator: ",")))"
+                arguments = StatementArguments(ids)
+            }
+            var entries = try Row.fetchAll(db, sql: """
+                SELECT id, sender, size, received_at, held, body, smtputf8, ret, envid, auth_user, client_address,
+                       client_helo, listener FROM messages \(filter) ORDER BY id
+                """, arguments: arguments).map { row in
+                QueueEntry(id: row[0], sender: row[1], size: row[2], created: row[3], held: row[4], body: row[5],
+                           smtpUTF8: row[6], ret: row[7], envelopeID: row[8], authenticatedUser: row[9],
+                           clientAddress: row[10], clientName: row[11], listener: row[12], recipients: [])
+            }
+            let positions = Dictionary(uniqueKeysWithValues: entries.enumerated().map { ($0.element.id, $0.offset) })
+            var rowIDs: [Int64: (entry: Int, recipient: Int)] = [:]
+            for row in try Row.fetchAll(db, sql: """
+                SELECT message_id, rowid, address, state, attempts, next_attempt, last_reply, notify, orcpt
+                FROM recipients ORDER BY message_id, rowid
+                """) {
+                guard let position = positions[row[0]] else { continue }
+                rowIDs[row[1]] = (position, entries[position].recipients.count)
+                entries[position].recipients.append(QueueEntry.Recipient(
+                    address: row[2], state: row[3], attempts: row[4], nextAttempt: row[5], lastReply: row[6],
+                    notify: row[7], originalRecipient: row[8], history: []))
+            }
+            if history {
+                for row in try Row.fetchAll(db, sql: "SELECT recipient, at, state, reply, relay FROM attempts ORDER BY rowid") {
+                    guard let (entry, recipient) = rowIDs[row[0]] else { continue }
+                    entries[entry].recipients[recipient].history.append(
+                        QueueEntry.Attempt(at: row[1], state: row[2], reply: row[3], relay: row[4]))
+                }
+            }
+            return entries
+        }
+    }
+
+    /// Puts messages on hold or releases them; returns the ids found.
+    func setHeld(_ ids: [String], _ held: Bool) throws -> [String] {
+        try database.write { db in
+            try ids.filter { id in
+                try db.execute(sql: "UPDATE messages SET held = ? WHERE id = ?", arguments: [held, id])
+                return db.changesCount > 0
+            }
+        }
+    }
+
+    /// Makes deferred recipients of messages not on hold due now (of `ids`, or of
+    /// every message); returns how many, and the ids not in the queue.
+    func flush(_ ids: [String]?) throws -> (recipients: Int, missing: [String]) {
+        try database.write { db in
+            let update = """
+                UPDATE recipients SET next_attempt = NULL WHERE state = 'deferred'
+                AND message_id IN (SELECT id FROM messages WHERE held = 0
+                """
+            guard let ids else {
+                try db.execute(sql: update + ")")
+                return (db.changesCount, [])
+            }
+            var count = 0
+            var missing: [String] = []
+            for id in ids {
+                guard try Bool.fetchOne(db, sql: "SELECT 1 FROM messages WHERE id = ?", arguments: [id]) != nil else {
+                    missing.append(id)
+                    continue
+                }
+                try db.execute(sql: update + " AND id = ?)", arguments: [id])
+                count += db.changesCount
+            }
+            return (count, missing)
+        }
+    }
+
+    /// Removes a message's rows; false when it is not in the queue.
+    func delete(_ id: String) throws -> Bool {
+        try database.write { db in
+            try db.execute(sql: "DELETE FROM attempts WHERE message_id = ?", arguments: [id])
+            try db.execute(sql: "DELETE FROM recipients WHERE message_id = ?", arguments: [id])
+            try db.execute(sql: "DELETE FROM messages WHERE id = ?", arguments: [id])
+            return db.changesCount > 0
+        }
+    }
+
+    /// The recipients still to deliver of one message, due or not, held or not.
+    func pendingJob(_ id: String) throws -> DeliveryJob? {
+        try database.read { db in
+            guard let message = try Row.fetchOne(db, sql: """
+                SELECT id, sender, size, body, smtputf8, ret, envid, received_at FROM messages WHERE id = ?
+                """, arguments: [id]) else { return nil }
+            let recipients = try Row.fetchAll(db, sql: """
+                SELECT rowid, address, notify, orcpt, attempts FROM recipients
+                WHERE message_id = ? AND state IN ('queued', 'deferred') ORDER BY rowid
+                """, arguments: [id]).map { row in
+                DeliveryJob.Recipient(rowID: row[0], address: row[1], notify: row[2], originalRecipient: row[3], attempts: row[4])
+            }
+            return DeliveryJob(messageID: message[0], sender: message[1], size: message[2], body: message[3],
+                               smtpUTF8: message[4], ret: message[5], envelopeID: message[6], receivedAt: message[7],
+                               recipients: recipients)
+        }
+    }
+}
+
+extension QueueIndex {
+    /// Counts for status lines and metrics.
+    func summary() throws -> QueueSummary {
+        try database.read { db in
+            var summary = QueueSummary()
+            if let row = try Row.fetchOne(db, sql: "SELECT COUNT(*), COALESCE(SUM(held), 0), MIN(received_at) FROM messages") {
+                summary.messages = row[0]
+                summary.held = row[1]
+                summary.oldest = row[2]
+            }
+            for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) FROM recipients GROUP BY state") {
+                summary.recipients[row[0]] = row[1]
+            }
+            return summary
+        }
+    }
+}

@@ -146,7 +146,11 @@ public final class Spool: Sendable {
     /// The text of a queued message; with `upToHeaderEnd`, reading stops once the
     /// header block is in (a bounce without RET=FULL needs no more of a 50 MB file).
     public func messageText(_ messageID: String, upToHeaderEnd: Bool = false) -> [UInt8]? {
-        let descriptor = Glibc.open(messagePath(messageID), O_RDONLY | O_CLOEXEC)
+        Self.readMessage(at: messagePath(messageID), upToHeaderEnd: upToHeaderEnd)
+    }
+
+    static func readMessage(at path: String, upToHeaderEnd: Bool) -> [UInt8]? {
+        let descriptor = Glibc.open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { return nil }
         defer { close(descriptor) }
         var text: [UInt8] = []
@@ -185,6 +189,41 @@ public final class Spool: Sendable {
         guard try index.record(messageID: messageID, outcomes: outcomes, time: time, relay: relay) else { return }
         // A crash before this unlink leaves a file without rows: removed at start-up.
         unlink(messagePath(messageID))
+    }
+
+    // MARK: Administration
+
+    /// Queued messages (of `ids`, or all), oldest first; with `history`, each
+    /// recipient's attempts.
+    public func entries(ids: [String]? = nil, history: Bool = false) throws -> [QueueEntry] {
+        try index.entries(ids: ids, history: history)
+    }
+
+    /// Holds (no delivery) or releases messages; returns the ids found.
+    public func setHeld(_ ids: [String], _ held: Bool) throws -> [String] {
+        try index.setHeld(ids, held)
+    }
+
+    /// Makes deferred recipients of messages not on hold due now; returns how
+    /// many, and the ids not in the queue.
+    public func flush(_ ids: [String]?) throws -> (recipients: Int, missing: [String]) {
+        try index.flush(ids)
+    }
+
+    /// The recipients of a message still to deliver, due or not.
+    public func pendingJob(_ id: String) throws -> DeliveryJob? {
+        try index.pendingJob(id)
+    }
+
+    /// Removes a message from the queue (rows, then file); false when not queued.
+    public func delete(_ id: String) throws -> Bool {
+        guard try index.delete(id) else { return false }
+        unlink(messagePath(id))
+        return true
+    }
+
+    public func summary() throws -> QueueSummary {
+        try index.summary()
     }
 
     public func queuedCount() throws -> Int {

@@ -1,10 +1,8 @@
 import Logging
 import MailQueue
 import Delivery
-import MessageRewriter
 import NIOCore
 import NIOPosix
-import NIOSSL
 import ServiceLifecycle
 
 /// Starts and runs the daemon: everything `veil serve` does.
@@ -13,13 +11,7 @@ public enum VeilServer {
     /// without starting it.
     public static func check(configurationPath: String) throws(ConfigError) -> Configuration {
         let configuration = try Configuration.load(path: configurationPath)
-        if configuration.listeners.contains(where: { $0.tls != .none }) {
-            _ = try configuration.tls.makeServerContext(configFile: configuration.file)
-        }
-        if let path = configuration.auth.usersFile {
-            _ = try UsersFile.load(path: path, configFile: configuration.file, configLine: configuration.auth.usersFileLine)
-        }
-        _ = try Router(configuration: configuration)   // reads smarthost_password_file
+        _ = try Settings.check(configuration)
         return configuration
     }
 
@@ -30,11 +22,6 @@ public enum VeilServer {
                              json: configuration.log.format == .json)
         }
         let logger = Logger(label: "veil")
-        let tlsContext = try configuration.listeners.contains(where: { $0.tls != .none })
-            ? configuration.tls.makeServerContext(configFile: configuration.file) : nil
-        let users = try configuration.auth.usersFile.map {
-            try UsersFile.load(path: $0, configFile: configuration.file, configLine: configuration.auth.usersFileLine)
-        }
         let (spool, recovery): (Spool, Spool.Recovery)
         do {
             (spool, recovery) = try Spool.open(directory: configuration.spoolDirectory)
@@ -42,12 +29,6 @@ public enum VeilServer {
             throw ConfigError(file: configuration.file, line: configuration.spoolDirectoryLine, key: "spool_dir",
                               problem: "\(configuration.spoolDirectory) cannot be opened as the queue: \(error)")
         }
-        let scrub = ScrubConfiguration(
-            rules: ScrubRules(profile: configuration.scrub.profile == .exchange ? ExchangeProfile.removedFields : [],
-                              remove: configuration.scrub.remove, keep: configuration.scrub.keep),
-            rewriteMessageIDs: configuration.scrub.messageID == .rewrite, key: try ScrubKey.load(configuration),
-            hostname: configuration.hostname, maximumHeaderSize: configuration.limits.maximumHeaderSize,
-            maximumHops: configuration.scrub.maximumHops)
         logger.info("queue_loaded", metadata: [
             "spool": "\(configuration.spoolDirectory)", "queued": "\(recovery.queued)",
             "removed_incomplete": "\(recovery.removedIncoming + recovery.removedOrphans)",
@@ -56,12 +37,10 @@ public enum VeilServer {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         let threadPool = NIOThreadPool(numberOfThreads: max(2, System.coreCount))
         threadPool.start()
-        let authenticator = users.map {
-            Authenticator(users: $0, failures: AuthFailureTracker(
-                maximumFailures: configuration.auth.maximumFailures,
-                window: .seconds(Int64(configuration.auth.failureWindow)),
-                lockout: .seconds(Int64(configuration.auth.lockout))), threadPool: threadPool, logger: logger)
-        }
+        let failures = AuthFailureTracker(
+            maximumFailures: configuration.auth.maximumFailures, window: .seconds(Int64(configuration.auth.failureWindow)),
+            lockout: .seconds(Int64(configuration.auth.lockout)))
+        let settings = LiveSettings(try Settings.load(configuration, failures: failures, threadPool: threadPool, logger: logger))
         let client: DeliveryClient
         do {
             client = try DeliveryClient(group: group, threadPool: threadPool,
@@ -79,14 +58,26 @@ public enum VeilServer {
         }
         let dnsThreadPool = NIOThreadPool(numberOfThreads: min(16, configuration.delivery.concurrency))
         dnsThreadPool.start()
-        let runner = try QueueRunner(spool: spool, configuration: configuration, client: client, resolver: resolver,
-                                     threadPool: threadPool, dnsThreadPool: dnsThreadPool, logger: logger)
-        let delegate = RelayDelegate(authenticator: authenticator, spool: spool, scrub: scrub, configuration: configuration,
-                                     threadPool: threadPool, logger: logger, onAccepted: { runner.wake() })
-        let listeners = ListenerService(configuration: configuration, tlsContext: tlsContext,
-                                        delegate: delegate, group: group, logger: logger)
+        let runner = QueueRunner(spool: spool, settings: settings, client: client, resolver: resolver,
+                                 threadPool: threadPool, dnsThreadPool: dnsThreadPool, logger: logger)
+        let delegate = RelayDelegate(settings: settings, spool: spool, threadPool: threadPool, logger: logger,
+                                     onAccepted: { runner.wake() })
+        let listeners = ListenerService(settings: settings, delegate: delegate, group: group, logger: logger)
+        let control = ControlService(
+            server: try await ControlService.bind(path: configuration.controlSocket, group: group, configuration: configuration),
+            path: configuration.controlSocket,
+            administration: QueueAdministration(spool: spool, runner: runner, threadPool: threadPool, logger: logger),
+            logger: logger)
+        let reload = await ReloadService(path: configurationPath, settings: settings, failures: failures, threadPool: threadPool,
+                                   logger: logger)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: listeners), .init(service: runner), .init(service: control), .init(service: reload),
+        ]
+        if SystemdService.isNotifying {
+            services.append(.init(service: SystemdService(group: group, spool: spool, threadPool: threadPool)))
+        }
         let serviceGroup = ServiceGroup(configuration: .init(
-            services: [.init(service: listeners), .init(service: runner)],
+            services: services,
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await serviceGroup.run()

@@ -70,6 +70,11 @@ public struct SMTPServerStateMachine: Sendable {
     private var errors = 0
     /// The client said EHLO rather than HELO (RFC 3848 protocol names).
     private var usedESMTP = false
+    /// The server is shutting down: a transaction in flight may finish, then the
+    /// session ends.
+    private var draining = false
+
+    static let shuttingDown = SMTPReply(421, "4.3.2", "Service shutting down, try again later")
 
     public init(configuration: SMTPServerConfiguration, isRelayClient: Bool) {
         self.configuration = configuration
@@ -99,8 +104,42 @@ public struct SMTPServerStateMachine: Sendable {
         SMTPReply(220, nil, "\(configuration.hostname) ESMTP")
     }
 
+    /// The server is going down (RFC 5321 §3.8): an idle session gets 421 4.3.2 at
+    /// once; one in a mail transaction may finish it (RCPT, DATA, BDAT), then the
+    /// session ends after the reply that closes the transaction; any other command
+    /// gets 421.
+    public mutating func shutdownRequested() -> Action {
+        draining = true
+        guard isIdle else { return .none }
+        state = .closed
+        return .replyAndClose(Self.shuttingDown)
+    }
+
+    /// No mail transaction or AUTH exchange in progress.
+    private var isIdle: Bool {
+        switch state {
+        case .awaitingHello, .ready, .authenticating: return true
+        default: return false
+        }
+    }
+
+    /// While draining, a reply that leaves the session idle is its last.
+    private mutating func drained(_ action: Action) -> Action {
+        guard draining, isIdle, case .reply(let reply) = action else { return action }
+        state = .closed
+        return .replyAndClose(reply)
+    }
+
     /// A complete line arrived while in command mode.
     public mutating func lineReceived(_ line: ByteBuffer) -> Action {
+        if draining && isIdle {
+            state = .closed
+            return .replyAndClose(Self.shuttingDown)
+        }
+        return drained(command(line))
+    }
+
+    private mutating func command(_ line: ByteBuffer) -> Action {
         switch state {
         case .authenticating(let step):
             return authResponse(String(buffer: line), step: step)
@@ -128,12 +167,16 @@ public struct SMTPServerStateMachine: Sendable {
     /// over-long SASL response ends the AUTH exchange.
     public mutating func lineTooLong() -> Action {
         if case .authenticating = state { state = .ready }
-        return refuse(Replies.lineTooLong)
+        return drained(refuse(Replies.lineTooLong))
     }
 
     /// The message text (DATA) or the last chunk (BDAT LAST) has been read.
     /// `rejection` is set when the text broke a limit (size, header block).
     public mutating func messageReceived(rejection: SMTPReply?) -> Action {
+        drained(textEnded(rejection: rejection))
+    }
+
+    private mutating func textEnded(rejection: SMTPReply?) -> Action {
         switch state {
         case .receivingData(let envelope), .receivingChunk(let envelope?):
             if let rejection {
@@ -166,18 +209,22 @@ public struct SMTPServerStateMachine: Sendable {
     public mutating func messageStored(queueID: String) -> Action {
         guard case .storing = state else { preconditionFailure("stored in state \(state)") }
         state = .ready
-        return .reply(SMTPReply(250, "2.0.0", "Ok: queued as \(queueID)"))
+        return drained(.reply(SMTPReply(250, "2.0.0", "Ok: queued as \(queueID)")))
     }
 
     public mutating func messageNotStored(_ reply: SMTPReply) -> Action {
         guard case .storing = state else { preconditionFailure("not stored in state \(state)") }
         state = .ready
-        return .reply(reply)
+        return drained(.reply(reply))
     }
 
     public mutating func authenticationFinished(_ result: AuthenticationResult) -> Action {
         guard case .verifyingCredentials = state else { preconditionFailure("auth result in state \(state)") }
         state = .ready
+        return drained(authenticationResult(result))
+    }
+
+    private mutating func authenticationResult(_ result: AuthenticationResult) -> Action {
         switch result {
         case .success(let user):
             authenticatedUser = user

@@ -150,7 +150,19 @@ public final class SMTPServerHandler: ChannelDuplexHandler, RemovableChannelHand
         context.fireChannelWritabilityChanged()
     }
 
+    /// Sent down the pipeline when the server shuts down: the session ends as soon
+    /// as it has no mail transaction in progress (``SMTPServerStateMachine/shutdownRequested()``).
+    public struct ShutdownEvent: Sendable {
+        public init() {}
+    }
+
     public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ShutdownEvent {
+            if case .closed = mode { return }
+            perform(machine.shutdownRequested(), context: context)
+            context.flush()
+            return
+        }
         if let tlsEvent = event as? TLSUserEvent, case .handshakeCompleted = tlsEvent {
             let version = try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self).tlsVersion
             let cipher = try? context.pipeline.syncOperations.handler(type: TLSCipherRecorder.self).cipherName

@@ -9,7 +9,7 @@ struct Veil: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "veil",
         abstract: "Anonymizing SMTP relay: accepts mail from your MTA, scrubs what reveals your network, delivers it.",
-        subcommands: [Serve.self, CheckConfig.self, Version.self])
+        subcommands: [Serve.self, CheckConfig.self, Queue.self, Passwd.self, Version.self])
 }
 
 struct ConfigOption: ParsableArguments {
@@ -47,6 +47,124 @@ struct CheckConfig: ParsableCommand {
             print(configuration.effectiveDescription)
         } catch {
             exitWithConfigError(error)
+        }
+    }
+}
+
+/// The configuration, or exit with `file:line: key: problem`.
+func loadConfiguration(_ options: ConfigOption) -> Configuration {
+    do {
+        return try Configuration.load(path: options.config)
+    } catch {
+        exitWithConfigError(error)
+    }
+}
+
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("veil: \(message)\n".utf8))
+    exit(1)
+}
+
+struct Queue: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Look at and change the queue (list and show also work while the daemon is stopped).",
+        subcommands: [List.self, Show.self, Change.Flush.self, Change.Hold.self, Change.Release.self,
+                      Change.Delete.self, Change.Bounce.self])
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Every queued message with its recipients and their state.")
+        @OptionGroup var options: ConfigOption
+        @Flag(help: "One JSON array instead of the table.") var json = false
+
+        func run() throws {
+            let configuration = loadConfiguration(options)
+            do {
+                let entries = try QueueListing.reader(for: configuration).entries()
+                print(json ? try QueueListing.json(entries) : QueueListing.text(entries))
+            } catch {
+                fail("cannot read the queue in \(configuration.spoolDirectory): \(error)")
+            }
+        }
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "A message's envelope, each recipient's attempts, and its headers as they will be sent.")
+        @OptionGroup var options: ConfigOption
+        @Argument(help: "Queue id.") var id: String
+
+        func run() throws {
+            let configuration = loadConfiguration(options)
+            do {
+                let reader = try QueueListing.reader(for: configuration)
+                guard let entry = try reader.entries(ids: [id], history: true).first else { fail("\(id): not in the queue") }
+                print(QueueListing.details(entry, headers: reader.headerBlock(id)))
+            } catch {
+                fail("cannot read the queue in \(configuration.spoolDirectory): \(error)")
+            }
+        }
+    }
+
+    /// Changes go through the running daemon's control socket.
+    enum Change {
+        static func send(_ command: ControlRequest.Command, ids: [String], options: ConfigOption) -> Never {
+            let configuration = loadConfiguration(options)
+            do {
+                let response = try ControlClient.send(ControlRequest(command: command, ids: ids), to: configuration.controlSocket)
+                print(response.lines.joined(separator: "\n"))
+                Foundation.exit(response.ok ? 0 : 1)
+            } catch {
+                fail("\(error)")
+            }
+        }
+
+        struct Flush: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Try deferred mail now (all, or the given messages).")
+            @OptionGroup var options: ConfigOption
+            @Argument(help: "Queue ids; none: every deferred message.") var ids: [String] = []
+            func run() { send(.flush, ids: ids, options: options) }
+        }
+
+        struct Hold: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Keep messages in the queue without delivering them.")
+            @OptionGroup var options: ConfigOption
+            @Argument(help: "Queue ids.") var ids: [String]
+            func run() { send(.hold, ids: ids, options: options) }
+        }
+
+        struct Release: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Deliver held messages again.")
+            @OptionGroup var options: ConfigOption
+            @Argument(help: "Queue ids.") var ids: [String]
+            func run() { send(.release, ids: ids, options: options) }
+        }
+
+        struct Delete: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Remove messages from the queue, without a report to the sender.")
+            @OptionGroup var options: ConfigOption
+            @Argument(help: "Queue ids.") var ids: [String]
+            func run() { send(.delete, ids: ids, options: options) }
+        }
+
+        struct Bounce: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Give up on messages: undelivered recipients are bounced with a report to the sender.")
+            @OptionGroup var options: ConfigOption
+            @Argument(help: "Queue ids.") var ids: [String]
+            func run() { send(.bounce, ids: ids, options: options) }
+        }
+    }
+}
+
+struct Passwd: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Read a password (no echo on a terminal, or the first line of stdin) and print its yescrypt hash for the users file.")
+
+    func run() {
+        do {
+            print(try PasswordPrompt.hash(try PasswordPrompt.read()))
+        } catch {
+            fail("\(error)")
         }
     }
 }

@@ -210,6 +210,10 @@ class Veil:
         self._cond = threading.Condition()
         self._eof = True
         self._reader: threading.Thread | None = None
+        # As systemd starts it: extra environment (NOTIFY_SOCKET, WATCHDOG_USEC) and
+        # listening sockets passed as fd 3, 4, ... with LISTEN_FDS/LISTEN_PID.
+        self.extra_env: dict[str, str] = {}
+        self.passed_sockets: list[socket.socket] = []
 
     # ---- process control -----------------------------------------------------------
 
@@ -221,10 +225,22 @@ class Veil:
             self.lines.append(f"---- harness: starting {VEIL_BIN} serve --config {self.config_path}")
             self._eof = False
         self.ports = {}
+        argv = [VEIL_BIN, "serve", "--config", str(self.config_path)]
+        env = {**os.environ, **self.extra_env}
+        descriptors = [s.fileno() for s in self.passed_sockets]
+
+        def hand_over_sockets():
+            for number, descriptor in enumerate(descriptors):
+                os.dup2(descriptor, 3 + number)     # dup2 clears close-on-exec
+
+        if descriptors:
+            # LISTEN_PID must be the daemon's own pid: the shell's, kept by exec.
+            env["LISTEN_FDS"] = str(len(descriptors))
+            argv = ["sh", "-c", 'LISTEN_PID=$$ exec "$0" "$@"', *argv]
         self.proc = subprocess.Popen(
-            [VEIL_BIN, "serve", "--config", str(self.config_path)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            cwd=str(self.workdir),
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            cwd=str(self.workdir), env=env, preexec_fn=hand_over_sockets if descriptors else None,
+            pass_fds=range(3, 3 + len(descriptors)) if descriptors else (),
         )
         self._reader = threading.Thread(target=self._read_output, args=(self.proc,), daemon=True)
         self._reader.start()

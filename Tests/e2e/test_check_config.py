@@ -168,7 +168,8 @@ def test_shipped_example_config_is_valid(tmp_path, certs, users_file):
     cert, key = certs
     text = (REPO / "config" / "veil.toml").read_text()
     text = (text.replace("/etc/veil/tls/fullchain.pem", str(cert)).replace("/etc/veil/tls/privkey.pem", str(key))
-                .replace("/etc/veil/users", str(users_file)).replace("/var/spool/veil", str(tmp_path / "spool")))
+                .replace("/etc/veil/users", str(users_file)).replace("/var/lib/veil", str(tmp_path / "spool"))
+                .replace("/run/veil/veil.sock", str(tmp_path / "veil.sock")))
     path = tmp_path / "veil.toml"
     path.write_text(text)
     result = check_config(path)

@@ -6,6 +6,9 @@ public struct Configuration: Sendable {
     public var hostname: String
     public var spoolDirectory: String
     public var spoolDirectoryLine: Int?
+    /// The Unix socket `veil queue` talks to the daemon through.
+    public var controlSocket: String
+    public var controlSocketLine: Int?
     public var listeners: [Listener]
     public var tls: TLS
     public var auth: Auth
@@ -62,6 +65,9 @@ public struct Configuration: Sendable {
         public var bareNewline = BareNewlinePolicy.reject
         /// Seconds to wait before the greeting; clients that talk first get 554.
         public var greetingDelay = 0
+        /// Seconds a stopping daemon gives transactions in flight (inbound and
+        /// outbound) before it closes their connections.
+        public var shutdownGrace = 30
         /// Negative replies before the client is disconnected with 421.
         public var maximumErrors = 20
     }

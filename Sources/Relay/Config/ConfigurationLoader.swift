@@ -141,7 +141,10 @@ private struct TableReader {
     mutating func configuration() throws(ConfigError) -> Configuration {
         let hostname = try string("hostname", default: "localhost")
         guard !hostname.isEmpty, !hostname.contains(" ") else { throw error("hostname", "must be a host name") }
-        let spool = try path("spool_dir") ?? "/var/spool/veil"
+        let spool = try path("spool_dir") ?? "/var/lib/veil"
+        // Under systemd RuntimeDirectory= (the daemon's environment); elsewhere the spool.
+        let runtimeDirectory = ProcessInfo.processInfo.environment["RUNTIME_DIRECTORY"]
+        let controlSocket = try path("control_socket") ?? (runtimeDirectory ?? spool) + "/veil.sock"
         var listeners: [Configuration.Listener] = []
         for var reader in try tables("listener") {
             listeners.append(try reader.listener())
@@ -186,6 +189,7 @@ private struct TableReader {
         limits.dataTimeout = try limitsReader.duration("data_timeout", default: limits.dataTimeout)
         limits.bareNewline = try limitsReader.choice("bare_newline", default: limits.bareNewline)
         limits.greetingDelay = try limitsReader.duration("greeting_delay", default: limits.greetingDelay)
+        limits.shutdownGrace = try limitsReader.duration("shutdown_grace", default: limits.shutdownGrace)
         limits.maximumErrors = try limitsReader.integer("max_errors", default: limits.maximumErrors, range: 1...10_000)
         try limitsReader.rejectUnknownKeys()
 
@@ -231,7 +235,8 @@ private struct TableReader {
         try logReader.rejectUnknownKeys()
         try rejectUnknownKeys()
         return Configuration(file: file, hostname: hostname, spoolDirectory: spool,
-                             spoolDirectoryLine: table["spool_dir"]?.line, listeners: listeners,
+                             spoolDirectoryLine: table["spool_dir"]?.line, controlSocket: controlSocket,
+                             controlSocketLine: table["control_socket"]?.line, listeners: listeners,
                              tls: tls, auth: auth, limits: limits, scrub: scrub, delivery: delivery, dns: dns, log: log)
     }
 

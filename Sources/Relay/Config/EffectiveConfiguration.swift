@@ -8,6 +8,7 @@ extension Configuration {
             "# effective configuration of \(file)",
             "hostname = \(quoted(hostname))",
             "spool_dir = \(quoted(spoolDirectory))",
+            "control_socket = \(quoted(controlSocket))",
         ]
         for listener in listeners {
             lines += ["", "[[listener]]", "name = \(quoted(listener.name))",
@@ -25,7 +26,8 @@ extension Configuration {
                   "max_recipients = \(limits.maximumRecipients)", "max_header_size = \(limits.maximumHeaderSize)",
                   "max_connections = \(limits.maximumConnections)", "max_connections_per_ip = \(limits.maximumConnectionsPerIP)",
                   "command_timeout = \"\(limits.commandTimeout)s\"", "data_timeout = \"\(limits.dataTimeout)s\"",
-                  "bare_newline = \(quoted(limits.bareNewline.rawValue))", "greeting_delay = \"\(limits.greetingDelay)s\"", "max_errors = \(limits.maximumErrors)"]
+                  "bare_newline = \(quoted(limits.bareNewline.rawValue))", "greeting_delay = \"\(limits.greetingDelay)s\"", "max_errors = \(limits.maximumErrors)",
+                  "shutdown_grace = \"\(limits.shutdownGrace)s\""]
         lines += ["", "[scrub]", "profile = \(quoted(scrub.profile.rawValue))",
                   "remove = [\(scrub.remove.map(quoted).joined(separator: ", "))]",
                   "keep = [\(scrub.keep.map(quoted).joined(separator: ", "))]",

@@ -15,9 +15,11 @@ import SMTPCore
 /// falling due, a session ending) starts what is due and not already in flight.
 final class QueueRunner: Service {
     private let spool: Spool
-    private let configuration: Configuration
+    private let settings: LiveSettings
+    /// Read once per use: a reload replaces them between passes.
+    private var configuration: Configuration { settings.current.configuration }
+    private var router: Router { settings.current.router }
     private let client: DeliveryClient
-    private let router: Router
     /// Nil when every destination is a route or the smarthost.
     private let mxResolver: MXResolver?
     /// DNS lookups block for seconds when nameservers do not answer: they get
@@ -37,18 +39,19 @@ final class QueueRunner: Service {
         var sessionsPerHop: [String: Int] = [:]
         var sessions = 0
         var unsaved: Set<String> = []
+        /// SIGTERM: no new sessions, and running ones take no more messages.
+        var stopping = false
     }
     private let activity = NIOLockedValueBox(Activity())
     /// How long to sleep at most when nothing is due (new mail wakes the runner).
     static let idlePoll = Duration.seconds(30)
 
-    init(spool: Spool, configuration: Configuration, client: DeliveryClient, resolver: DNSResolver?,
-         threadPool: NIOThreadPool, dnsThreadPool: NIOThreadPool, logger: Logger) throws(ConfigError) {
+    init(spool: Spool, settings: LiveSettings, client: DeliveryClient, resolver: DNSResolver?,
+         threadPool: NIOThreadPool, dnsThreadPool: NIOThreadPool, logger: Logger) {
         self.dnsThreadPool = dnsThreadPool
         self.spool = spool
-        self.configuration = configuration
+        self.settings = settings
         self.client = client
-        self.router = try Router(configuration: configuration)
         self.mxResolver = resolver.map(MXResolver.init)
         self.threadPool = threadPool
         self.logger = logger
@@ -75,8 +78,41 @@ final class QueueRunner: Service {
             }
             self.timer.withLockedValue { $0?.cancel() }
         } onGracefulShutdown: {
+            self.activity.withLockedValue { $0.stopping = true }
             self.wakeUpContinuation.finish()
+            // Deliveries in progress may finish within the grace period; then
+            // their connections are closed and their messages retried after the restart.
+            let (client, grace) = (self.client, self.configuration.limits.shutdownGrace)
+            Task {
+                try? await Task.sleep(for: .seconds(grace))
+                client.closeAll()
+            }
         }
+    }
+
+    // MARK: Administration (`veil queue`, through the control socket)
+
+    /// Takes a message out of delivery for a change by the administrator; false
+    /// while a session is sending it.
+    func claim(_ messageID: String) -> Bool {
+        activity.withLockedValue { $0.inFlight.insert(messageID).inserted }
+    }
+
+    func unclaim(_ messageID: String) {
+        activity.withLockedValue { _ = $0.inFlight.remove(messageID) }
+        wake()
+    }
+
+    /// Gives up on every recipient still to deliver of a claimed message: logged as
+    /// bounced, with a report to the sender as for any bounce. False when the
+    /// message is not queued.
+    func bounceByAdministrator(_ messageID: String) async throws -> Bool {
+        let spool = self.spool
+        guard let job = try await threadPool.runIfActive({ try spool.pendingJob(messageID) }) else { return false }
+        let reply = SMTPReply(554, "5.0.0", "returned to the sender by the mail administrator")
+        await record(job, results: job.recipients.map { _ in .permanentFailure(reply) }, report: .empty, tls: nil,
+                     relay: "none", started: Date())
+        return true
     }
 
     /// Wakes the runner when the next deferred recipient is due (or after the idle
@@ -190,7 +226,7 @@ final class QueueRunner: Service {
     /// in flight), up to `messages_per_connection` in all.
     private func moreJobs(for session: Router.Session, jobs: NIOLockedValueBox<[DeliveryJob]>) async -> [OutboundMessage] {
         let room = configuration.delivery.messagesPerConnection - jobs.withLockedValue { $0.count }
-        guard room > 0, !Task.isShuttingDownGracefully else { return [] }
+        guard room > 0, !activity.withLockedValue({ $0.stopping }) else { return [] }
         let excluded = activity.withLockedValue { $0.inFlight.union($0.unsaved) }
         let spool = self.spool
         guard let due = try? await threadPool.runIfActive({ try spool.dueJobs(now: Timestamp.now(), limit: 10_000, excluded: excluded) })

@@ -8,19 +8,21 @@ import SMTPNIO
 
 /// Binds every `[[listener]]`, runs the SMTP sessions on them, and closes them on
 /// graceful shutdown. Announces readiness (log line and systemd READY=1) once all
-/// are bound.
+/// are bound. Each new session takes the current settings (a reload changes
+/// limits, TLS certificate, relay networks and auth of a listener by its name).
 final class ListenerService: Service {
     private let configuration: Configuration
-    private let tlsContext: NIOSSLContext?
+    private let settings: LiveSettings
     private let delegate: RelayDelegate
     private let group: any EventLoopGroup
     private let limiter: ConnectionLimiter
+    private let sessions = ChannelRegistry()
     private let logger: Logger
 
-    init(configuration: Configuration, tlsContext: NIOSSLContext?, delegate: RelayDelegate,
-         group: any EventLoopGroup, logger: Logger) {
+    init(settings: LiveSettings, delegate: RelayDelegate, group: any EventLoopGroup, logger: Logger) {
+        let configuration = settings.current.configuration
         self.configuration = configuration
-        self.tlsContext = tlsContext
+        self.settings = settings
         self.delegate = delegate
         self.group = group
         self.limiter = ConnectionLimiter(maximumTotal: configuration.limits.maximumConnections,
@@ -30,14 +32,23 @@ final class ListenerService: Service {
 
     func run() async throws {
         var channels: [any Channel] = []
+        var activation = SocketActivation.inherited()
         do {
             for listener in configuration.listeners {
-                let channel = try await bind(listener)
+                let inherited = activation.take(host: listener.host, port: listener.port)
+                let channel = try await bind(listener, inherited: inherited)
                 channels.append(channel)
                 logger.info("listening", metadata: [
                     "listener": "\(listener.name)", "address": "\(Self.describe(channel.localAddress))",
                     "tls": "\(listener.tls.rawValue)", "auth": "\(listener.auth.rawValue)",
+                    "socket": "\(inherited == nil ? "bound" : "systemd")",
                 ])
+            }
+            for unused in activation.sockets {
+                logger.warning("socket_unused", metadata: [
+                    "address": "\(Self.describe(unused.address))", "reason": "no [[listener]] has this address",
+                ])
+                close(unused.descriptor)
             }
         } catch {
             for channel in channels { try? await channel.close() }
@@ -52,9 +63,18 @@ final class ListenerService: Service {
             SystemdNotifier.notify("STOPPING=1")
             for channel in bound { channel.close(promise: nil) }
         }
+        // No new connections; the open sessions finish their transactions.
+        logger.info("stopping", metadata: ["sessions": "\(sessions.count)"])
+        await sessions.drain(event: SMTPServerHandler.ShutdownEvent(),
+                             grace: .seconds(configuration.limits.shutdownGrace))
     }
 
-    private func bind(_ listener: Configuration.Listener) async throws -> any Channel {
+    /// How a new session on `bound` starts, by the current settings.
+    private func sessionSetUp(_ bound: Configuration.Listener) -> SessionSetUp {
+        let current = settings.current
+        let configuration = current.configuration
+        let listener = configuration.listeners.first { $0.name == bound.name && $0.host == bound.host && $0.port == bound.port }
+            ?? bound
         let sessionConfiguration = SMTPServerHandler.Configuration(
             session: SMTPServerConfiguration(
                 hostname: configuration.hostname, tlsMode: listener.tls, authMode: listener.auth,
@@ -65,23 +85,29 @@ final class ListenerService: Service {
             commandTimeout: .seconds(Int64(configuration.limits.commandTimeout)),
             dataTimeout: .seconds(Int64(configuration.limits.dataTimeout)),
             greetingDelay: .seconds(Int64(configuration.limits.greetingDelay)),
-            tlsContext: listener.tls == .starttls ? tlsContext : nil)
-        let setUp = SessionSetUp(listener: listener, configuration: sessionConfiguration, tlsContext: tlsContext,
-                                 delegate: delegate, limiter: limiter, logger: logger)
+            tlsContext: listener.tls == .starttls ? current.tlsContext : nil)
+        return SessionSetUp(listener: listener, configuration: sessionConfiguration, tlsContext: current.tlsContext,
+                            delegate: delegate, limiter: limiter, logger: logger)
+    }
+
+    /// Binds `listener`, or takes over the socket systemd bound for it.
+    private func bind(_ listener: Configuration.Listener, inherited: CInt?) async throws -> any Channel {
         do {
-            return try await ServerBootstrap(group: group)
+            let bootstrap = ServerBootstrap(group: group)
                 .serverChannelOption(.backlog, value: 256)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelOption(.socketOption(.so_keepalive), value: 1)
                 .childChannelOption(.maxMessagesPerRead, value: 16)
-                .childChannelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        guard listener.proxyProtocol else {
+                .childChannelInitializer { [sessions] channel in
+                    sessions.add(channel)
+                    let setUp = self.sessionSetUp(listener)
+                    return channel.eventLoop.makeCompletedFuture {
+                        guard setUp.listener.proxyProtocol else {
                             return try setUp.session(on: channel, origin: .peer)
                         }
                         // Only the load balancers may say who the client is.
                         let peer = channel.remoteAddress?.ipAddress ?? ""
-                        guard listener.proxyNetworks.contains(where: { $0.contains(peer) }) else {
+                        guard setUp.listener.proxyNetworks.contains(where: { $0.contains(peer) }) else {
                             setUp.logger.notice("rejected", metadata: ["listener": "\(listener.name)", "client": "\(peer)",
                                                                  "reason": "PROXY header from a peer outside proxy_networks"])
                             channel.close(promise: nil)
@@ -92,8 +118,10 @@ final class ListenerService: Service {
                         })
                     }
                 }
-                .bind(host: listener.host, port: listener.port)
-                .get()
+            if let inherited {
+                return try await bootstrap.withBoundSocket(inherited).get()
+            }
+            return try await bootstrap.bind(host: listener.host, port: listener.port).get()
         } catch {
             throw ConfigError(file: configuration.file, line: listener.line, key: "listener.address",
                               problem: "cannot listen on \(listener.host):\(listener.port): \(error)")

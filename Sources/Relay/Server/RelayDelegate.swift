@@ -6,12 +6,11 @@ import NIOPosix
 import SMTPCore
 import SMTPNIO
 
-/// Connects the SMTP sessions to the users file and the queue.
+/// Connects the SMTP sessions to the users file and the queue, as the current
+/// settings have them.
 struct RelayDelegate: SMTPServerDelegate {
-    let authenticator: Authenticator?
+    let settings: LiveSettings
     let spool: Spool
-    let scrub: ScrubConfiguration
-    let configuration: Configuration
     let threadPool: NIOThreadPool
     let logger: Logger
     /// Called when a message is in the queue (the runner tries it at once).
@@ -19,14 +18,15 @@ struct RelayDelegate: SMTPServerDelegate {
 
     func authenticate(_ credentials: Credentials, mechanism: SASLMechanism, client: ClientInfo,
                       eventLoop: any EventLoop) -> EventLoopFuture<SMTPServerStateMachine.AuthenticationResult> {
-        guard let authenticator else { return eventLoop.makeSucceededFuture(.invalidCredentials) }
+        guard let authenticator = settings.current.authenticator else { return eventLoop.makeSucceededFuture(.invalidCredentials) }
         return authenticator.authenticate(credentials, mechanism: mechanism, client: client, eventLoop: eventLoop)
     }
 
     func startMessage(client: ClientInfo, envelope: Envelope) throws(SMTPReply) -> any MessageSink {
-        let restrictedUser = envelope.authenticatedUser.flatMap { authenticator?.users.users[$0] }
+        let current = settings.current
+        let restrictedUser = envelope.authenticatedUser.flatMap { current.authenticator?.users.users[$0] }
             .map { AuthenticatedUser(name: $0.name, allowedDomains: $0.allowedDomains) }
-        return try SpoolSink(spool: spool, scrub: scrub, client: client, envelope: envelope, restrictedUser: restrictedUser,
-                             configuration: configuration, threadPool: threadPool, logger: logger, onAccepted: onAccepted)
+        return try SpoolSink(spool: spool, scrub: current.scrub, client: client, envelope: envelope, restrictedUser: restrictedUser,
+                             configuration: current.configuration, threadPool: threadPool, logger: logger, onAccepted: onAccepted)
     }
 }

@@ -1,0 +1,58 @@
+import Logging
+import NIOPosix
+import ServiceLifecycle
+import UnixSignals
+
+/// SIGHUP (`systemctl reload veil`): reads the configuration, the users file and
+/// the TLS certificate again. New sessions and delivery passes use them; running
+/// sessions and the queue are untouched. A new configuration with an error is
+/// refused with a log line, and the old one stays in force.
+final class ReloadService: Service {
+    private let path: String
+    private let settings: LiveSettings
+    private let failures: AuthFailureTracker
+    private let threadPool: NIOThreadPool
+    private let logger: Logger
+    private let signals: UnixSignalsSequence
+
+    /// Traps SIGHUP at once: before this, a SIGHUP would end the process.
+    init(path: String, settings: LiveSettings, failures: AuthFailureTracker, threadPool: NIOThreadPool,
+         logger: Logger) async {
+        self.signals = await UnixSignalsSequence(trapping: .sighup)
+        self.path = path
+        self.settings = settings
+        self.failures = failures
+        self.threadPool = threadPool
+        self.logger = logger
+    }
+
+    func run() async throws {
+        await withGracefulShutdownHandler {
+            for await _ in signals.cancelOnGracefulShutdown() {
+                reload()
+            }
+        } onGracefulShutdown: {}
+    }
+
+    func reload() {
+        // MONOTONIC_USEC: systemd ≥ 253 matches it to the reload it asked for.
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        SystemdNotifier.notify("RELOADING=1\nMONOTONIC_USEC=\(Int64(now.tv_sec) * 1_000_000 + Int64(now.tv_nsec) / 1000)")
+        defer { SystemdNotifier.notify("READY=1") }
+        do {
+            let configuration = try Configuration.load(path: path)
+            let new = try Settings.load(configuration, failures: failures, threadPool: threadPool, logger: logger)
+            let restartKeys = settings.current.keysNeedingRestart(for: configuration)
+            settings.replace(new)
+            logger.notice("reloaded", metadata: ["config": "\(path)"])
+            if !restartKeys.isEmpty {
+                logger.warning("reload_incomplete", metadata: [
+                    "keys": "\(restartKeys.joined(separator: ","))", "reason": "these take effect at the next restart",
+                ])
+            }
+        } catch {
+            logger.error("reload_failed", metadata: ["error": "\(error)", "reason": "the previous configuration stays in force"])
+        }
+    }
+}

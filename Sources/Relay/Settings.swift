@@ -1,0 +1,79 @@
+import Logging
+import MessageRewriter
+import NIOConcurrencyHelpers
+import NIOPosix
+import NIOSSL
+
+/// Everything that SIGHUP reloads, as one snapshot: the configuration, the TLS
+/// certificate, the users file, the scrub rules and the delivery routes. New
+/// sessions and each delivery pass take the current snapshot; sessions already
+/// running keep the one they started with.
+struct Settings: Sendable {
+    let configuration: Configuration
+    let tlsContext: NIOSSLContext?
+    let authenticator: Authenticator?
+    let scrub: ScrubConfiguration
+    let router: Router
+
+    /// Checks what `veil check-config` checks: the file, the certificate, the users
+    /// file, the smarthost password file.
+    static func check(_ configuration: Configuration) throws(ConfigError) -> (NIOSSLContext?, UsersFile?, Router) {
+        let tlsContext = configuration.listeners.contains(where: { $0.tls != .none })
+            ? try configuration.tls.makeServerContext(configFile: configuration.file) : nil
+        let users = try configuration.auth.usersFile.map { path throws(ConfigError) in
+            try UsersFile.load(path: path, configFile: configuration.file, configLine: configuration.auth.usersFileLine)
+        }
+        return (tlsContext, users, try Router(configuration: configuration))
+    }
+
+    /// Loads everything; the spool directory must exist (it may hold the scrub key).
+    /// `failures` carries the AUTH lockouts over from the previous snapshot.
+    static func load(_ configuration: Configuration, failures: AuthFailureTracker, threadPool: NIOThreadPool,
+                     logger: Logger) throws(ConfigError) -> Settings {
+        let (tlsContext, users, router) = try check(configuration)
+        let scrub = ScrubConfiguration(
+            rules: ScrubRules(profile: configuration.scrub.profile == .exchange ? ExchangeProfile.removedFields : [],
+                              remove: configuration.scrub.remove, keep: configuration.scrub.keep),
+            rewriteMessageIDs: configuration.scrub.messageID == .rewrite, key: try ScrubKey.load(configuration),
+            hostname: configuration.hostname, maximumHeaderSize: configuration.limits.maximumHeaderSize,
+            maximumHops: configuration.scrub.maximumHops)
+        return Settings(configuration: configuration, tlsContext: tlsContext,
+                        authenticator: users.map { Authenticator(users: $0, failures: failures, threadPool: threadPool, logger: logger) },
+                        scrub: scrub, router: router)
+    }
+
+    /// Keys a reload cannot apply: they take effect at the next restart.
+    func keysNeedingRestart(for new: Configuration) -> [String] {
+        let old = configuration
+        var keys: [String] = []
+        if old.spoolDirectory != new.spoolDirectory { keys.append("spool_dir") }
+        if old.controlSocket != new.controlSocket { keys.append("control_socket") }
+        let addresses = { (c: Configuration) in c.listeners.map { "\($0.name)=\($0.host):\($0.port)" } }
+        if addresses(old) != addresses(new) { keys.append("listener.address") }
+        if old.dns.servers != new.dns.servers { keys.append("dns.servers") }
+        if old.delivery.mode != new.delivery.mode { keys.append("delivery.mode") }
+        if old.delivery.caFile != new.delivery.caFile { keys.append("delivery.tls_ca_file") }
+        if old.delivery.connectTimeout != new.delivery.connectTimeout { keys.append("delivery.connect_timeout") }
+        if old.log.level != new.log.level || old.log.format != new.log.format { keys.append("log") }
+        if old.auth.maximumFailures != new.auth.maximumFailures || old.auth.failureWindow != new.auth.failureWindow
+            || old.auth.lockout != new.auth.lockout { keys.append("auth.max_failures/failure_window/lockout") }
+        return keys
+    }
+}
+
+/// The current ``Settings``, replaced as a whole on reload.
+final class LiveSettings: Sendable {
+    private let box: NIOLockedValueBox<Settings>
+
+    init(_ settings: Settings) {
+        box = NIOLockedValueBox(settings)
+    }
+
+    var current: Settings {
+        box.withLockedValue { $0 }
+    }
+
+    func replace(_ settings: Settings) {
+        box.withLockedValue { $0 = settings }
+    }
+}
