@@ -4,6 +4,7 @@ import Delivery
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
+import SMTPNIO
 
 /// Starts and runs the daemon: everything `veil serve` does.
 public enum VeilServer {
@@ -63,9 +64,11 @@ public enum VeilServer {
         let delegate = RelayDelegate(settings: settings, spool: spool, threadPool: threadPool, logger: logger,
                                      onAccepted: { runner.wake() })
         let listeners = ListenerService(settings: settings, delegate: delegate, group: group, logger: logger)
+        let controlConnections = ChannelRegistry()
         let control = ControlService(
-            server: try await ControlService.bind(path: configuration.controlSocket, group: group, configuration: configuration),
-            path: configuration.controlSocket,
+            server: try await ControlService.bind(path: configuration.controlSocket, group: group, configuration: configuration,
+                                                  connections: controlConnections),
+            connections: controlConnections, path: configuration.controlSocket,
             administration: QueueAdministration(spool: spool, runner: runner, threadPool: threadPool, logger: logger),
             logger: logger)
         let reload = await ReloadService(path: configurationPath, settings: settings, failures: failures, threadPool: threadPool,
@@ -73,6 +76,10 @@ public enum VeilServer {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: listeners), .init(service: runner), .init(service: control), .init(service: reload),
         ]
+        if let metrics = try await MetricsService.start(configuration: configuration, spool: spool, group: group,
+                                                        threadPool: threadPool, logger: logger) {
+            services.append(.init(service: metrics))
+        }
         if SystemdService.isNotifying {
             services.append(.init(service: SystemdService(group: group, spool: spool, threadPool: threadPool)))
         }

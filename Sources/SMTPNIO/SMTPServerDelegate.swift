@@ -26,6 +26,20 @@ public protocol SMTPServerDelegate: Sendable {
     /// Starts receiving one message for `envelope` (complete but for the text); a
     /// thrown reply (4xx) is sent instead of taking it.
     func startMessage(client: ClientInfo, envelope: Envelope) throws(SMTPReply) -> any MessageSink
+
+    /// Something worth counting happened in a session (metrics).
+    func sessionEvent(_ event: SMTPSessionEvent, client: ClientInfo)
+}
+
+public enum SMTPSessionEvent: Sendable {
+    /// TLS is up ("TLSv1.3").
+    case tls(protocol: String)
+    /// A 4xx or 5xx reply went to the client.
+    case rejected(SMTPReply)
+}
+
+extension SMTPServerDelegate {
+    public func sessionEvent(_ event: SMTPSessionEvent, client: ClientInfo) {}
 }
 
 /// Where the text of one message goes while it is received.

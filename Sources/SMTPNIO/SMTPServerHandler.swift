@@ -166,9 +166,9 @@ public final class SMTPServerHandler: ChannelDuplexHandler, RemovableChannelHand
         if let tlsEvent = event as? TLSUserEvent, case .handshakeCompleted = tlsEvent {
             let version = try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self).tlsVersion
             let cipher = try? context.pipeline.syncOperations.handler(type: TLSCipherRecorder.self).cipherName
-            logger.info("tls", metadata: [
-                "protocol": "\(version.map(Self.protocolName) ?? "unknown")", "cipher": "\(cipher ?? "unknown")",
-            ])
+            let name = version.map(Self.protocolName) ?? "unknown"
+            logger.info("tls", metadata: ["protocol": "\(name)", "cipher": "\(cipher ?? "unknown")"])
+            delegate.sessionEvent(.tls(protocol: name), client: client)
         }
         context.fireUserInboundEventTriggered(event)
     }
@@ -438,6 +438,7 @@ public final class SMTPServerHandler: ChannelDuplexHandler, RemovableChannelHand
     private func send(_ reply: SMTPReply, context: ChannelHandlerContext) {
         if reply.code >= 400 {
             logger.notice("rejected", metadata: ["code": "\(reply.code)", "reason": "\(reply.lines.joined(separator: " "))"])
+            delegate.sessionEvent(.rejected(reply), client: client)
         }
         var buffer = context.channel.allocator.buffer(capacity: 64)
         reply.write(into: &buffer)

@@ -91,7 +91,7 @@ def default_listeners() -> list[dict]:
 
 def render_config(spool_dir: Path, cert: Path, key: Path, users: Path,
                   listeners=None, extra_listeners=(), tls=None, auth=None, limits=None,
-                  log=None, top=None, scrub=None, delivery=None, routes=(), dns=None) -> str:
+                  log=None, top=None, scrub=None, delivery=None, routes=(), dns=None, metrics=None) -> str:
     """Build a TOML config. Section dicts override/extend the defaults; a value of None
     removes a key. Scrubbing is off by default so that the SMTP tests can compare the
     spool with what they sent; the scrubbing tests turn it on with scrub={...}."""
@@ -108,9 +108,10 @@ def render_config(spool_dir: Path, cert: Path, key: Path, users: Path,
         "delivery": {"mode": "smarthost", "smarthost": "[127.0.0.1]:9", "retry": ["1h"]},
         "dns": {},
         "log": {"level": "info"},
+        "metrics": {},
     }
     for name, over in (("tls", tls), ("auth", auth), ("limits", limits), ("scrub", scrub), ("delivery", delivery),
-                       ("dns", dns), ("log", log)):
+                       ("dns", dns), ("log", log), ("metrics", metrics)):
         sections[name].update(over or {})
     out = []
     for k, v in top_keys.items():

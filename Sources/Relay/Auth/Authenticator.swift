@@ -34,6 +34,7 @@ struct Authenticator: Sendable {
         // A locked-out address costs no hashing at all.
         if failures.isLockedOut(client.address) {
             logger.warning("auth_failed", metadata: metadata.merging(["reason": "locked_out"]) { $1 })
+            RelayMetrics.authentication(success: false)
             return eventLoop.makeSucceededFuture(.lockedOut)
         }
         return threadPool.runIfActive(eventLoop: eventLoop) {
@@ -41,10 +42,12 @@ struct Authenticator: Sendable {
             let matches = PasswordHash.verify(credentials.password, against: user?.hash ?? dummyHash)
             if let user, matches {
                 logger.info("auth_ok", metadata: metadata)
+                RelayMetrics.authentication(success: true)
                 return .success(AuthenticatedUser(name: user.name, allowedDomains: user.allowedDomains))
             }
             let reason: Logger.MetadataValue = user == nil ? "unknown_user" : "bad_password"
             logger.warning("auth_failed", metadata: metadata.merging(["reason": reason]) { $1 })
+            RelayMetrics.authentication(success: false)
             if failures.recordFailure(client.address) {
                 logger.warning("auth_lockout", metadata: ["client": "\(client.address)", "listener": "\(client.listener)"])
             }

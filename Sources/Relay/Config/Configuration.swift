@@ -17,6 +17,7 @@ public struct Configuration: Sendable {
     public var delivery: Delivery
     public var dns: DNS
     public var log: Log
+    public var metrics: Metrics
 
     public struct Listener: Sendable {
         public var name: String
@@ -150,6 +151,13 @@ public struct Configuration: Sendable {
         /// `"192.0.2.53"` or `"127.0.0.1@5353"`; empty: /etc/resolv.conf.
         public var servers: [String] = []
         public var serversLine: Int?
+    }
+
+    public struct Metrics: Sendable {
+        /// Where the Prometheus endpoint listens; nil: no endpoint.
+        public var host: String?
+        public var port = 9187
+        public var addressLine: Int?
     }
 
     public struct Log: Sendable {

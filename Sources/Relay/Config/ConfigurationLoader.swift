@@ -225,6 +225,16 @@ private struct TableReader {
             }
         }
         try dnsReader.rejectUnknownKeys()
+        var metricsReader = try subtable("metrics")
+        var metrics = Configuration.Metrics()
+        if let address = try metricsReader.string("address") {
+            guard let (host, port) = splitHostPort(address) else {
+                throw metricsReader.error("address", "\"\(address)\" is not IPv4:port or [IPv6]:port")
+            }
+            (metrics.host, metrics.port) = (host, port)
+            metrics.addressLine = metricsReader.table["address"]?.line
+        }
+        try metricsReader.rejectUnknownKeys()
 
         var logReader = try subtable("log")
         let log = Configuration.Log(level: try logReader.string("level", default: "info"),
@@ -237,7 +247,8 @@ private struct TableReader {
         return Configuration(file: file, hostname: hostname, spoolDirectory: spool,
                              spoolDirectoryLine: table["spool_dir"]?.line, controlSocket: controlSocket,
                              controlSocketLine: table["control_socket"]?.line, listeners: listeners,
-                             tls: tls, auth: auth, limits: limits, scrub: scrub, delivery: delivery, dns: dns, log: log)
+                             tls: tls, auth: auth, limits: limits, scrub: scrub, delivery: delivery, dns: dns, log: log,
+                             metrics: metrics)
     }
 
     mutating func listener() throws(ConfigError) -> Configuration.Listener {

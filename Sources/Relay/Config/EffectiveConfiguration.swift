@@ -50,6 +50,9 @@ extension Configuration {
         }
         lines += ["", "[dns]", "servers = [\(dns.servers.map(quoted).joined(separator: ", "))]"]
         lines += ["", "[log]", "level = \(quoted(log.level))", "format = \(quoted(log.format.rawValue))"]
+        if let host = metrics.host {
+            lines += ["", "[metrics]", "address = \(quoted(host.contains(":") ? "[\(host)]:\(metrics.port)" : "\(host):\(metrics.port)"))"]
+        }
         return lines.joined(separator: "\n")
     }
 

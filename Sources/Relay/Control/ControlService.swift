@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
+import SMTPNIO
 
 /// The control socket: a Unix socket (mode 0600) on which `veil queue` sends one
 /// ``ControlRequest`` as a JSON line and reads one ``ControlResponse`` back.
@@ -10,6 +11,7 @@ final class ControlService: Service {
     typealias Server = NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
 
     private let server: Server
+    private let connections: ChannelRegistry
     private let path: String
     private let administration: QueueAdministration
     private let logger: Logger
@@ -19,12 +21,14 @@ final class ControlService: Service {
     /// Binds the socket before the daemon announces readiness: created under a
     /// temporary name, made owner-only, then renamed into place, so nobody else can
     /// ever connect to it.
-    static func bind(path: String, group: any EventLoopGroup, configuration: Configuration) async throws -> Server {
+    static func bind(path: String, group: any EventLoopGroup, configuration: Configuration,
+                     connections: ChannelRegistry) async throws -> Server {
         let temporary = path + ".new"
         do {
             let server = try await ServerBootstrap(group: group)
                 .bind(unixDomainSocketPath: temporary, cleanupExistingSocketFile: true) { channel in
-                    channel.eventLoop.makeCompletedFuture {
+                    connections.add(channel)
+                    return channel.eventLoop.makeCompletedFuture {
                         try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
                     }
                 }
@@ -40,8 +44,9 @@ final class ControlService: Service {
         }
     }
 
-    init(server: Server, path: String, administration: QueueAdministration, logger: Logger) {
+    init(server: Server, connections: ChannelRegistry, path: String, administration: QueueAdministration, logger: Logger) {
         self.server = server
+        self.connections = connections
         self.path = path
         self.administration = administration
         self.logger = logger
@@ -57,8 +62,9 @@ final class ControlService: Service {
                     }
                 }
             }
-        } onGracefulShutdown: {
+        } onGracefulShutdown: { [connections] in
             server.channel.close(promise: nil)
+            connections.closeAll()
         }
         unlink(path)
     }

@@ -206,6 +206,9 @@ final class QueueRunner: Service {
                 }
             }
         }
+        if let tls = report.tls {
+            RelayMetrics.tls(direction: "outbound", protocol: String(tls.prefix { $0 != " " }))
+        }
         let allJobs = jobs.withLockedValue { $0 }
         for (index, job) in allJobs.enumerated() where !saved.contains(index) {
             // Cut off in its transaction, or the session never got going: an attempt.
@@ -353,7 +356,12 @@ final class QueueRunner: Service {
         // Saved first, logged after: a log line never claims what the queue does not hold.
         for (event, metadata) in lines {
             logger.log(level: event == "delivered" ? .info : .notice, "\(event)", metadata: metadata)
+            RelayMetrics.outcome(event)
         }
+        if lines.contains(where: { $0.0 == "delivered" }) {
+            RelayMetrics.sent(bytes: job.size, latency: Date().timeIntervalSince(Timestamp.parse(job.receivedAt) ?? started))
+        }
+
     }
 
     /// Queues an RFC 3464 report to the sender about recipients given up on, or

@@ -90,6 +90,7 @@ final class SpoolSink: MessageSink {
                 "user": "\(envelope.authenticatedUser ?? "")", "helo": "\(envelope.clientName)",
                 "scrubbed": "\(scrubbed)",
             ])
+            RelayMetrics.accepted(bytes: incoming.size)
             onAccepted()
             return incoming.queueID
         }

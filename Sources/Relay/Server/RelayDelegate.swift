@@ -22,6 +22,13 @@ struct RelayDelegate: SMTPServerDelegate {
         return authenticator.authenticate(credentials, mechanism: mechanism, client: client, eventLoop: eventLoop)
     }
 
+    func sessionEvent(_ event: SMTPSessionEvent, client: ClientInfo) {
+        switch event {
+        case .tls(let name): RelayMetrics.tls(direction: "inbound", protocol: name)
+        case .rejected(let reply): RelayMetrics.rejected(code: reply.code, status: reply.enhancedCode)
+        }
+    }
+
     func startMessage(client: ClientInfo, envelope: Envelope) throws(SMTPReply) -> any MessageSink {
         let current = settings.current
         let restrictedUser = envelope.authenticatedUser.flatMap { current.authenticator?.users.users[$0] }

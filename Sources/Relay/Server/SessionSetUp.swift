@@ -42,6 +42,7 @@ struct SessionSetUp: Sendable {
         }
         channel.closeFuture.whenComplete { _ in limiter.release(address) }
         sessionLogger.info("connect", metadata: ["port": "\(client.port)"])
+        RelayMetrics.connection(listener: listener.name)
         if listener.tls == .implicit, let tlsContext {
             try pipeline.addHandlers(TLSCipherRecorder(), NIOSSLServerHandler(context: tlsContext))
         }
