@@ -8,20 +8,23 @@ PREFIX       ?= /usr/local
 INSTALL_BIN  ?= .build/release/veil
 UNIT_DIR     := /etc/systemd/system
 CONF_DIR     := /etc/veil
-DEB_PACKAGES := libsystemd-dev libcrypt-dev libunbound-dev libsqlite3-dev pkg-config openssl swaks postfix unbound
+BUILD_PACKAGES := libsystemd-dev libcrypt-dev libunbound-dev libsqlite3-dev pkg-config
+TEST_PACKAGES  := openssl swaks postfix unbound
 DEBUG_BIN    := .build/debug/veil
 
 FUZZ_SECONDS ?= 60
 FUZZ_BUILD   := $(SWIFT) build --scratch-path .build-fuzz --sanitize=fuzzer \
                 -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library -Xswiftc -DFUZZING
 
-.PHONY: all deps build release run test unit-test e2e-test dev-setup fuzz bench install uninstall clean
+.PHONY: all deps build-deps build release run test unit-test e2e-test dev-setup fuzz bench install uninstall clean
 
 all: build
 
 ## deps: install the Debian packages Veil needs to build and test (as root),
-## or print the apt-get line to run.
-deps:
+## or print the apt-get line to run. build-deps: only those to build it.
+deps: DEB_PACKAGES = $(BUILD_PACKAGES) $(TEST_PACKAGES)
+build-deps: DEB_PACKAGES = $(BUILD_PACKAGES)
+deps build-deps:
 	@missing=""; \
 	for p in $(DEB_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
@@ -36,12 +39,12 @@ deps:
 	    exit 1; \
 	  fi; \
 	fi
-	@$(PYTHON) -c 'import pytest' 2>/dev/null || $(PYTHON) -m pip install -q pytest
+	@if [ "$@" = deps ]; then $(PYTHON) -c 'import pytest' 2>/dev/null || $(PYTHON) -m pip install -q pytest; fi
 
 build: deps
 	$(SWIFT) build --product veil
 
-release: deps
+release: build-deps
 	$(SWIFT) build -c release --product veil
 
 ## dev-setup: the self-signed certificate and the demo user (demo/demo) that

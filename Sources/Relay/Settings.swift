@@ -54,6 +54,11 @@ struct Settings: Sendable {
         if old.delivery.mode != new.delivery.mode { keys.append("delivery.mode") }
         if old.delivery.caFile != new.delivery.caFile { keys.append("delivery.tls_ca_file") }
         if old.delivery.connectTimeout != new.delivery.connectTimeout { keys.append("delivery.connect_timeout") }
+        if old.limits.maximumConnections != new.limits.maximumConnections
+            || old.limits.maximumConnectionsPerIP != new.limits.maximumConnectionsPerIP {
+            keys.append("limits.max_connections/max_connections_per_ip")
+        }
+        if old.metrics.host != new.metrics.host || old.metrics.port != new.metrics.port { keys.append("metrics.address") }
         if old.log.level != new.log.level || old.log.format != new.log.format { keys.append("log") }
         if old.auth.maximumFailures != new.auth.maximumFailures || old.auth.failureWindow != new.auth.failureWindow
             || old.auth.lockout != new.auth.lockout { keys.append("auth.max_failures/failure_window/lockout") }

@@ -60,6 +60,18 @@ func loadConfiguration(_ options: ConfigOption) -> Configuration {
     }
 }
 
+/// Run as root, the queue commands take the identity of the spool's owner (the
+/// daemon's user), so that no file they touch (the index's -wal and -shm) ends up
+/// owned by root and unwritable for the daemon.
+func becomeSpoolOwner(_ configuration: Configuration) {
+    guard geteuid() == 0 else { return }
+    var status = stat()
+    guard stat(configuration.spoolDirectory, &status) == 0, status.st_uid != 0 else { return }
+    guard setgroups(0, nil) == 0, setgid(status.st_gid) == 0, setuid(status.st_uid) == 0 else {
+        fail("cannot take the identity of the owner of \(configuration.spoolDirectory): \(String(cString: strerror(errno)))")
+    }
+}
+
 func fail(_ message: String) -> Never {
     FileHandle.standardError.write(Data("veil: \(message)\n".utf8))
     exit(1)
@@ -78,6 +90,7 @@ struct Queue: ParsableCommand {
 
         func run() throws {
             let configuration = loadConfiguration(options)
+            becomeSpoolOwner(configuration)
             do {
                 let entries = try QueueListing.reader(for: configuration).entries()
                 print(json ? try QueueListing.json(entries) : QueueListing.text(entries))
@@ -95,6 +108,7 @@ struct Queue: ParsableCommand {
 
         func run() throws {
             let configuration = loadConfiguration(options)
+            becomeSpoolOwner(configuration)
             do {
                 let reader = try QueueListing.reader(for: configuration)
                 guard let entry = try reader.entries(ids: [id], history: true).first else { fail("\(id): not in the queue") }

@@ -6,7 +6,9 @@ import signal
 import socket
 import time
 
-from harness import IO_TIMEOUT, message, queue_id
+import pytest
+
+from harness import IO_TIMEOUT, VeilError, message, queue_id
 
 
 class NotifySocket:
@@ -91,3 +93,18 @@ def test_socket_activation_uses_the_passed_socket(make_veil):
         c.rcpt("b@example.org")
         assert queue_id(c.data(message("through systemd's socket")))
     assert all(e["socket"] == "bound" for e in veil.events("listening", since=veil.run_start) if e["listener"] != "plain")
+
+
+def test_a_passed_socket_without_a_listener_stops_the_start(make_veil):
+    """systemd would accept connections on it that nobody answers: refuse to start."""
+    veil = make_veil()
+    veil.stop()
+    stray = socket.socket()
+    stray.bind(("127.0.0.1", 0))
+    stray.listen(4)
+    veil.passed_sockets = [stray]
+    with pytest.raises(VeilError):
+        veil.start()
+    assert veil.proc.wait(timeout=15) == 1
+    assert f"systemd passed a listening socket for 127.0.0.1:{stray.getsockname()[1]}" in veil.log_text()
+    assert "listener.address" in veil.log_text()

@@ -44,11 +44,11 @@ final class ListenerService: Service {
                     "socket": "\(inherited == nil ? "bound" : "systemd")",
                 ])
             }
-            for unused in activation.sockets {
-                logger.warning("socket_unused", metadata: [
-                    "address": "\(Self.describe(unused.address))", "reason": "no [[listener]] has this address",
-                ])
-                close(unused.descriptor)
+            // systemd would go on accepting connections on it that nobody answers.
+            if let unused = activation.sockets.first {
+                throw ConfigError(file: configuration.file, line: nil, key: "listener.address",
+                                  problem: "systemd passed a listening socket for \(Self.describe(unused.address)) (veil.socket), "
+                                      + "but no [[listener]] has this address")
             }
         } catch {
             for channel in channels { try? await channel.close() }
@@ -66,7 +66,7 @@ final class ListenerService: Service {
         // No new connections; the open sessions finish their transactions.
         logger.info("stopping", metadata: ["sessions": "\(sessions.count)"])
         await sessions.drain(event: SMTPServerHandler.ShutdownEvent(),
-                             grace: .seconds(configuration.limits.shutdownGrace))
+                             grace: .seconds(settings.current.configuration.limits.shutdownGrace))
     }
 
     /// How a new session on `bound` starts, by the current settings.
