@@ -41,9 +41,14 @@ final class ReloadService: Service {
         SystemdNotifier.notify("RELOADING=1\nMONOTONIC_USEC=\(Int64(now.tv_sec) * 1_000_000 + Int64(now.tv_nsec) / 1000)")
         defer { SystemdNotifier.notify("READY=1") }
         do {
-            let configuration = try Configuration.load(path: path)
-            let new = try Settings.load(configuration, failures: failures, threadPool: threadPool, logger: logger)
+            var configuration = try Configuration.load(path: path)
             let restartKeys = settings.current.keysNeedingRestart(for: configuration)
+            // Until the restart, the queue (and its scrub key) and the kind of routing
+            // stay as they are: the resolver and the spool were set up for them.
+            let running = settings.current.configuration
+            (configuration.spoolDirectory, configuration.spoolDirectoryLine) = (running.spoolDirectory, running.spoolDirectoryLine)
+            configuration.delivery.mode = running.delivery.mode
+            let new = try Settings.load(configuration, failures: failures, threadPool: threadPool, logger: logger)
             settings.replace(new)
             logger.notice("reloaded", metadata: ["config": "\(path)"])
             if !restartKeys.isEmpty {

@@ -17,6 +17,10 @@ public enum VeilServer {
     }
 
     public static func run(configurationPath: String) async throws {
+        // Files and sockets the daemon makes are its own (the spool sets 0600 anyway).
+        umask(0o077)
+        // Before any other thread reads the environment: this clears LISTEN_FDS.
+        let activation = SocketActivation.inherited()
         let configuration = try check(configurationPath: configurationPath)
         LoggingSystem.bootstrap { _ in
             LogfmtLogHandler(level: Logger.Level(rawValue: configuration.log.level) ?? .info,
@@ -63,7 +67,8 @@ public enum VeilServer {
                                  threadPool: threadPool, dnsThreadPool: dnsThreadPool, logger: logger)
         let delegate = RelayDelegate(settings: settings, spool: spool, threadPool: threadPool, logger: logger,
                                      onAccepted: { runner.wake() })
-        let listeners = ListenerService(settings: settings, delegate: delegate, group: group, logger: logger)
+        let listeners = ListenerService(settings: settings, activation: activation, delegate: delegate, group: group,
+                                        logger: logger, onStopping: { runner.stop() })
         let controlConnections = ChannelRegistry()
         let control = ControlService(
             server: try await ControlService.bind(path: configuration.controlSocket, group: group, configuration: configuration,
@@ -73,16 +78,17 @@ public enum VeilServer {
             logger: logger)
         let reload = await ReloadService(path: configurationPath, settings: settings, failures: failures, threadPool: threadPool,
                                    logger: logger)
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: listeners), .init(service: runner), .init(service: control), .init(service: reload),
-        ]
+        // A graceful shutdown stops the services last to first: the listeners first
+        // (their drain also starts the runner's), the watchdog last.
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if SystemdService.isNotifying {
+            services.append(.init(service: SystemdService(group: group, spool: spool, threadPool: threadPool)))
+        }
         if let metrics = try await MetricsService.start(configuration: configuration, spool: spool, group: group,
                                                         threadPool: threadPool, logger: logger) {
             services.append(.init(service: metrics))
         }
-        if SystemdService.isNotifying {
-            services.append(.init(service: SystemdService(group: group, spool: spool, threadPool: threadPool)))
-        }
+        services += [.init(service: reload), .init(service: control), .init(service: runner), .init(service: listeners)]
         let serviceGroup = ServiceGroup(configuration: .init(
             services: services,
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

@@ -5,27 +5,41 @@ import NIOCore
 /// tell each one to finish (a user event), wait for them to close, and close what
 /// is left after a grace period.
 public final class ChannelRegistry: Sendable {
-    private let channels = NIOLockedValueBox([ObjectIdentifier: any Channel]())
+    private struct State {
+        var channels: [ObjectIdentifier: any Channel] = [:]
+        /// After ``closeAll()``, connections still being opened are closed as they come.
+        var closed = false
+    }
+
+    private let state = NIOLockedValueBox(State())
 
     public init() {}
 
     /// Keeps `channel` until it closes.
     public func add(_ channel: any Channel) {
         let key = ObjectIdentifier(channel)
-        channels.withLockedValue { $0[key] = channel }
+        let kept = state.withLockedValue { state in
+            guard !state.closed else { return false }
+            state.channels[key] = channel
+            return true
+        }
+        guard kept else {
+            channel.close(promise: nil)
+            return
+        }
         channel.closeFuture.whenComplete { _ in
-            self.channels.withLockedValue { _ = $0.removeValue(forKey: key) }
+            self.state.withLockedValue { _ = $0.channels.removeValue(forKey: key) }
         }
     }
 
     public var count: Int {
-        channels.withLockedValue { $0.count }
+        state.withLockedValue { $0.channels.count }
     }
 
     /// Sends `event` down each open connection's pipeline, waits up to `grace` for
     /// all to close, then closes the rest.
     public func drain(event: (any Sendable)?, grace: Duration) async {
-        let open = channels.withLockedValue { Array($0.values) }
+        let open = state.withLockedValue { Array($0.channels.values) }
         if let event {
             for channel in open { channel.pipeline.fireUserInboundEventTriggered(event) }
         }
@@ -40,9 +54,12 @@ public final class ChannelRegistry: Sendable {
         closeAll()
     }
 
+    /// Closes every connection, now and from now on.
     public func closeAll() {
-        for channel in channels.withLockedValue({ Array($0.values) }) {
-            channel.close(promise: nil)
+        let open = state.withLockedValue { state in
+            state.closed = true
+            return Array(state.channels.values)
         }
+        for channel in open { channel.close(promise: nil) }
     }
 }

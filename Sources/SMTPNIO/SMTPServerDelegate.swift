@@ -23,9 +23,10 @@ public protocol SMTPServerDelegate: Sendable {
     func authenticate(_ credentials: Credentials, mechanism: SASLMechanism, client: ClientInfo,
                       eventLoop: any EventLoop) -> EventLoopFuture<SMTPServerStateMachine.AuthenticationResult>
 
-    /// Starts receiving one message for `envelope` (complete but for the text); a
-    /// thrown reply (4xx) is sent instead of taking it.
-    func startMessage(client: ClientInfo, envelope: Envelope) throws(SMTPReply) -> any MessageSink
+    /// Starts receiving one message for `envelope` (complete but for the text) from
+    /// `user` (as it authenticated in this session); a thrown reply (4xx) is sent
+    /// instead of taking it.
+    func startMessage(client: ClientInfo, envelope: Envelope, user: AuthenticatedUser?) throws(SMTPReply) -> any MessageSink
 
     /// Something worth counting happened in a session (metrics).
     func sessionEvent(_ event: SMTPSessionEvent, client: ClientInfo)

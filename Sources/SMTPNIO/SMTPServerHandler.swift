@@ -338,7 +338,7 @@ public final class SMTPServerHandler: ChannelDuplexHandler, RemovableChannelHand
             return
         }
         do {
-            sink = try delegate.startMessage(client: client, envelope: envelope)
+            sink = try delegate.startMessage(client: client, envelope: envelope, user: machine.authenticatedUser)
         } catch {
             rejection = error
         }

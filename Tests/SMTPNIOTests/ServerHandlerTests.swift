@@ -31,7 +31,7 @@ final class MemoryDelegate: SMTPServerDelegate, @unchecked Sendable {
         eventLoop.makeSucceededFuture(credentials.password == "demo" ? .success(AuthenticatedUser(name: credentials.username, allowedDomains: nil)) : .invalidCredentials)
     }
 
-    func startMessage(client: ClientInfo, envelope: Envelope) throws(SMTPReply) -> any MessageSink {
+    func startMessage(client: ClientInfo, envelope: Envelope, user: AuthenticatedUser?) throws(SMTPReply) -> any MessageSink {
         Sink(delegate: self)
     }
 }

@@ -2,10 +2,12 @@
 read again without dropping connections; a broken config is refused and the old
 one stays in force."""
 
+import re
 import signal
 import ssl
+import subprocess
 
-from harness import crypt_sha512, make_certificate, message, queue_id
+from harness import VEIL_BIN, crypt_sha512, make_certificate, message, queue_id
 
 
 def reload(veil, event="reloaded"):
@@ -76,3 +78,40 @@ def test_listener_address_change_needs_a_restart(make_veil):
     veil.config_path.write_text(text.replace('address = "127.0.0.1:0"', 'address = "127.0.0.1:1"', 1))
     reload(veil)
     assert "listener.address" in veil.wait_event("reload_incomplete")[0]["keys"]
+
+
+def test_tls_listeners_keep_their_certificate_when_a_reload_drops_tls(make_veil):
+    """The file loses its TLS listeners and [tls]: they stay bound until a restart,
+    and keep serving TLS with the certificate they started with."""
+    veil = make_veil()
+    text = veil.config_path.read_text()
+    plain_only = text.split("[[listener]]")
+    # Keep the first listener (plain) only, and drop [tls].
+    new = "[[listener]]".join(plain_only[:2])
+    rest = "[" + plain_only[-1].split("\n[", 1)[1]
+    rest = re.sub(r"\[tls\]\n(?:[^\[\n].*\n)*", "", rest)
+    veil.config_path.write_text(new + rest)
+    assert "[tls]" not in veil.config_path.read_text() and "smtps" not in veil.config_path.read_text()
+    reload(veil)
+    assert "listener.address" in veil.wait_event("reload_incomplete")[0]["keys"]
+    with veil.connect("submission") as c:
+        c.ehlo()
+        c.starttls()
+        c.ehlo()
+        c.auth_plain("demo", "demo")
+    with veil.connect("smtps") as c:
+        c.ehlo()
+    assert veil.alive()
+
+
+def test_veil_passwd_hash_works_in_the_users_file(make_veil, tmp_path, users_file):
+    made = subprocess.run([VEIL_BIN, "passwd"], input="Pa55-word\n", capture_output=True, text=True, timeout=30)
+    assert made.returncode == 0 and made.stdout.startswith("$y$"), made
+    users = tmp_path / "users"
+    users.write_text(users_file.read_text() + f"fresh:{made.stdout.strip()}\n")
+    veil = make_veil(auth={"users_file": str(users)})
+    with veil.connect("smtps") as c:
+        c.ehlo()
+        c.auth_plain("fresh", "Pa55-word")
+    empty = subprocess.run([VEIL_BIN, "passwd"], input="", capture_output=True, text=True, timeout=30)
+    assert empty.returncode == 1 and "no password" in empty.stderr

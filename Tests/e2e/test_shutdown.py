@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from harness import ConnectionClosed, message, wait_until
+from harness import ConnectionClosed, message, queue_id, wait_until
 
 
 def test_idle_session_gets_421_and_the_daemon_exits_0(make_veil):
@@ -68,3 +68,31 @@ def _refused(port: int) -> bool:
         return False
     except OSError:
         return True
+
+
+def test_stop_while_a_delivery_hangs(make_veil):
+    """A next hop that never answers: on SIGTERM the listeners close at once, idle
+    sessions get 421 at once, and the delivery is cut off after shutdown_grace
+    (its message stays queued for the next start)."""
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)          # accepts, never greets
+    veil = make_veil(limits={"shutdown_grace": "2s"},
+                     delivery={"mode": "mx", "smarthost": None, "retry": ["1h"]},
+                     routes=[{"domain": "example.org", "route": f"[127.0.0.1]:{silent.getsockname()[1]}"}])
+    port = veil.port("plain")
+    with veil.connect("plain") as c:
+        c.ehlo()
+        c.mail("a@corp.example")
+        c.rcpt("b@example.org")
+        qid = queue_id(c.data(message("stuck delivery")))
+    wait_until(lambda: silent.accept(), what="the delivery connects")
+    with veil.connect("plain") as idle:
+        idle.ehlo()
+        veil.proc.send_signal(signal.SIGTERM)
+        assert idle.reply().is_("421 4.3.2")
+        wait_until(lambda: _refused(port), what="listener closed")
+    assert veil.proc.wait(timeout=15) == 0
+    veil.start()
+    assert [m["id"] for m in veil.messages()] == [qid]
+    silent.close()

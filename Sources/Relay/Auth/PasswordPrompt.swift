@@ -40,15 +40,24 @@ public enum PasswordPrompt {
 
     private static func readWithoutEcho(prompt: String) -> String {
         FileHandle.standardError.write(Data(prompt.utf8))
-        var saved = termios()
-        tcgetattr(STDIN_FILENO, &saved)
-        var silent = saved
+        tcgetattr(STDIN_FILENO, &savedTerminal)
+        // Ctrl-C, Ctrl-\ or a kill while the echo is off: echo back on, then exit.
+        for signal in [SIGINT, SIGQUIT, SIGTERM, SIGHUP] {
+            Glibc.signal(signal) { number in
+                tcsetattr(STDIN_FILENO, TCSAFLUSH, &savedTerminal)
+                _exit(128 + number)
+            }
+        }
+        var silent = savedTerminal
         silent.c_lflag &= ~tcflag_t(ECHO)
         tcsetattr(STDIN_FILENO, TCSAFLUSH, &silent)
         defer {
-            tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved)
+            tcsetattr(STDIN_FILENO, TCSAFLUSH, &savedTerminal)
             FileHandle.standardError.write(Data("\n".utf8))
         }
         return Swift.readLine(strippingNewline: true) ?? ""
     }
 }
+
+/// The terminal settings to restore, where a signal handler can reach them.
+nonisolated(unsafe) private var savedTerminal = termios()

@@ -71,6 +71,9 @@ final class ControlService: Service {
 
     /// One request line in, one response line out.
     private func serve(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>) async {
+        // `veil queue` sends its request at once: a connection silent for 10 s is closed.
+        let channel = connection.channel
+        let deadline = channel.eventLoop.scheduleTask(in: .seconds(10)) { channel.close(promise: nil) }
         try? await connection.executeThenClose { inbound, outbound in
             var request = ByteBuffer()
             for try await chunk in inbound {
@@ -78,6 +81,7 @@ final class ControlService: Service {
                 if request.readableBytesView.contains(UInt8(ascii: "\n")) { break }
                 guard request.readableBytes <= Self.maximumRequestSize else { return }
             }
+            deadline.cancel()
             let response: ControlResponse
             if let decoded = try? JSONDecoder().decode(ControlRequest.self, from: Data(request.readableBytesView)) {
                 response = await administration.perform(decoded)

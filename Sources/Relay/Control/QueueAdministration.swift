@@ -38,6 +38,7 @@ struct QueueAdministration: Sendable {
     private func setHeld(_ ids: [String], _ held: Bool) async throws -> ControlResponse {
         let spool = self.spool
         let found = Set(try await threadPool.runIfActive { try spool.setHeld(ids, held) })
+        if held { runner.noteHold() }
         let event = held ? "held" : "released"
         for id in ids where found.contains(id) {
             logger.notice("queue_\(event)", metadata: ["queue_id": "\(id)"])

@@ -14,7 +14,17 @@ public enum QueueListing {
     public static func json(_ entries: [QueueEntry]) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(entries), as: UTF8.self)
+        // JSONEncoder leaves DEL and C1 controls (U+0080–U+009F) raw; a terminal
+        // takes U+009B as the start of an escape sequence.
+        var escaped = ""
+        for scalar in String(decoding: try encoder.encode(entries), as: UTF8.self).unicodeScalars {
+            if scalar.value == 0x7f || (0x80..<0xa0).contains(scalar.value) {
+                escaped += String(format: "\\u%04x", scalar.value)
+            } else {
+                escaped.unicodeScalars.append(scalar)
+            }
+        }
+        return escaped
     }
 
     /// A mailq-style table: a line per message, an indented line per recipient,

@@ -41,6 +41,9 @@ final class QueueRunner: Service {
         var unsaved: Set<String> = []
         /// SIGTERM: no new sessions, and running ones take no more messages.
         var stopping = false
+        /// Counts the administrator's claims and holds: a pass that read the queue
+        /// before one of them is discarded and done again.
+        var administrativeChanges = 0
     }
     private let activity = NIOLockedValueBox(Activity())
     /// How long to sleep at most when nothing is due (new mail wakes the runner).
@@ -77,16 +80,29 @@ final class QueueRunner: Service {
                 // Sessions already running finish (their results are saved); no new ones start.
             }
             self.timer.withLockedValue { $0?.cancel() }
+            // Stopped early by the listeners' drain: a service ends only once the
+            // group shuts it down.
+            try? await gracefulShutdown()
         } onGracefulShutdown: {
-            self.activity.withLockedValue { $0.stopping = true }
-            self.wakeUpContinuation.finish()
-            // Deliveries in progress may finish within the grace period; then
-            // their connections are closed and their messages retried after the restart.
-            let (client, grace) = (self.client, self.configuration.limits.shutdownGrace)
-            Task {
-                try? await Task.sleep(for: .seconds(grace))
-                client.closeAll()
-            }
+            self.stop()
+        }
+    }
+
+    /// SIGTERM (from the listeners, which stop first, so that both drains run
+    /// together): no new sessions; deliveries in progress may finish within the
+    /// grace period, then their connections are closed and their messages retried
+    /// after the restart. Only the first call counts.
+    func stop() {
+        let first = activity.withLockedValue { activity in
+            defer { activity.stopping = true }
+            return !activity.stopping
+        }
+        guard first else { return }
+        wakeUpContinuation.finish()
+        let (client, grace) = (self.client, configuration.limits.shutdownGrace)
+        Task {
+            try? await Task.sleep(for: .seconds(grace))
+            client.closeAll()
         }
     }
 
@@ -95,7 +111,15 @@ final class QueueRunner: Service {
     /// Takes a message out of delivery for a change by the administrator; false
     /// while a session is sending it.
     func claim(_ messageID: String) -> Bool {
-        activity.withLockedValue { $0.inFlight.insert(messageID).inserted }
+        activity.withLockedValue { activity in
+            activity.administrativeChanges += 1
+            return activity.inFlight.insert(messageID).inserted
+        }
+    }
+
+    /// Messages were put on hold: a pass under way must read the queue again.
+    func noteHold() {
+        activity.withLockedValue { $0.administrativeChanges += 1 }
     }
 
     func unclaim(_ messageID: String) {
@@ -136,7 +160,7 @@ final class QueueRunner: Service {
     /// Due messages not in flight, packed into sessions within the limits; marks
     /// their messages in flight.
     private func sessionsToStart() async -> [Router.Session] {
-        let excluded = activity.withLockedValue { $0.inFlight.union($0.unsaved) }
+        let (excluded, changes) = activity.withLockedValue { ($0.inFlight.union($0.unsaved), $0.administrativeChanges) }
         let jobs: [DeliveryJob]
         do {
             let spool = self.spool
@@ -148,7 +172,8 @@ final class QueueRunner: Service {
         let delivery = configuration.delivery
         let candidates = router.sessions(for: jobs, messagesPerConnection: delivery.messagesPerConnection,
                                          perHop: delivery.concurrencyPerDomain)
-        return activity.withLockedValue { activity in
+        let started = activity.withLockedValue { activity -> [Router.Session]? in
+            guard activity.administrativeChanges == changes else { return nil }
             var started: [Router.Session] = []
             for session in candidates {
                 let hop = session.hop.description
@@ -163,6 +188,11 @@ final class QueueRunner: Service {
             }
             return started
         }
+        guard let started else {
+            wake()
+            return []
+        }
+        return started
     }
 
     private func deliver(_ session: Router.Session) async {
@@ -230,7 +260,7 @@ final class QueueRunner: Service {
     private func moreJobs(for session: Router.Session, jobs: NIOLockedValueBox<[DeliveryJob]>) async -> [OutboundMessage] {
         let room = configuration.delivery.messagesPerConnection - jobs.withLockedValue { $0.count }
         guard room > 0, !activity.withLockedValue({ $0.stopping }) else { return [] }
-        let excluded = activity.withLockedValue { $0.inFlight.union($0.unsaved) }
+        let (excluded, changes) = activity.withLockedValue { ($0.inFlight.union($0.unsaved), $0.administrativeChanges) }
         let spool = self.spool
         guard let due = try? await threadPool.runIfActive({ try spool.dueJobs(now: Timestamp.now(), limit: 10_000, excluded: excluded) })
         else { return [] }
@@ -238,6 +268,8 @@ final class QueueRunner: Service {
         // recipients make several) rides along.
         let claimed = activity.withLockedValue { activity in
             var claimed: [DeliveryJob] = []
+            // The administrator changed the queue since it was read: nothing more.
+            guard activity.administrativeChanges == changes else { return claimed }
             var claimedIDs = Set<String>()
             for piece in router.pieces(of: due, for: session) {
                 if claimedIDs.contains(piece.messageID) {

@@ -13,16 +13,26 @@ import SMTPNIO
 final class ListenerService: Service {
     private let configuration: Configuration
     private let settings: LiveSettings
+    /// The certificate at start: the bound TLS listeners keep TLS even if a reload
+    /// removes every TLS listener from the file (they stay bound until a restart).
+    private let initialTLSContext: NIOSSLContext?
+    private let activation: SocketActivation
+    /// SIGTERM: tells the queue runner to start its own drain at the same moment.
+    private let onStopping: @Sendable () -> Void
     private let delegate: RelayDelegate
     private let group: any EventLoopGroup
     private let limiter: ConnectionLimiter
     private let sessions = ChannelRegistry()
     private let logger: Logger
 
-    init(settings: LiveSettings, delegate: RelayDelegate, group: any EventLoopGroup, logger: Logger) {
+    init(settings: LiveSettings, activation: SocketActivation, delegate: RelayDelegate, group: any EventLoopGroup,
+         logger: Logger, onStopping: @escaping @Sendable () -> Void) {
         let configuration = settings.current.configuration
         self.configuration = configuration
         self.settings = settings
+        self.initialTLSContext = settings.current.tlsContext
+        self.activation = activation
+        self.onStopping = onStopping
         self.delegate = delegate
         self.group = group
         self.limiter = ConnectionLimiter(maximumTotal: configuration.limits.maximumConnections,
@@ -32,7 +42,7 @@ final class ListenerService: Service {
 
     func run() async throws {
         var channels: [any Channel] = []
-        var activation = SocketActivation.inherited()
+        var activation = self.activation
         do {
             for listener in configuration.listeners {
                 let inherited = activation.take(host: listener.host, port: listener.port)
@@ -62,6 +72,7 @@ final class ListenerService: Service {
         } onGracefulShutdown: {
             SystemdNotifier.notify("STOPPING=1")
             for channel in bound { channel.close(promise: nil) }
+            self.onStopping()
         }
         // No new connections; the open sessions finish their transactions.
         logger.info("stopping", metadata: ["sessions": "\(sessions.count)"])
@@ -85,8 +96,9 @@ final class ListenerService: Service {
             commandTimeout: .seconds(Int64(configuration.limits.commandTimeout)),
             dataTimeout: .seconds(Int64(configuration.limits.dataTimeout)),
             greetingDelay: .seconds(Int64(configuration.limits.greetingDelay)),
-            tlsContext: listener.tls == .starttls ? current.tlsContext : nil)
-        return SessionSetUp(listener: listener, configuration: sessionConfiguration, tlsContext: current.tlsContext,
+            tlsContext: listener.tls == .starttls ? current.tlsContext ?? initialTLSContext : nil)
+        return SessionSetUp(listener: listener, configuration: sessionConfiguration,
+                            tlsContext: current.tlsContext ?? initialTLSContext,
                             delegate: delegate, limiter: limiter, logger: logger)
     }
 

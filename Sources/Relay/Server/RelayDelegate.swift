@@ -29,10 +29,11 @@ struct RelayDelegate: SMTPServerDelegate {
         }
     }
 
-    func startMessage(client: ClientInfo, envelope: Envelope) throws(SMTPReply) -> any MessageSink {
+    /// The sender-domain limits are those the user logged in with: a reload in the
+    /// middle of the session changes nothing for it.
+    func startMessage(client: ClientInfo, envelope: Envelope, user: AuthenticatedUser?) throws(SMTPReply) -> any MessageSink {
         let current = settings.current
-        let restrictedUser = envelope.authenticatedUser.flatMap { current.authenticator?.users.users[$0] }
-            .map { AuthenticatedUser(name: $0.name, allowedDomains: $0.allowedDomains) }
+        let restrictedUser = user?.allowedDomains == nil ? nil : user
         return try SpoolSink(spool: spool, scrub: current.scrub, client: client, envelope: envelope, restrictedUser: restrictedUser,
                              configuration: current.configuration, threadPool: threadPool, logger: logger, onAccepted: onAccepted)
     }

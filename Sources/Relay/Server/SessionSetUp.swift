@@ -43,7 +43,9 @@ struct SessionSetUp: Sendable {
         channel.closeFuture.whenComplete { _ in limiter.release(address) }
         sessionLogger.info("connect", metadata: ["port": "\(client.port)"])
         RelayMetrics.connection(listener: listener.name)
-        if listener.tls == .implicit, let tlsContext {
+        if listener.tls == .implicit {
+            // Never a plain-text session on an implicit TLS port.
+            guard let tlsContext else { throw ChannelError.ioOnClosedChannel }
             try pipeline.addHandlers(TLSCipherRecorder(), NIOSSLServerHandler(context: tlsContext))
         }
         try pipeline.addHandler(SMTPServerHandler(

@@ -38,7 +38,8 @@ final class SystemdService: Service {
             }
             if sinceStatus >= Self.statusInterval {
                 sinceStatus = .zero
-                await status()
+                // Not awaited: a busy thread pool must not hold up the watchdog.
+                Task { await self.status() }
             }
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
             sinceStatus += interval
