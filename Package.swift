@@ -73,10 +73,23 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
-        // libFuzzer target (`make fuzz`); built normally it replays the files given as arguments.
+        // libFuzzer targets (`make fuzz`); built normally they replay the files given as arguments.
+        .target(name: "FuzzSupport"),
         .executableTarget(
             name: "RewriterFuzzer",
-            dependencies: ["MessageRewriter", .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: ["MessageRewriter", "FuzzSupport", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .executableTarget(
+            name: "CommandFuzzer",
+            dependencies: ["SMTPCore", "FuzzSupport", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .executableTarget(
+            name: "DataReaderFuzzer",
+            dependencies: ["SMTPCore", "FuzzSupport", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .executableTarget(
+            name: "SessionFuzzer",
+            dependencies: ["SMTPCore", "FuzzSupport", .product(name: "NIOCore", package: "swift-nio")]
         ),
         // Benchmarks (`make bench`): figures printed, never timed tests.
         .executableTarget(

@@ -16,10 +16,13 @@ public struct DeliveryClient: Sendable {
     /// the name against the MX or route host (`verify`).
     private let verifyingContext: NIOSSLContext
     public var connectTimeout: TimeAmount
+    public var timeouts: DeliveryTimeouts
     /// Sessions running now, for ``closeAll()``.
     private let connections = ChannelRegistry()
 
-    public init(group: any EventLoopGroup, threadPool: NIOThreadPool, connectTimeout: TimeAmount, caFile: String?) throws {
+    public init(group: any EventLoopGroup, threadPool: NIOThreadPool, connectTimeout: TimeAmount,
+                timeouts: DeliveryTimeouts, caFile: String?) throws {
+        self.timeouts = timeouts
         self.group = group
         self.fileIO = NonBlockingFileIO(threadPool: threadPool)
         var tls = TLSConfiguration.makeClientConfiguration()
@@ -62,7 +65,7 @@ public struct DeliveryClient: Sendable {
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(OutboundSessionHandler(
                         configuration: configuration, messages: messages, tlsContext: tlsContext,
-                        serverName: serverName, verified: verifyCertificate, fileIO: fileIO, report: report,
+                        serverName: serverName, verified: verifyCertificate, fileIO: fileIO, report: report, timeouts: timeouts,
                         fetchMore: fetchMore, onTransaction: onTransaction))
                 }
             }

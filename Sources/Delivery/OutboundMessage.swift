@@ -60,3 +60,17 @@ final class SessionReporter: @unchecked Sendable {
         promise.succeed(report)
     }
 }
+
+/// How long a next hop may take (RFC 5321 §4.5.3.2 client timeouts).
+public struct DeliveryTimeouts: Sendable {
+    /// The greeting, each command's reply, each block of text written (RFC: 5
+    /// minutes, 3 for a block).
+    public var command: TimeAmount
+    /// The reply to the end of the text (RFC: 10 minutes).
+    public var finalReply: TimeAmount
+
+    public init(command: TimeAmount, finalReply: TimeAmount) {
+        self.command = command
+        self.finalReply = finalReply
+    }
+}

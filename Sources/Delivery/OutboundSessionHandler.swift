@@ -13,11 +13,7 @@ final class OutboundSessionHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    /// RFC 5321 §4.5.3.2 client timeouts: 5 minutes for the greeting and commands,
-    /// 3 minutes per block of text written, 10 minutes for the reply to the final dot.
-    static let commandTimeout = TimeAmount.minutes(5)
-    static let blockTimeout = TimeAmount.minutes(3)
-    static let finalReplyTimeout = TimeAmount.minutes(10)
+    private let timeouts: DeliveryTimeouts
     /// Text per BDAT chunk: few round trips, bounded memory per session.
     static let chunkSize: Int64 = 256 * 1024
 
@@ -53,9 +49,10 @@ final class OutboundSessionHandler: ChannelInboundHandler {
     }
 
     init(configuration: SMTPClientStateMachine.Configuration, messages: [OutboundMessage], tlsContext: NIOSSLContext?,
-         serverName: String?, verified: Bool, fileIO: NonBlockingFileIO, report: SessionReporter,
+         serverName: String?, verified: Bool, fileIO: NonBlockingFileIO, report: SessionReporter, timeouts: DeliveryTimeouts,
          fetchMore: (@Sendable (any EventLoop) -> EventLoopFuture<[OutboundMessage]>)?,
          onTransaction: @escaping @Sendable (Int, [SMTPClientStateMachine.RecipientResult], TransactionContext) -> Void) {
+        self.timeouts = timeouts
         self.fetchMore = fetchMore
         self.onTransaction = onTransaction
         self.machine = SMTPClientStateMachine(configuration: configuration)
@@ -69,7 +66,7 @@ final class OutboundSessionHandler: ChannelInboundHandler {
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        armTimeout(context: context, Self.commandTimeout)
+        armTimeout(context: context, timeouts.command)
         context.fireChannelActive()
     }
 
@@ -91,7 +88,7 @@ final class OutboundSessionHandler: ChannelInboundHandler {
                     finish(context: context, failure: "the server sent more than it was asked for", reply: reply)
                     return
                 }
-                armTimeout(context: context, Self.commandTimeout)
+                armTimeout(context: context, timeouts.command)
                 perform(machine.replyReceived(reply), context: context)
             }
         }
@@ -190,8 +187,8 @@ final class OutboundSessionHandler: ChannelInboundHandler {
         let path = messages[current].path
         let eventLoop = context.eventLoop
         let channel = context.channel
-        let fileIO = self.fileIO
-        armTimeout(context: context, Self.blockTimeout)
+        let (fileIO, blockTimeout) = (self.fileIO, timeouts.command)
+        armTimeout(context: context, blockTimeout)
         let handler = NIOLoopBound(self, eventLoop: eventLoop)
         let loopContext = NIOLoopBound(context, eventLoop: eventLoop)
         let sent = fileIO.openFile(_deprecatedPath: path, eventLoop: eventLoop).flatMap { handle, region in
@@ -200,7 +197,7 @@ final class OutboundSessionHandler: ChannelInboundHandler {
                 var output = channel.allocator.buffer(capacity: chunk.readableBytes + 64)
                 stuffer.value.encode(chunk, into: &output)
                 return channel.writeAndFlush(output).map {
-                    handler.value.armTimeout(context: loopContext.value, Self.blockTimeout)
+                    handler.value.armTimeout(context: loopContext.value, blockTimeout)
                 }
             }.flatMap {
                 var output = channel.allocator.buffer(capacity: 8)
@@ -212,7 +209,7 @@ final class OutboundSessionHandler: ChannelInboundHandler {
             switch result {
             case .success:
                 self.machine.textSent()
-                self.armTimeout(context: context, Self.finalReplyTimeout)
+                self.armTimeout(context: context, self.timeouts.finalReply)
             case .failure(let error):
                 self.finish(context: context, failure: "sending the message text: \(error)", reply: nil)
             }
@@ -222,7 +219,7 @@ final class OutboundSessionHandler: ChannelInboundHandler {
     /// Reads the next piece of the spool file and sends it as `BDAT n` (or
     /// `BDAT n LAST` at the end of the file, RFC 3030 §2); the reply is read as usual.
     private func sendChunk(context: ChannelHandlerContext) {
-        armTimeout(context: context, Self.blockTimeout)
+        armTimeout(context: context, timeouts.command)
         let eventLoop = context.eventLoop
         let fileIO = self.fileIO
         let opened: EventLoopFuture<Void>
@@ -270,7 +267,7 @@ final class OutboundSessionHandler: ChannelInboundHandler {
             context.writeAndFlush(self.wrapOutboundOut(command)).assumeIsolated().whenSuccess {
                 // Unless the server answered before the chunk was all written.
                 guard self.machine.awaitsChunkReply else { return }
-                self.armTimeout(context: context, last ? Self.finalReplyTimeout : Self.commandTimeout)
+                self.armTimeout(context: context, last ? self.timeouts.finalReply : self.timeouts.command)
             }
         }
     }

@@ -60,3 +60,10 @@ public struct QueueSummary: Sendable, Equatable {
     /// Recipients by state (queued, deferred, delivered, bounced).
     public var recipients: [String: Int] = [:]
 }
+
+/// What `quarantine/ID.json` holds: why the message was set aside, and its index
+/// rows as they were (nil when even those could not be read).
+struct QuarantineRecord: Codable {
+    var reason: String
+    var entry: QueueEntry?
+}

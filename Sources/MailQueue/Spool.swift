@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Foundation
 import GRDB
 import NIOCore
 import SMTPCore
@@ -11,6 +12,7 @@ import SMTPCore
 ///     SPOOL/incoming/ID    messages being received
 ///     SPOOL/messages/ID    accepted messages
 ///     SPOOL/lock           held (flock) by the one process that owns the spool
+///     SPOOL/quarantine/    broken entries moved aside (ID, and ID.json: why, envelope)
 ///
 /// A message is accepted only after its file is fsynced, renamed into `messages/`,
 /// the directory fsynced and its index row committed (in that order), so at every
@@ -224,6 +226,39 @@ public final class Spool: Sendable {
 
     public func summary() throws -> QueueSummary {
         try index.summary()
+    }
+
+    /// Why a due message cannot be sent as it is, if it cannot: its file is missing
+    /// or not the size the queue recorded (truncated, edited), or an address in its
+    /// index row does not parse (edited; it would go on the wire as it is).
+    public func problem(with job: DeliveryJob) -> String? {
+        var status = stat()
+        guard stat(messagePath(job.messageID), &status) == 0 else { return "message file missing" }
+        guard Int(status.st_size) == job.size else {
+            return "message file is \(status.st_size) bytes, the queue recorded \(job.size)"
+        }
+        for address in (job.sender.isEmpty ? [] : [job.sender]) + job.recipients.map(\.address) {
+            guard case .success = MailboxParser.parseMailbox(address[...]) else { return "address in the index is not valid" }
+        }
+        return nil
+    }
+
+    /// Moves a broken message out of the queue, never to be delivered: its file (if
+    /// any) to `quarantine/ID`, its index rows described in `quarantine/ID.json`,
+    /// then the rows removed.
+    public func quarantine(_ id: String, reason: String) throws {
+        let folder = directory + "/quarantine"
+        if mkdir(folder, 0o700) != 0 && errno != EEXIST { throw SpoolError.fromErrno("mkdir \(folder)", errno) }
+        let description = QuarantineRecord(reason: reason, entry: try index.entries(ids: [id], history: true).first)
+        let json = try JSONEncoder().encode(description)
+        guard FileManager.default.createFile(atPath: folder + "/" + id + ".json", contents: json,
+                                             attributes: [.posixPermissions: 0o600]) else {
+            throw SpoolError.failed("cannot write \(folder)/\(id).json")
+        }
+        if rename(messagePath(id), folder + "/" + id) != 0 && errno != ENOENT {
+            throw SpoolError.fromErrno("rename into \(folder)", errno)
+        }
+        _ = try index.delete(id)
     }
 
     public func queuedCount() throws -> Int {

@@ -53,7 +53,8 @@ struct Settings: Sendable {
         if old.dns.servers != new.dns.servers { keys.append("dns.servers") }
         if old.delivery.mode != new.delivery.mode { keys.append("delivery.mode") }
         if old.delivery.caFile != new.delivery.caFile { keys.append("delivery.tls_ca_file") }
-        if old.delivery.connectTimeout != new.delivery.connectTimeout { keys.append("delivery.connect_timeout") }
+        if old.delivery.connectTimeout != new.delivery.connectTimeout || old.delivery.commandTimeout != new.delivery.commandTimeout
+            || old.delivery.dataTimeout != new.delivery.dataTimeout { keys.append("delivery.connect_timeout/command_timeout/data_timeout") }
         if old.limits.maximumConnections != new.limits.maximumConnections
             || old.limits.maximumConnectionsPerIP != new.limits.maximumConnectionsPerIP {
             keys.append("limits.max_connections/max_connections_per_ip")

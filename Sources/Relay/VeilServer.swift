@@ -50,6 +50,8 @@ public enum VeilServer {
         do {
             client = try DeliveryClient(group: group, threadPool: threadPool,
                                         connectTimeout: .seconds(Int64(configuration.delivery.connectTimeout)),
+                                        timeouts: .init(command: .seconds(Int64(configuration.delivery.commandTimeout)),
+                                                        finalReply: .seconds(Int64(configuration.delivery.dataTimeout))),
                                         caFile: configuration.delivery.caFile)
         } catch {
             throw ConfigError(file: configuration.file, line: configuration.delivery.caFileLine, key: "delivery.tls_ca_file",

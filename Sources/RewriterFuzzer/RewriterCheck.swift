@@ -1,3 +1,4 @@
+import FuzzSupport
 import MessageRewriter
 import NIOCore
 
@@ -13,14 +14,7 @@ enum RewriterCheck {
 
     static func run(_ input: [UInt8]) {
         let whole = rewrite(input, splits: [])
-        // Split points derived from the input itself, so every run is reproducible.
-        var splits: [Int] = []
-        var position = 0
-        for byte in input.prefix(64) {
-            position += Int(byte % 17) + 1
-            if position < input.count { splits.append(position) }
-        }
-        precondition(rewrite(input, splits: splits) == whole, "output depends on the split points")
+        precondition(rewrite(input, splits: Fuzzing.splits(of: input)) == whole, "output depends on the split points")
         if input.count <= 256 {
             precondition(rewrite(input, splits: Array(0..<input.count)) == whole, "byte-by-byte output differs")
         }

@@ -143,6 +143,10 @@ public struct Configuration: Sendable {
         public var heloName: String?
         /// Seconds.
         public var connectTimeout = 30
+        /// Seconds for the greeting, each reply and each block of text.
+        public var commandTimeout = 300
+        /// Seconds for the reply to the end of the text.
+        public var dataTimeout = 600
         public var domains: [DomainRoute] = []
     }
 

@@ -290,6 +290,8 @@ private struct TableReader {
         delivery.maximumLifetime = try duration("max_lifetime", default: delivery.maximumLifetime)
         delivery.heloName = try string("helo_name").flatMap { $0.isEmpty ? nil : $0 }
         delivery.connectTimeout = try duration("connect_timeout", default: delivery.connectTimeout)
+        delivery.commandTimeout = try duration("command_timeout", default: delivery.commandTimeout)
+        delivery.dataTimeout = try duration("data_timeout", default: delivery.dataTimeout)
         for var reader in try tables("domain") {
             guard let domain = try reader.string("domain")?.lowercased(), !domain.isEmpty else {
                 throw reader.error("domain", "every [[delivery.domain]] needs a domain")

@@ -43,7 +43,8 @@ extension Configuration {
                   "messages_per_connection = \(delivery.messagesPerConnection)",
                   "retry = [\(delivery.retry.map { "\"\($0)s\"" }.joined(separator: ", "))]",
                   "max_lifetime = \"\(delivery.maximumLifetime)s\"", "helo_name = \(quoted(delivery.heloName ?? hostname))",
-                  "connect_timeout = \"\(delivery.connectTimeout)s\""]
+                  "connect_timeout = \"\(delivery.connectTimeout)s\"",
+                  "command_timeout = \"\(delivery.commandTimeout)s\"", "data_timeout = \"\(delivery.dataTimeout)s\""]
         for domain in delivery.domains {
             lines += ["", "[[delivery.domain]]", "domain = \(quoted(domain.domain))", "route = \(route(domain.route))",
                       "tls = \(quoted((domain.tls ?? delivery.tls).rawValue))"]

@@ -157,14 +157,49 @@ final class QueueRunner: Service {
         }
     }
 
+    /// Messages due now, not in `excluded`. Broken ones (file missing or cut short,
+    /// an address edited into something that does not parse) are never sent: they
+    /// are moved to the quarantine folder, with a log line each.
+    private func dueJobs(excluded: Set<String>) async throws -> [DeliveryJob] {
+        let spool = self.spool
+        let (intact, broken) = try await threadPool.runIfActive {
+            let due = try spool.dueJobs(now: Timestamp.now(), limit: 10_000, excluded: excluded)
+            var intact: [DeliveryJob] = []
+            var broken: [(id: String, reason: String, failure: String?)] = []
+            for job in due {
+                guard let reason = spool.problem(with: job) else {
+                    intact.append(job)
+                    continue
+                }
+                do {
+                    try spool.quarantine(job.messageID, reason: reason)
+                    broken.append((job.messageID, reason, nil))
+                } catch {
+                    broken.append((job.messageID, reason, "\(error)"))
+                }
+            }
+            return (intact, broken)
+        }
+        for entry in broken {
+            if let failure = entry.failure {
+                // Left where it is, but out of delivery until a restart.
+                activity.withLockedValue { _ = $0.unsaved.insert(entry.id) }
+                logger.error("queue_error", metadata: ["queue_id": "\(entry.id)", "error": "\(entry.reason); not quarantined: \(failure)"])
+            } else {
+                logger.error("quarantined", metadata: ["queue_id": "\(entry.id)", "reason": "\(entry.reason)",
+                                                       "folder": "\(spool.directory)/quarantine"])
+            }
+        }
+        return intact
+    }
+
     /// Due messages not in flight, packed into sessions within the limits; marks
     /// their messages in flight.
     private func sessionsToStart() async -> [Router.Session] {
         let (excluded, changes) = activity.withLockedValue { ($0.inFlight.union($0.unsaved), $0.administrativeChanges) }
         let jobs: [DeliveryJob]
         do {
-            let spool = self.spool
-            jobs = try await threadPool.runIfActive { try spool.dueJobs(now: Timestamp.now(), limit: 10_000, excluded: excluded) }
+            jobs = try await dueJobs(excluded: excluded)
         } catch {
             logger.error("queue_error", metadata: ["error": "\(error)"])
             return []
@@ -261,9 +296,7 @@ final class QueueRunner: Service {
         let room = configuration.delivery.messagesPerConnection - jobs.withLockedValue { $0.count }
         guard room > 0, !activity.withLockedValue({ $0.stopping }) else { return [] }
         let (excluded, changes) = activity.withLockedValue { ($0.inFlight.union($0.unsaved), $0.administrativeChanges) }
-        let spool = self.spool
-        guard let due = try? await threadPool.runIfActive({ try spool.dueJobs(now: Timestamp.now(), limit: 10_000, excluded: excluded) })
-        else { return [] }
+        guard let due = try? await dueJobs(excluded: excluded) else { return [] }
         // Whole messages only: every piece of a claimed message (over 1000
         // recipients make several) rides along.
         let claimed = activity.withLockedValue { activity in
