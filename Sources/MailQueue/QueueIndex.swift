@@ -111,10 +111,12 @@ final class QueueIndex: Sendable {
     }
 
     /// Messages with recipients due at `now` (queued, or deferred with a next attempt
-    /// not after `now`), oldest first, skipping `excluded` (already in flight).
+    /// not after `now`), oldest first, skipping `excluded` (already in flight). The
+    /// rows stream in message order (no sort), and reading stops at `limit`
+    /// messages: a pass costs what it takes, not the size of the queue.
     func dueJobs(now: String, limit: Int, excluded: Set<String>) throws -> [DeliveryJob] {
         try database.read { db in
-            let rows = try Row.fetchAll(db, sql: """
+            let rows = try Row.fetchCursor(db, sql: """
                 SELECT m.id, m.sender, m.size, m.body, m.smtputf8, m.ret, m.envid, m.received_at,
                        r.rowid AS rowid, r.address, r.notify, r.orcpt, r.attempts
                 FROM recipients r JOIN messages m ON m.id = r.message_id
@@ -123,7 +125,7 @@ final class QueueIndex: Sendable {
                 """, arguments: [now])
             var jobs: [DeliveryJob] = []
             // Columns by position, as selected above (name lookups cost a lower-casing each).
-            for row in rows {
+            while let row = try rows.next() {
                 let id: String = row[0]
                 if excluded.contains(id) { continue }
                 let recipient = DeliveryJob.Recipient(rowID: row[8], address: row[9], notify: row[10],

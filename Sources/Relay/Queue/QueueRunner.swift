@@ -160,10 +160,10 @@ final class QueueRunner: Service {
     /// Messages due now, not in `excluded`. Broken ones (file missing or cut short,
     /// an address edited into something that does not parse) are never sent: they
     /// are moved to the quarantine folder, with a log line each.
-    private func dueJobs(excluded: Set<String>) async throws -> [DeliveryJob] {
+    private func dueJobs(excluded: Set<String>, limit: Int) async throws -> [DeliveryJob] {
         let spool = self.spool
         let (intact, broken) = try await threadPool.runIfActive {
-            let due = try spool.dueJobs(now: Timestamp.now(), limit: 10_000, excluded: excluded)
+            let due = try spool.dueJobs(now: Timestamp.now(), limit: limit, excluded: excluded)
             var intact: [DeliveryJob] = []
             var broken: [(id: String, reason: String, failure: String?)] = []
             for job in due {
@@ -199,7 +199,11 @@ final class QueueRunner: Service {
         let (excluded, changes) = activity.withLockedValue { ($0.inFlight.union($0.unsaved), $0.administrativeChanges) }
         let jobs: [DeliveryJob]
         do {
-            jobs = try await dueJobs(excluded: excluded)
+            // As many messages as the free sessions can carry.
+            let delivery = configuration.delivery
+            let free = max(0, delivery.concurrency - activity.withLockedValue { $0.sessions })
+            guard free > 0 else { return [] }
+            jobs = try await dueJobs(excluded: excluded, limit: free * delivery.messagesPerConnection)
         } catch {
             logger.error("queue_error", metadata: ["error": "\(error)"])
             return []
@@ -296,7 +300,8 @@ final class QueueRunner: Service {
         let room = configuration.delivery.messagesPerConnection - jobs.withLockedValue { $0.count }
         guard room > 0, !activity.withLockedValue({ $0.stopping }) else { return [] }
         let (excluded, changes) = activity.withLockedValue { ($0.inFlight.union($0.unsaved), $0.administrativeChanges) }
-        guard let due = try? await dueJobs(excluded: excluded) else { return [] }
+        // Some of what is due goes elsewhere: read a few times more than there is room for.
+        guard let due = try? await dueJobs(excluded: excluded, limit: min(10_000, room * 10)) else { return [] }
         // Whole messages only: every piece of a claimed message (over 1000
         // recipients make several) rides along.
         let claimed = activity.withLockedValue { activity in
