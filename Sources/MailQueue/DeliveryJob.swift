@@ -63,3 +63,12 @@ extension DeliveryOutcome {
         }
     }
 }
+
+/// One attempt's outcomes for one message, as the queue saves them.
+struct AttemptRecord: Sendable {
+    var messageID: String
+    var outcomes: [(rowID: Int64, outcome: DeliveryOutcome)]
+    /// RFC 3339.
+    var time: String
+    var relay: String
+}

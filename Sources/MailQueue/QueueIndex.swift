@@ -80,29 +80,33 @@ final class QueueIndex: Sendable {
         return migrator
     }
 
-    /// Inserts the message and its recipients in one transaction.
-    func insert(_ message: QueuedMessage) throws {
+    /// Inserts the messages and their recipients in one transaction (one fsync).
+    func insert(_ messages: [QueuedMessage]) throws {
         try database.write { db in
+            for message in messages { try Self.insert(message, into: db) }
+        }
+    }
+
+    private static func insert(_ message: QueuedMessage, into db: Database) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO messages (id, sender, size, received_at, body, smtputf8, ret, envid,
+                                      auth_user, client_address, client_helo, listener)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [message.id, message.envelope.sender.mailbox?.description ?? "",
+                        message.size, message.receivedAt,
+                        message.envelope.parameters.body?.rawValue,
+                        message.envelope.parameters.smtpUTF8,
+                        message.envelope.parameters.ret?.rawValue,
+                        message.envelope.parameters.envelopeID,
+                        message.envelope.authenticatedUser, message.clientAddress,
+                        message.envelope.clientName, message.listener])
+        for recipient in message.envelope.recipients {
             try db.execute(
-                sql: """
-                    INSERT INTO messages (id, sender, size, received_at, body, smtputf8, ret, envid,
-                                          auth_user, client_address, client_helo, listener)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [message.id, message.envelope.sender.mailbox?.description ?? "",
-                            message.size, message.receivedAt,
-                            message.envelope.parameters.body?.rawValue,
-                            message.envelope.parameters.smtpUTF8,
-                            message.envelope.parameters.ret?.rawValue,
-                            message.envelope.parameters.envelopeID,
-                            message.envelope.authenticatedUser, message.clientAddress,
-                            message.envelope.clientName, message.listener])
-            for recipient in message.envelope.recipients {
-                try db.execute(
-                    sql: "INSERT INTO recipients (message_id, address, notify, orcpt) VALUES (?, ?, ?, ?)",
-                    arguments: [message.id, recipient.mailbox.description,
-                                recipient.parameters.notify, recipient.parameters.originalRecipient])
-            }
+                sql: "INSERT INTO recipients (message_id, address, notify, orcpt) VALUES (?, ?, ?, ?)",
+                arguments: [message.id, recipient.mailbox.description,
+                            recipient.parameters.notify, recipient.parameters.originalRecipient])
         }
     }
 
@@ -152,42 +156,50 @@ final class QueueIndex: Sendable {
         }
     }
 
-    /// Saves the outcome of one attempt (at `time`, through `relay`) per recipient
-    /// and, when no recipient is left to try, removes the message's rows, all in one
-    /// transaction; returns true then (the caller removes the file). The attempt
-    /// history is kept only for messages that stay queued.
-    func record(messageID: String, outcomes: [(rowID: Int64, outcome: DeliveryOutcome)], time: String,
-                relay: String) throws -> Bool {
+    /// Saves attempts of several messages in one transaction (one fsync); returns
+    /// the ids of the messages that left the queue (the caller removes their files).
+    func record(_ attempts: [AttemptRecord]) throws -> [String] {
         try database.write { db in
-            for (rowID, outcome) in outcomes {
-                let (state, reply, next): (String, String, String?)
-                switch outcome {
-                case .delivered(let text): (state, reply, next) = ("delivered", text, nil)
-                case .deferred(let text, let nextAttempt): (state, reply, next) = ("deferred", text, nextAttempt)
-                case .bounced(let text): (state, reply, next) = ("bounced", text, nil)
-                }
-                try db.execute(sql: """
-                    UPDATE recipients SET state = ?, last_reply = ?, next_attempt = ?, attempts = attempts + 1
-                    WHERE rowid = ? AND message_id = ? AND state IN ('queued', 'deferred')
-                    """, arguments: [state, reply, next, rowID, messageID])
-            }
-            let pending = try Int.fetchOne(db, sql: """
-                SELECT COUNT(*) FROM recipients WHERE message_id = ? AND state IN ('queued', 'deferred')
-                """, arguments: [messageID]) ?? 0
-            guard pending == 0 else {
-                for (rowID, outcome) in outcomes {
-                    try db.execute(sql: """
-                        INSERT INTO attempts (message_id, recipient, at, state, reply, relay)
-                        SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM messages WHERE id = ?)
-                        """, arguments: [messageID, rowID, time, outcome.state, outcome.reply, relay, messageID])
-                }
-                return false
-            }
-            try db.execute(sql: "DELETE FROM attempts WHERE message_id = ?", arguments: [messageID])
-            try db.execute(sql: "DELETE FROM recipients WHERE message_id = ?", arguments: [messageID])
-            try db.execute(sql: "DELETE FROM messages WHERE id = ?", arguments: [messageID])
-            return true
+            try attempts.filter { attempt in
+                try Self.record(messageID: attempt.messageID, outcomes: attempt.outcomes, time: attempt.time,
+                                relay: attempt.relay, in: db)
+            }.map(\.messageID)
         }
+    }
+
+    /// Saves the outcome of one attempt (at `time`, through `relay`) per recipient
+    /// and, when no recipient is left to try, removes the message's rows; returns
+    /// true then. The attempt history is kept only for messages that stay queued.
+    private static func record(messageID: String, outcomes: [(rowID: Int64, outcome: DeliveryOutcome)], time: String,
+                               relay: String, in db: Database) throws -> Bool {
+        for (rowID, outcome) in outcomes {
+            let (state, reply, next): (String, String, String?)
+            switch outcome {
+            case .delivered(let text): (state, reply, next) = ("delivered", text, nil)
+            case .deferred(let text, let nextAttempt): (state, reply, next) = ("deferred", text, nextAttempt)
+            case .bounced(let text): (state, reply, next) = ("bounced", text, nil)
+            }
+            try db.execute(sql: """
+                UPDATE recipients SET state = ?, last_reply = ?, next_attempt = ?, attempts = attempts + 1
+                WHERE rowid = ? AND message_id = ? AND state IN ('queued', 'deferred')
+                """, arguments: [state, reply, next, rowID, messageID])
+        }
+        let pending = try Int.fetchOne(db, sql: """
+            SELECT COUNT(*) FROM recipients WHERE message_id = ? AND state IN ('queued', 'deferred')
+            """, arguments: [messageID]) ?? 0
+        guard pending == 0 else {
+            for (rowID, outcome) in outcomes {
+                try db.execute(sql: """
+                    INSERT INTO attempts (message_id, recipient, at, state, reply, relay)
+                    SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM messages WHERE id = ?)
+                    """, arguments: [messageID, rowID, time, outcome.state, outcome.reply, relay, messageID])
+            }
+            return false
+        }
+        try db.execute(sql: "DELETE FROM attempts WHERE message_id = ?", arguments: [messageID])
+        try db.execute(sql: "DELETE FROM recipients WHERE message_id = ?", arguments: [messageID])
+        try db.execute(sql: "DELETE FROM messages WHERE id = ?", arguments: [messageID])
+        return true
     }
 }
 

@@ -22,6 +22,11 @@ import SMTPCore
 public final class Spool: Sendable {
     public let directory: String
     private let index: QueueIndex
+    /// The last step of accepting: the new names made durable, the index rows
+    /// committed, shared by concurrent messages.
+    private let commits: GroupCommit<QueuedMessage>
+    /// Delivery results of concurrent sessions, saved together.
+    private let records: GroupCommit<AttemptRecord>
     /// The open lock file; closing it (at exit) releases the spool.
     private let lockDescriptor: CInt
 
@@ -36,6 +41,25 @@ public final class Spool: Sendable {
         self.directory = directory
         self.index = index
         self.lockDescriptor = lockDescriptor
+        records = GroupCommit { attempts throws(SpoolError) in
+            let finished: [String]
+            do {
+                finished = try index.record(attempts)
+            } catch {
+                throw .failed("index: \(error)")
+            }
+            // A crash before these unlinks leaves files without rows: removed at start-up.
+            for id in finished { unlink(directory + "/messages/" + id) }
+        }
+        commits = GroupCommit { messages throws(SpoolError) in
+            // The links into messages/ must be durable before the rows that name them.
+            try Self.syncDirectory(directory + "/messages")
+            do {
+                try index.insert(messages)
+            } catch {
+                throw (error as? DatabaseError)?.resultCode == .SQLITE_FULL ? .diskFull : .failed("index: \(error)")
+            }
+        }
     }
 
     deinit {
@@ -119,20 +143,15 @@ public final class Spool: Sendable {
             guard link(message.path, finalPath) == 0 else { throw SpoolError.fromErrno("link", errno) }
             linked = true
             unlink(message.path)
-            // The new name must be durable; the old one, if a crash brings it back,
-            // is an extra link that start-up recovery removes from incoming/.
-            try Self.syncDirectory(directory + "/messages")
+            // The new name is made durable with the row (group commit); the old one,
+            // if a crash brings it back, is an extra link that start-up recovery
+            // removes from incoming/.
+            try commits.commit(QueuedMessage(id: message.queueID, envelope: envelope, size: message.size,
+                                             receivedAt: receivedAt, clientAddress: clientAddress, listener: listener))
         } catch {
             message.abort()
             if linked { unlink(finalPath) }
             throw error
-        }
-        do {
-            try index.insert(QueuedMessage(id: message.queueID, envelope: envelope, size: message.size,
-                                           receivedAt: receivedAt, clientAddress: clientAddress, listener: listener))
-        } catch {
-            unlink(finalPath)
-            throw (error as? DatabaseError)?.resultCode == .SQLITE_FULL ? .diskFull : .failed("index: \(error)")
         }
     }
 
@@ -188,9 +207,7 @@ public final class Spool: Sendable {
     /// and `relay` go into the attempt history.
     public func record(messageID: String, outcomes: [(rowID: Int64, outcome: DeliveryOutcome)], time: String,
                        relay: String) throws {
-        guard try index.record(messageID: messageID, outcomes: outcomes, time: time, relay: relay) else { return }
-        // A crash before this unlink leaves a file without rows: removed at start-up.
-        unlink(messagePath(messageID))
+        try records.commit(AttemptRecord(messageID: messageID, outcomes: outcomes, time: time, relay: relay))
     }
 
     // MARK: Administration

@@ -40,7 +40,9 @@ public enum VeilServer {
         ])
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
-        let threadPool = NIOThreadPool(numberOfThreads: max(2, System.coreCount))
+        // Mostly blocked in fsync, not computing: enough threads for commits to overlap
+        // and share their writes (group commit).
+        let threadPool = NIOThreadPool(numberOfThreads: max(16, System.coreCount))
         threadPool.start()
         let failures = AuthFailureTracker(
             maximumFailures: configuration.auth.maximumFailures, window: .seconds(Int64(configuration.auth.failureWindow)),
