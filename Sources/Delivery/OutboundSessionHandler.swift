@@ -83,13 +83,16 @@ final class OutboundSessionHandler: ChannelInboundHandler {
                 return
             case .reply(let reply):
                 // Every reply answers one command of ours: more than the commands
-                // outstanding means the server is out of step (or hostile).
-                guard input.readableBytes == 0 || machine.awaitsPipelinedReplies else {
-                    finish(context: context, failure: "the server sent more than it was asked for", reply: reply)
-                    return
-                }
+                // outstanding means the server is out of step (or hostile). The reply
+                // itself still counts (a 250 to the text is a delivery, never to be
+                // repeated); then the session ends.
+                let outOfStep = input.readableBytes > 0 && !machine.awaitsPipelinedReplies
                 armTimeout(context: context, timeouts.command)
                 perform(machine.replyReceived(reply), context: context)
+                if outOfStep {
+                    finish(context: context, failure: "the server sent more than it was asked for", reply: nil)
+                    return
+                }
             }
         }
     }
