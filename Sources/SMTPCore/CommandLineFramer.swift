@@ -41,6 +41,13 @@ public struct CommandLineFramer: Sendable {
             return .needMoreData
         }
         let lineLength = end - view.startIndex
+        if lineLength > maximumLength + 1 && !discarding {
+            // What arrives in pieces is dropped before its line end shows up (above):
+            // the same here, so that the result never depends on how bytes arrive.
+            buffer.moveReaderIndex(forwardBy: lineLength)
+            discarding = true
+            return .tooLong
+        }
         let terminatorLength: Int
         if view[end] == UInt8(ascii: "\r") {
             guard end + 1 < view.endIndex else { return .needMoreData }

@@ -179,7 +179,8 @@ def test_envelope_stored(veil):
     assert "b@example.org" in (rcpts["b@example.org"]["orcpt"] or ""), rcpts["b@example.org"]
     assert (rcpts["c@example.net"]["notify"] or "").upper() == "NEVER"
     assert rcpts["d@example.com"]["notify"] in (None, ""), rcpts["d@example.com"]
-    assert all(x["state"] == "queued" for x in rcpts.values()), rcpts
+    # The first attempt (to a closed port) may already have been made: deferred.
+    assert all(x["state"] in ("queued", "deferred") for x in rcpts.values()), rcpts
 
 
 def test_null_sender_accepted_from_relay_network(veil):
