@@ -69,8 +69,8 @@ def deferred_then_delivered_once(veil, mta, qid, recipients=RECIPIENTS, faulty=1
     delivered = veil.wait_event("delivered", queue_id=qid, count=len(recipients), timeout=timeout + 10 * faulty)
     assert sorted(e["to"] for e in delivered) == sorted(f"<{r}>" for r in recipients), delivered
     assert all(e["reply"].startswith("250") for e in delivered), delivered
-    # Recipients fall due one by one (retry jitter), so a later faulty session may
-    # carry only some of them; each failed session counted as an attempt.
+    # Each failed session counted as an attempt (recipients deferred together fall
+    # due together: one retry jitter per transaction).
     for e in delivered:
         tries = len(veil.events("deferred", queue_id=qid, to=e["to"]))
         assert 1 <= tries <= faulty and e["attempt"] == str(tries + 1), (e, tries)
@@ -104,6 +104,9 @@ def test_4xx_is_deferred_then_delivered_once(make_veil, command):
         veil = routed(make_veil, mta)
         qid = send(veil)
         deferred_then_delivered_once(veil, mta, qid, reply="451 4.3.0")
+        # Deferred together, retried together: one transaction, one copy of the text.
+        with mta.script.lock:
+            assert [sorted(r.recipients) for r in mta.script.received] == [sorted(RECIPIENTS)]
 
 
 def test_421_at_rcpt_then_the_server_behaves(make_veil):

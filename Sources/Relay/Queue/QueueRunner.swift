@@ -364,6 +364,9 @@ final class QueueRunner: Service {
         var lines: [(String, Logger.Metadata)] = []
         var notices: [DeliveryStatusNotification.RecipientStatus] = []
         let expired = (Timestamp.parse(job.receivedAt).map { -$0.timeIntervalSinceNow } ?? 0) > Double(configuration.delivery.maximumLifetime)
+        // One jitter for the whole transaction: recipients deferred together fall due
+        // together, and go out again in one transaction rather than one each.
+        let jitter = Double.random(in: 1.0...1.1)
         for (index, recipient) in job.recipients.enumerated() {
             let outcome: DeliveryOutcome
             let event: String
@@ -378,10 +381,10 @@ final class QueueRunner: Service {
                 (outcome, event) = (.bounced(reply: said), "bounced")
             case .transientFailure(let reply)?:
                 said = "\(reply)"
-                (outcome, event) = deferral(said, attempts: recipient.attempts, expired: expired)
+                (outcome, event) = deferral(said, attempts: recipient.attempts, expired: expired, jitter: jitter)
             case nil:
                 said = report.failureReply.map { "\($0)" } ?? report.failure ?? "session ended"
-                (outcome, event) = deferral(said, attempts: recipient.attempts, expired: expired)
+                (outcome, event) = deferral(said, attempts: recipient.attempts, expired: expired, jitter: jitter)
             }
             outcomes.append((recipient.rowID, outcome))
             // RFC 3461 §5.2.2: a success notice is ours to send only when the next hop
@@ -464,13 +467,13 @@ final class QueueRunner: Service {
         }
     }
 
-    /// A temporary failure: retried on the schedule (with up to 10 % jitter), or
-    /// given up once the message is older than `max_lifetime`.
-    private func deferral(_ reply: String, attempts: Int, expired: Bool) -> (DeliveryOutcome, String) {
+    /// A temporary failure: retried on the schedule (`jitter`: 1.0 to 1.1, so that
+    /// retries spread out), or given up once the message is older than `max_lifetime`.
+    private func deferral(_ reply: String, attempts: Int, expired: Bool, jitter: Double) -> (DeliveryOutcome, String) {
         if expired { return (.bounced(reply: "expired after max_lifetime; last: \(reply)"), "expired") }
         let schedule = configuration.delivery.retry
         let base = Double(schedule[min(attempts, schedule.count - 1)])
-        let next = Date().addingTimeInterval(base * Double.random(in: 1.0...1.1))
+        let next = Date().addingTimeInterval(base * jitter)
         return (.deferred(reply: reply, nextAttempt: Timestamp.format(next)), "deferred")
     }
 }
