@@ -210,15 +210,17 @@ extension QueueIndex {
     /// with `history`, each recipient's attempts too.
     func entries(ids: [String]? = nil, history: Bool = false) throws -> [QueueEntry] {
         try database.read { db in
-            var filter = ""
+            // `IN (?, ?, ...)` for the messages and for their recipients.
+            var (messageFilter, recipientFilter) = ("", "")
             var arguments: StatementArguments = []
             if let ids {
-                filter = "WHERE id IN (\(ids.map { _ in "?" }.joined(separator: ",")))"
+                let marks = ids.map { _ in "?" }.joined(separator: ",")
+                (messageFilter, recipientFilter) = ("WHERE id IN (\(marks))", "WHERE message_id IN (\(marks))")
                 arguments = StatementArguments(ids)
             }
             var entries = try Row.fetchAll(db, sql: """
                 SELECT id, sender, size, received_at, held, body, smtputf8, ret, envid, auth_user, client_address,
-                       client_helo, listener FROM messages \(filter) ORDER BY id
+                       client_helo, listener FROM messages \(messageFilter) ORDER BY id
                 """, arguments: arguments).map { row in
                 QueueEntry(id: row[0], sender: row[1], size: row[2], created: row[3], held: row[4], body: row[5],
                            smtpUTF8: row[6], ret: row[7], envelopeID: row[8], authenticatedUser: row[9],
@@ -228,8 +230,9 @@ extension QueueIndex {
             var rowIDs: [Int64: (entry: Int, recipient: Int)] = [:]
             for row in try Row.fetchAll(db, sql: """
                 SELECT message_id, rowid, address, state, attempts, next_attempt, last_reply, notify, orcpt
-                FROM recipients ORDER BY message_id, rowid
-                """) {
+                FROM recipients \(recipientFilter)
+                ORDER BY message_id, rowid
+                """, arguments: arguments) {
                 guard let position = positions[row[0]] else { continue }
                 rowIDs[row[1]] = (position, entries[position].recipients.count)
                 entries[position].recipients.append(QueueEntry.Recipient(

@@ -27,6 +27,8 @@ public final class Spool: Sendable {
     private let commits: GroupCommit<QueuedMessage>
     /// Delivery results of concurrent sessions, saved together.
     private let records: GroupCommit<AttemptRecord>
+    /// One quarantine at a time: two passes may find the same broken message.
+    private let quarantineLock = NSLock()
     /// The open lock file; closing it (at exit) releases the spool.
     private let lockDescriptor: CInt
 
@@ -247,35 +249,47 @@ public final class Spool: Sendable {
 
     /// Why a due message cannot be sent as it is, if it cannot: its file is missing
     /// or not the size the queue recorded (truncated, edited), or an address in its
-    /// index row does not parse (edited; it would go on the wire as it is).
+    /// index row holds a control character (edited: a CR LF in it would go on the
+    /// wire as a command of its own).
     public func problem(with job: DeliveryJob) -> String? {
         var status = stat()
         guard stat(messagePath(job.messageID), &status) == 0 else { return "message file missing" }
         guard Int(status.st_size) == job.size else {
             return "message file is \(status.st_size) bytes, the queue recorded \(job.size)"
         }
-        for address in (job.sender.isEmpty ? [] : [job.sender]) + job.recipients.map(\.address) {
-            guard case .success = MailboxParser.parseMailbox(address[...]) else { return "address in the index is not valid" }
-        }
-        return nil
+        let addresses = (job.sender.isEmpty ? [] : [job.sender]) + job.recipients.map(\.address)
+        let broken = addresses.contains { $0.isEmpty || $0.utf8.contains { $0 < 0x20 || $0 == 0x7f } }
+        return broken ? "address in the index is not valid" : nil
     }
 
     /// Moves a broken message out of the queue, never to be delivered: its file (if
     /// any) to `quarantine/ID`, its index rows described in `quarantine/ID.json`,
-    /// then the rows removed.
-    public func quarantine(_ id: String, reason: String) throws {
-        let folder = directory + "/quarantine"
-        if mkdir(folder, 0o700) != 0 && errno != EEXIST { throw SpoolError.fromErrno("mkdir \(folder)", errno) }
-        let description = QuarantineRecord(reason: reason, entry: try index.entries(ids: [id], history: true).first)
-        let json = try JSONEncoder().encode(description)
-        guard FileManager.default.createFile(atPath: folder + "/" + id + ".json", contents: json,
-                                             attributes: [.posixPermissions: 0o600]) else {
-            throw SpoolError.failed("cannot write \(folder)/\(id).json")
+    /// both made durable before the rows are removed. False when the message left
+    /// the queue meanwhile (delivered, deleted): nothing to do.
+    public func quarantine(_ id: String, reason: String) throws -> Bool {
+        try quarantineLock.withLock {
+            guard let entry = try index.entries(ids: [id], history: true).first else { return false }
+            let folder = directory + "/quarantine"
+            if mkdir(folder, 0o700) != 0 && errno != EEXIST { throw SpoolError.fromErrno("mkdir \(folder)", errno) }
+            try Self.writeDurably(Array(try JSONEncoder().encode(QuarantineRecord(reason: reason, entry: entry))),
+                                  to: folder + "/" + id + ".json")
+            if rename(messagePath(id), folder + "/" + id) != 0 && errno != ENOENT {
+                throw SpoolError.fromErrno("rename into \(folder)", errno)
+            }
+            try Self.syncDirectory(folder)
+            try Self.syncDirectory(directory + "/messages")
+            _ = try index.delete(id)
+            return true
         }
-        if rename(messagePath(id), folder + "/" + id) != 0 && errno != ENOENT {
-            throw SpoolError.fromErrno("rename into \(folder)", errno)
-        }
-        _ = try index.delete(id)
+    }
+
+    /// A new file (never an existing one replaced), written and fsynced.
+    private static func writeDurably(_ bytes: [UInt8], to path: String) throws(SpoolError) {
+        let descriptor = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw .fromErrno("create \(path)", errno) }
+        defer { close(descriptor) }
+        let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+        guard written == bytes.count, fsync(descriptor) == 0 else { throw .fromErrno("write \(path)", errno) }
     }
 
     public func queuedCount() throws -> Int {

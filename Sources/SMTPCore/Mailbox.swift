@@ -73,7 +73,10 @@ public enum MailboxParser {
               let localString = String(validating: local, as: UTF8.self),
               let domainString = String(validating: domain, as: UTF8.self)
         else { return .failure(.syntax) }
-        return .success(Mailbox(localPart: localString, domain: domainString.lowercased()))
+        // ASCII only: Unicode lowercasing can make a label longer than the limits
+        // just checked (U+0130 is 2 bytes, its lowercase 3).
+        return .success(Mailbox(localPart: localString,
+                                domain: String(decoding: domainString.utf8.map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 }, as: UTF8.self)))
     }
 
     /// `atext` of RFC 5322 §3.2.3, plus UTF-8 (RFC 6531).

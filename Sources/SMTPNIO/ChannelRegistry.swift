@@ -36,13 +36,18 @@ public final class ChannelRegistry: Sendable {
         state.withLockedValue { $0.channels.count }
     }
 
-    /// Sends `event` down each open connection's pipeline, waits up to `grace` for
-    /// all to close, then closes the rest.
-    public func drain(event: (any Sendable)?, grace: Duration) async {
+    /// Sends `event` down each open connection's pipeline; returns once every one
+    /// has handled it.
+    public func notifyAll(_ event: any Sendable) async {
         let open = state.withLockedValue { Array($0.channels.values) }
-        if let event {
-            for channel in open { channel.pipeline.fireUserInboundEventTriggered(event) }
+        for channel in open {
+            try? await channel.eventLoop.submit { channel.pipeline.fireUserInboundEventTriggered(event) }.get()
         }
+    }
+
+    /// Waits up to `grace` for every open connection to close, then closes the rest.
+    public func drain(grace: Duration) async {
+        let open = state.withLockedValue { Array($0.channels.values) }
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 for channel in open { try? await channel.closeFuture.get() }

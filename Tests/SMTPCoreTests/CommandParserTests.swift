@@ -105,3 +105,16 @@ extension Result {
         return false
     }
 }
+
+@Suite struct MailboxCaseTests {
+    /// Domains are lowercased in ASCII only: the stored address parses again
+    /// (Unicode lowercasing can lengthen a label past 63 bytes: U+0130 → "i̇").
+    @Test func storedDomainsParseAgain() throws {
+        let label = String(repeating: "İ", count: 31) + "a"          // 63 bytes
+        for address in ["a@EXAMPLE.Org", "b@\(label).example", "\"quoted x\"@Example.org"] {
+            let parsed = try MailboxParser.parseMailbox(address[...]).get()
+            #expect(try MailboxParser.parseMailbox("\(parsed)"[...]).get() == parsed)
+        }
+        #expect(try MailboxParser.parseMailbox("a@EXAMPLE.Org"[...]).get().domain == "example.org")
+    }
+}

@@ -172,8 +172,9 @@ final class QueueRunner: Service {
                     continue
                 }
                 do {
-                    try spool.quarantine(job.messageID, reason: reason)
-                    broken.append((job.messageID, reason, nil))
+                    // False: the message left the queue since it was read (its file
+                    // was missing for that reason).
+                    if try spool.quarantine(job.messageID, reason: reason) { broken.append((job.messageID, reason, nil)) }
                 } catch {
                     broken.append((job.messageID, reason, "\(error)"))
                 }

@@ -74,10 +74,11 @@ final class ListenerService: Service {
             for channel in bound { channel.close(promise: nil) }
             self.onStopping()
         }
-        // No new connections; the open sessions finish their transactions.
+        // No new connections; the open sessions finish their transactions (told so
+        // before the log line says it).
+        await sessions.notifyAll(SMTPServerHandler.ShutdownEvent())
         logger.info("stopping", metadata: ["sessions": "\(sessions.count)"])
-        await sessions.drain(event: SMTPServerHandler.ShutdownEvent(),
-                             grace: .seconds(settings.current.configuration.limits.shutdownGrace))
+        await sessions.drain(grace: .seconds(settings.current.configuration.limits.shutdownGrace))
     }
 
     /// How a new session on `bound` starts, by the current settings.
