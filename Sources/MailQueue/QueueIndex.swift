@@ -88,12 +88,13 @@ final class QueueIndex: Sendable {
     }
 
     private static func insert(_ message: QueuedMessage, into db: Database) throws {
-        try db.execute(
+        // Cached statements: the hot path parses each SQL text once per connection.
+        try db.cachedStatement(
             sql: """
                 INSERT INTO messages (id, sender, size, received_at, body, smtputf8, ret, envid,
                                       auth_user, client_address, client_helo, listener)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """,
+                """).execute(
             arguments: [message.id, message.envelope.sender.mailbox?.description ?? "",
                         message.size, message.receivedAt,
                         message.envelope.parameters.body?.rawValue,
@@ -103,8 +104,7 @@ final class QueueIndex: Sendable {
                         message.envelope.authenticatedUser, message.clientAddress,
                         message.envelope.clientName, message.listener])
         for recipient in message.envelope.recipients {
-            try db.execute(
-                sql: "INSERT INTO recipients (message_id, address, notify, orcpt) VALUES (?, ?, ?, ?)",
+            try db.cachedStatement(sql: "INSERT INTO recipients (message_id, address, notify, orcpt) VALUES (?, ?, ?, ?)").execute(
                 arguments: [message.id, recipient.mailbox.description,
                             recipient.parameters.notify, recipient.parameters.originalRecipient])
         }
@@ -120,13 +120,13 @@ final class QueueIndex: Sendable {
     /// messages: a pass costs what it takes, not the size of the queue.
     func dueJobs(now: String, limit: Int, excluded: Set<String>) throws -> [DeliveryJob] {
         try database.read { db in
-            let rows = try Row.fetchCursor(db, sql: """
+            let rows = try Row.fetchCursor(db.cachedStatement(sql: """
                 SELECT m.id, m.sender, m.size, m.body, m.smtputf8, m.ret, m.envid, m.received_at,
                        r.rowid AS rowid, r.address, r.notify, r.orcpt, r.attempts
                 FROM recipients r JOIN messages m ON m.id = r.message_id
                 WHERE r.state IN ('queued', 'deferred') AND (r.next_attempt IS NULL OR r.next_attempt <= ?) AND m.held = 0
                 ORDER BY m.id, r.rowid
-                """, arguments: [now])
+                """), arguments: [now])
             var jobs: [DeliveryJob] = []
             // Columns by position, as selected above (name lookups cost a lower-casing each).
             while let row = try rows.next() {
@@ -179,26 +179,27 @@ final class QueueIndex: Sendable {
             case .deferred(let text, let nextAttempt): (state, reply, next) = ("deferred", text, nextAttempt)
             case .bounced(let text): (state, reply, next) = ("bounced", text, nil)
             }
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 UPDATE recipients SET state = ?, last_reply = ?, next_attempt = ?, attempts = attempts + 1
                 WHERE rowid = ? AND message_id = ? AND state IN ('queued', 'deferred')
-                """, arguments: [state, reply, next, rowID, messageID])
+                """).execute(arguments: [state, reply, next, rowID, messageID])
         }
-        let pending = try Int.fetchOne(db, sql: """
+        let pending = try Int.fetchOne(db.cachedStatement(sql: """
             SELECT COUNT(*) FROM recipients WHERE message_id = ? AND state IN ('queued', 'deferred')
-            """, arguments: [messageID]) ?? 0
+            """), arguments: [messageID]) ?? 0
         guard pending == 0 else {
             for (rowID, outcome) in outcomes {
-                try db.execute(sql: """
+                try db.cachedStatement(sql: """
                     INSERT INTO attempts (message_id, recipient, at, state, reply, relay)
                     SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM messages WHERE id = ?)
-                    """, arguments: [messageID, rowID, time, outcome.state, outcome.reply, relay, messageID])
+                    """).execute(arguments: [messageID, rowID, time, outcome.state, outcome.reply, relay, messageID])
             }
             return false
         }
-        try db.execute(sql: "DELETE FROM attempts WHERE message_id = ?", arguments: [messageID])
-        try db.execute(sql: "DELETE FROM recipients WHERE message_id = ?", arguments: [messageID])
-        try db.execute(sql: "DELETE FROM messages WHERE id = ?", arguments: [messageID])
+        for sql in ["DELETE FROM attempts WHERE message_id = ?", "DELETE FROM recipients WHERE message_id = ?",
+                      "DELETE FROM messages WHERE id = ?"] {
+            try db.cachedStatement(sql: sql).execute(arguments: [messageID])
+        }
         return true
     }
 }
