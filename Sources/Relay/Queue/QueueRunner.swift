@@ -365,9 +365,9 @@ final class QueueRunner: Service {
         var lines: [(String, Logger.Metadata)] = []
         var notices: [DeliveryStatusNotification.RecipientStatus] = []
         let expired = (Timestamp.parse(job.receivedAt).map { -$0.timeIntervalSinceNow } ?? 0) > Double(configuration.delivery.maximumLifetime)
-        // One jitter for the whole transaction: recipients deferred together fall due
-        // together, and go out again in one transaction rather than one each.
-        let jitter = Double.random(in: 1.0...1.1)
+        // One time and one jitter for the whole transaction: recipients deferred
+        // together fall due together, and go out again in one transaction.
+        let (now, jitter) = (Date(), Double.random(in: 1.0...1.1))
         for (index, recipient) in job.recipients.enumerated() {
             let outcome: DeliveryOutcome
             let event: String
@@ -382,10 +382,10 @@ final class QueueRunner: Service {
                 (outcome, event) = (.bounced(reply: said), "bounced")
             case .transientFailure(let reply)?:
                 said = "\(reply)"
-                (outcome, event) = deferral(said, attempts: recipient.attempts, expired: expired, jitter: jitter)
+                (outcome, event) = deferral(said, attempts: recipient.attempts, expired: expired, now: now, jitter: jitter)
             case nil:
                 said = report.failureReply.map { "\($0)" } ?? report.failure ?? "session ended"
-                (outcome, event) = deferral(said, attempts: recipient.attempts, expired: expired, jitter: jitter)
+                (outcome, event) = deferral(said, attempts: recipient.attempts, expired: expired, now: now, jitter: jitter)
             }
             outcomes.append((recipient.rowID, outcome))
             // RFC 3461 §5.2.2: a success notice is ours to send only when the next hop
@@ -470,11 +470,11 @@ final class QueueRunner: Service {
 
     /// A temporary failure: retried on the schedule (`jitter`: 1.0 to 1.1, so that
     /// retries spread out), or given up once the message is older than `max_lifetime`.
-    private func deferral(_ reply: String, attempts: Int, expired: Bool, jitter: Double) -> (DeliveryOutcome, String) {
+    private func deferral(_ reply: String, attempts: Int, expired: Bool, now: Date, jitter: Double) -> (DeliveryOutcome, String) {
         if expired { return (.bounced(reply: "expired after max_lifetime; last: \(reply)"), "expired") }
         let schedule = configuration.delivery.retry
         let base = Double(schedule[min(attempts, schedule.count - 1)])
-        let next = Date().addingTimeInterval(base * jitter)
+        let next = now.addingTimeInterval(base * jitter)
         return (.deferred(reply: reply, nextAttempt: Timestamp.format(next)), "deferred")
     }
 }
