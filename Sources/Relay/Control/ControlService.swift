@@ -53,19 +53,7 @@ final class ControlService: Service {
     }
 
     func run() async throws {
-        let server = self.server
-        await withGracefulShutdownHandler {
-            await withDiscardingTaskGroup { group in
-                try? await server.executeThenClose { connections in
-                    for try await connection in connections {
-                        group.addTask { await self.serve(connection) }
-                    }
-                }
-            }
-        } onGracefulShutdown: { [connections] in
-            server.channel.close(promise: nil)
-            connections.closeAll()
-        }
+        await serveConnections(of: server, registry: connections) { await self.serve($0) }
         unlink(path)
     }
 

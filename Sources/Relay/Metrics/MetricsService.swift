@@ -65,19 +65,7 @@ final class MetricsService: Service {
     }
 
     func run() async throws {
-        let server = self.server
-        await withGracefulShutdownHandler {
-            await withDiscardingTaskGroup { group in
-                try? await server.executeThenClose { connections in
-                    for try await connection in connections {
-                        group.addTask { await self.serve(connection) }
-                    }
-                }
-            }
-        } onGracefulShutdown: { [connections] in
-            server.channel.close(promise: nil)
-            connections.closeAll()
-        }
+        await serveConnections(of: server, registry: connections) { await self.serve($0) }
     }
 
     private func serve(_ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>) async {
