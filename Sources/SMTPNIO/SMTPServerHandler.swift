@@ -71,7 +71,11 @@ public final class SMTPServerHandler: ChannelDuplexHandler, RemovableChannelHand
     /// Line ends of the BDAT text of the current message.
     private var chunkLineEnds: LineEndingNormalizer
     private var readHeldBack = false
+    /// The pending inactivity check, when it runs, and the moment the session
+    /// really times out (moved forward by every read; see armTimeout).
     private var timeout: Scheduled<Void>?
+    private var timeoutCheckAt = NIODeadline.distantFuture
+    private var idleDeadline = NIODeadline.distantFuture
 
     /// How long a closing connection may take to get its last reply out before it
     /// is closed anyway (a client that does not read, a TLS handshake that stalls).
@@ -356,12 +360,13 @@ public final class SMTPServerHandler: ChannelDuplexHandler, RemovableChannelHand
             mode = .closed
             timeout?.cancel()
             send(reply, context: context)
-            context.writeAndFlush(wrapOutboundOut(ByteBuffer())).assumeIsolated().whenComplete { _ in
-                context.close(promise: nil)
-            }
             // The write may never complete (a client that does not read, a stalled
             // TLS handshake): close regardless after a grace period.
-            context.eventLoop.assumeIsolated().scheduleTask(in: Self.closeGracePeriod) {
+            let grace = context.eventLoop.assumeIsolated().scheduleTask(in: Self.closeGracePeriod) {
+                context.close(promise: nil)
+            }
+            context.writeAndFlush(wrapOutboundOut(ByteBuffer())).assumeIsolated().whenComplete { _ in
+                grace.cancel()
                 context.close(promise: nil)
             }
         case .discardMessage(let reply):
@@ -447,17 +452,34 @@ public final class SMTPServerHandler: ChannelDuplexHandler, RemovableChannelHand
 
     /// RFC 5321 §4.5.3.2: a server should wait at least 5 minutes for a command and
     /// 10 minutes for DATA text; after that it answers 421 and closes.
+    ///
+    /// A read only moves `idleDeadline`; the scheduled check is replaced only when
+    /// the deadline moves earlier than it (a cancel and a timer per read would cost
+    /// more than the rest of a small message's reads). A check that runs before the
+    /// deadline schedules the next one at the deadline.
     private func armTimeout(context: ChannelHandlerContext) {
-        timeout?.cancel()
         let duration: TimeAmount
         switch mode {
         case .data, .chunk: duration = configuration.dataTimeout
         default: duration = configuration.commandTimeout
         }
-        timeout = context.eventLoop.assumeIsolated().scheduleTask(in: duration) {
+        idleDeadline = .now() + duration
+        if timeout == nil || idleDeadline < timeoutCheckAt {
+            scheduleTimeoutCheck(context: context)
+        }
+    }
+
+    private func scheduleTimeoutCheck(context: ChannelHandlerContext) {
+        timeout?.cancel()
+        timeoutCheckAt = idleDeadline
+        timeout = context.eventLoop.assumeIsolated().scheduleTask(deadline: idleDeadline) {
             let handler = self
             guard context.channel.isActive else { return }
             if case .closed = handler.mode { return }
+            guard NIODeadline.now() >= handler.idleDeadline else {
+                handler.scheduleTimeoutCheck(context: context)
+                return
+            }
             handler.abortMessage()
             handler.perform(.replyAndClose(SMTPReply(421, "4.4.2", "\(handler.configuration.session.hostname) Error: timeout exceeded")), context: context)
         }
