@@ -3,14 +3,17 @@ import Glibc
 #endif
 import NIOCore
 
-/// Streams a message from the SMTP reader to the spool, scrubbing its header block.
+/// Streams a message from the SMTP reader to the spool, scrubbing its header block
+/// and its MIME structure.
 ///
 /// The header block (RFC 5322 §2.2, up to the first empty line) is gathered, bounded
 /// by `maximumHeaderSize`, then rewritten at once: Veil's trace field on top, fields
-/// matched by the rules removed, message ids replaced by keyed hashes, a missing Date
-/// or Message-ID added. Kept fields keep their exact bytes, folding included. The
-/// body is passed on as slices of the input, byte for byte. The output is the same
-/// for every split of the same input.
+/// matched by the rules removed, message ids replaced by keyed hashes, boundaries
+/// replaced, a missing Date or Message-ID added. Kept fields keep their exact bytes,
+/// folding included. The body then goes through the ``MIMEWalker``, which rewrites
+/// boundaries and embedded header blocks and passes everything else on as slices of
+/// the input, byte for byte. The output is the same for every split of the same
+/// input.
 public struct MessageRewriter: Sendable {
     public let configuration: ScrubConfiguration
     public let context: MessageContext
@@ -19,21 +22,28 @@ public struct MessageRewriter: Sendable {
     /// The message's first From field as received, once the header block is read
     /// (for the sender-domain check of restricted users).
     public private(set) var fromField: [UInt8]?
+    /// Boundary parameters, delimiter lines and embedded header fields rewritten.
+    public var mimeRewrites: Int { boundariesInHeader + walker.rewrites }
+    /// Why part of the body passed without being read, if it did (for the log).
+    public var mimeSkipped: String? { walker.skipped?.rawValue }
 
     private var header: [UInt8] = []
     private var inHeader = true
     private var atLineStart = true
     private var carriageReturnAtLineStart = false
+    private var boundariesInHeader = 0
+    private var walker: MIMEWalker
 
     public init(configuration: ScrubConfiguration, context: MessageContext) {
         self.configuration = configuration
         self.context = context
+        self.walker = MIMEWalker(configuration: configuration)
     }
 
     /// Appends the rewritten form of `chunk` to `output`.
     public mutating func process(_ chunk: ByteBuffer, into output: inout [ByteBuffer]) throws(MessageRejection) {
         guard inHeader else {
-            output.append(chunk)
+            walker.process(chunk, into: &output)
             return
         }
         let end = findHeaderEnd(chunk)
@@ -43,14 +53,17 @@ public struct MessageRewriter: Sendable {
         inHeader = false
         output.append(try rewriteHeaderBlock())
         if end < chunk.readableBytes {
-            output.append(chunk.getSlice(at: chunk.readerIndex + end, length: chunk.readableBytes - end)!)
+            walker.process(chunk.getSlice(at: chunk.readerIndex + end, length: chunk.readableBytes - end)!, into: &output)
         }
     }
 
     /// Ends the message: a message that is all header block (no empty line, no body)
     /// is rewritten here.
     public mutating func finish(into output: inout [ByteBuffer]) throws(MessageRejection) {
-        guard inHeader else { return }
+        guard inHeader else {
+            walker.finish(into: &output)
+            return
+        }
         inHeader = false
         output.append(try rewriteHeaderBlock())
     }
@@ -100,23 +113,17 @@ public struct MessageRewriter: Sendable {
         let mapping = MessageIDMapping(key: configuration.hmacKey, hostname: configuration.hostname,
                                        ownMessageID: ownMessageID?.bytes)
         var hasDate = false
+        var scrubber = FieldScrubber(configuration: configuration,
+                                     scope: .message(configuration.rewriteMessageIDs ? mapping : nil))
         for field in fields.fields {
             let name = field.lowercasedName
             if name.elementsEqual(Self.date) { hasDate = true }
             if fromField == nil && name.elementsEqual(Self.from) { fromField = Array(field.bytes) }
-            if configuration.rules.shouldRemove(name) && !isOwnTrace(field) {
-                scrubbedFields += 1
-            } else if configuration.rewriteMessageIDs, let kind = MessageIDMapping.kind(ofLowercasedName: name) {
-                if let rewritten = mapping.rewrite(field.bytes, kind: kind) {
-                    scrubbedFields += 1
-                    output.writeBytes(rewritten)
-                } else {
-                    output.writeBytes(field.bytes)
-                }
-            } else {
-                output.writeBytes(field.bytes)
-            }
+            scrubber.write(field, into: &output)
         }
+        scrubbedFields += scrubber.changedFields
+        boundariesInHeader += scrubber.replacedBoundaries
+        walker.start(contentType: scrubber.contentType, transferEncoding: scrubber.transferEncoding)
         if !hasDate {
             output.writeString("Date: \(context.date)\r\n")
         }
@@ -125,15 +132,6 @@ public struct MessageRewriter: Sendable {
         }
         output.writeBytes(fields.separator)
         return output
-    }
-
-    /// A trace field Veil itself added on an earlier pass. It is kept, so that a
-    /// message looping through Veil gains a hop each time and the hop limit stops
-    /// the loop; it names nothing but Veil's own host.
-    private func isOwnTrace(_ field: HeaderField) -> Bool {
-        let prefix = configuration.ownTracePrefix
-        return field.bytes.count > prefix.count
-            && zip(field.bytes, prefix).allSatisfy { ($0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0) == $1 }
     }
 
     private static let received = Array("received".utf8)

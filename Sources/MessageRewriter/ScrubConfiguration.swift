@@ -18,9 +18,11 @@ public struct ScrubConfiguration: Sendable {
     public var maximumHeaderSize: Int
     /// More Received fields than this: a mail loop (RFC 5321 §6.3).
     public var maximumHops: Int
+    /// Scrub the header blocks of messages embedded as message/rfc822 parts too.
+    public var scrubEmbeddedMessages: Bool
 
     public init(rules: ScrubRules, rewriteMessageIDs: Bool, key: [UInt8], hostname: String,
-                maximumHeaderSize: Int, maximumHops: Int) {
+                maximumHeaderSize: Int, maximumHops: Int, scrubEmbeddedMessages: Bool = true) {
         self.rules = rules
         self.rewriteMessageIDs = rewriteMessageIDs
         self.key = key
@@ -29,6 +31,7 @@ public struct ScrubConfiguration: Sendable {
         self.ownTracePrefix = Self.tracePrefix(hostname)
         self.maximumHeaderSize = maximumHeaderSize
         self.maximumHops = maximumHops
+        self.scrubEmbeddedMessages = scrubEmbeddedMessages
     }
 }
 

@@ -36,7 +36,7 @@ struct Settings: Sendable {
                               remove: configuration.scrub.remove, keep: configuration.scrub.keep),
             rewriteMessageIDs: configuration.scrub.messageID == .rewrite, key: try ScrubKey.load(configuration),
             hostname: configuration.hostname, maximumHeaderSize: configuration.limits.maximumHeaderSize,
-            maximumHops: configuration.scrub.maximumHops)
+            maximumHops: configuration.scrub.maximumHops, scrubEmbeddedMessages: configuration.scrub.embeddedMessages)
         return Settings(configuration: configuration, tlsContext: tlsContext,
                         authenticator: users.map { Authenticator(users: $0, failures: failures, threadPool: threadPool, logger: logger) },
                         scrub: scrub, router: router)

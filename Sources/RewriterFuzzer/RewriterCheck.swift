@@ -2,9 +2,12 @@ import FuzzSupport
 import MessageRewriter
 import NIOCore
 
-/// One fuzz case for the header rewriter: it must not crash, its output must not
-/// depend on how the input is split, and no removed field may be left at the start
-/// of a line of the output header block.
+/// One fuzz case for the rewriter (header block and MIME walker): it must not crash,
+/// its output must not depend on how the input is split, and no removed field may be
+/// left at the start of a line of the output header block. The seeds hold multipart
+/// and embedded messages, so the walker's paths are explored too; its memory is
+/// bounded by its design (one header block, one held line), checked by libFuzzer's
+/// RSS limit.
 enum RewriterCheck {
     static let configuration = ScrubConfiguration(
         rules: ScrubRules(profile: ExchangeProfile.removedFields, remove: [], keep: []), rewriteMessageIDs: true,

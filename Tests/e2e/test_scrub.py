@@ -4,8 +4,13 @@
 The corpus lives in Tests/e2e/corpus: NN-name.eml (CRLF, as Exchange hands it to its
 smart host) and NN-name.secrets (one string a line that must not survive scrubbing:
 internal host names and addresses, build numbers, internal message-id left parts, the
-removed header names themselves). The secrets are checked case-insensitively against
-the whole spool file and against Veil's log.
+removed header names themselves, Exchange's MIME boundaries, which name the server).
+The secrets are checked case-insensitively against the whole spool file and against
+Veil's log.
+
+The body passes byte for byte except for what the MIME walker (issue 7) changes:
+boundaries (in Content-Type fields and delimiter lines) and the header blocks of
+embedded messages. mime_expect.rewrite() computes that independently.
 
 swaks, fed a file with --data, sends it unchanged (CRLF kept, headers re-joined with
 CRLF, leading dots stuffed) and then "\\r\\n.\\r\\n": for a file that ends with CRLF the
@@ -26,6 +31,7 @@ from pathlib import Path
 
 import pytest
 
+import mime_expect
 from harness import HOSTNAME, queue_id, swaks, wait_until
 
 CORPUS_DIR = Path(__file__).resolve().parent / "corpus"
@@ -34,7 +40,8 @@ CORPUS_IDS = [p.stem for p in CORPUS]
 
 SCRUB = {"profile": "exchange", "message_id": "rewrite", "received": "anonymous"}
 
-# The fields that must reach the recipient byte for byte (folding included).
+# The fields that must reach the recipient byte for byte (folding included; in
+# Content-Type the boundary's value is replaced, issue 7).
 KEPT = ["from", "to", "cc", "subject", "date", "mime-version", "content-type"]
 ID_FIELDS = ["message-id", "in-reply-to", "references"]
 
@@ -157,6 +164,50 @@ def own_id(fields: list[Field]) -> bytes | None:
     return ids[0] if ids else None
 
 
+# The exchange profile's removals (Sources/MessageRewriter/ExchangeProfile.swift,
+# docs/scrubbing.md), for the header blocks of embedded messages: a trailing * is a
+# prefix, names match in any case.
+EXCHANGE_PROFILE = [
+    "Received", "X-Received", "Return-Path", "X-Originating-IP", "X-Originating-Client", "X-Source*",
+    "X-Mailer", "User-Agent", "X-MimeOLE", "X-MS-Exchange-*", "X-Microsoft-Exchange-*", "X-MS-Office365-*",
+    "X-MS-Has-Attach", "X-MS-TNEF-Correlator", "X-MS-PublicTrafficType", "X-MS-TrafficTypeDiagnostic",
+    "X-EOPAttributedMessage", "X-EOPTenantAttributedMessage", "X-MS-Oob-*", "X-LD-Processed",
+    "X-Microsoft-Antispam*", "X-Exchange-Antispam*", "X-Forefront-*", "X-CrossPremisesHeaders*",
+    "X-OrganizationHeadersPreserved", "X-OriginatorOrg", "Thread-Index", "Thread-Topic", "Accept-Language",
+    "msip_labels", "X-Auto-Response-Suppress",
+]
+
+
+def removed_by_profile(name: str) -> bool:
+    name = name.lower()
+    return any(name.startswith(p[:-1].lower()) if p.endswith("*") else name == p.lower()
+               for p in EXCHANGE_PROFILE)
+
+
+def embedded_scrubber(key: bytes):
+    """The top level's rules for an embedded header block (message/rfc822 part,
+    text/rfc822-headers): profile removals, ids mapped with the embedded message's own
+    Message-ID deciding the organization; nothing added. For mime_expect.rewrite()."""
+    def scrub(raw_fields: list[bytes]) -> tuple[list[bytes], int]:
+        fields = [Field(raw) for raw in raw_fields]
+        own = own_id(fields)
+        kept, changed = [], 0
+        for f in fields:
+            if removed_by_profile(f.name):
+                changed += 1
+                continue
+            raw = rewrite_ids(f.raw, key, own) if f.name in ID_FIELDS + ["content-id"] else f.raw
+            changed += raw != f.raw
+            kept.append(raw)
+        return kept, changed
+    return scrub
+
+
+def expected_mime(data: bytes, key: bytes, embedded: bool = True) -> mime_expect.Expected:
+    """The MIME walker's part of the output (top level: only Content-Type)."""
+    return mime_expect.rewrite(data, key, embedded_scrubber(key) if embedded else None)
+
+
 def secrets_of(eml: Path) -> list[str]:
     lines = eml.with_suffix(".secrets").read_text().splitlines()
     return [s for s in (l.strip() for l in lines) if s and not s.startswith("#")]
@@ -243,7 +294,11 @@ def test_corpus_is_well_formed():
         assert secrets, f"{path.name}: no secrets"
         missing = [s for s in secrets if s not in leaked([s], data)]
         assert not missing, f"{path.name}: secrets that are not in the message: {missing}"
-        kept = b"".join(f.raw for f in fields if f.name in KEPT) + body
+        # What stays: the kept fields and the body, as the MIME walker leaves them
+        # (boundaries replaced, embedded header blocks scrubbed; any key will do).
+        expected = expected_mime(data, bytes(32))
+        kept = (b"".join(f.raw for f in split_message(b"".join(expected.header_fields) + b"\r\n")[0]
+                         if f.name in KEPT) + expected.body)
         clash = leaked(secrets, kept)
         assert not clash, f"{path.name}: secrets in fields that stay or in the body: {clash}"
         for name in ("from", "to", "subject", "date", "message-id", "mime-version", "content-type"):
@@ -257,8 +312,15 @@ def test_corpus_is_well_formed():
             features["a kept or rewritten field folded over 4+ lines"] += 1
         if len(named(fields, "received")) >= 2:
             features["internal Received chain"] += 1
+        if any(b"corpinternal_" in old or b"adcontosocom_" in old for old in expected.boundaries):
+            features["Exchange boundary naming the server"] += 1
+        if re.search(rb"(?im)^content-type:\s*multipart/alternative", expected.body):
+            features["nested multipart/alternative"] += 1
+        if expected.scrubbed_fields:
+            features["embedded message with an internal header block"] += 1
     for feature in ("multipart/mixed with a base64 attachment", "RFC 2047 UTF-8 subject",
-                    "a kept or rewritten field folded over 4+ lines"):
+                    "a kept or rewritten field folded over 4+ lines", "Exchange boundary naming the server",
+                    "nested multipart/alternative", "embedded message with an internal header block"):
         assert features[feature], f"no corpus message has {feature}"
     assert features["internal Received chain"] >= 5
     # The threading pair: 02 answers 01.
@@ -286,9 +348,16 @@ def test_corpus_message_scrubbed(veil, path):
 
     in_fields, in_body = split_message(transmitted(sent))
     out_fields, out_body = split_message(got)
+    key = scrub_key(veil)
 
-    # 2. The body passes byte for byte.
-    assert out_body == in_body, "body changed"
+    # 2. The body passes byte for byte, but for the MIME walker's changes: boundaries
+    #    replaced by keyed hashes, embedded header blocks scrubbed (mime_expect).
+    mime = expected_mime(transmitted(sent), key)
+    assert out_body == mime.body, "body differs from the expected MIME rewrite"
+    assert not [old for old in mime.boundaries if old.lower() in got.lower()], "an old boundary is left"
+    # Only Content-Type changes among the top-level fields the walker looks at.
+    expect_in = [Field(raw) for raw in mime.header_fields]
+    assert [f.name for f in expect_in] == [f.name for f in in_fields]
 
     # 3. Veil's own trace field, first and only.
     received = named(out_fields, "received")
@@ -303,13 +372,13 @@ def test_corpus_message_scrubbed(veil, path):
     for client in ("127.0.0.1", HELO, "from "):
         assert client not in trace, f"{client!r} in {trace!r}"
 
-    # 4. The fields a recipient needs are unchanged, folding included.
+    # 4. The fields a recipient needs are unchanged, folding included (Content-Type:
+    #    but for the boundary's value).
     for name in KEPT:
-        assert [f.raw for f in named(out_fields, name)] == [f.raw for f in named(in_fields, name)], name
+        assert [f.raw for f in named(out_fields, name)] == [f.raw for f in named(expect_in, name)], name
 
     # 5. Message-ID, In-Reply-To, References: the organization's ids mapped with the
     #    spool's key; ids of outside correspondents (04, 05) left as they are.
-    key = scrub_key(veil)
     own = own_id(in_fields)
     for name in ID_FIELDS:
         want = [rewrite_ids(f.raw, key, own) for f in named(in_fields, name)]
@@ -322,23 +391,27 @@ def test_corpus_message_scrubbed(veil, path):
     rest = out_fields[1:]
     position = 0
     for f in rest:
-        while position < len(in_fields) and in_fields[position].name != f.name:
+        while position < len(expect_in) and expect_in[position].name != f.name:
             position += 1
-        assert position < len(in_fields), f"{f} is not from the input (or out of order)"
-        expect = in_fields[position].raw
+        assert position < len(expect_in), f"{f} is not from the input (or out of order)"
+        expect = expect_in[position].raw
         if f.name in ID_FIELDS:
             expect = rewrite_ids(expect, key, own)
         assert f.raw == expect, f"{f.name}: {f.raw!r} != {expect!r}"
         position += 1
     assert not [f for f in rest if f.name.startswith(("x-ms-", "x-microsoft-", "thread-"))], rest
 
-    # 7. The log: scrubbed=N counts the removed and rewritten fields; never a secret.
-    changed = Counter(f.raw for f in in_fields) - Counter(f.raw for f in rest)
+    # 7. The log: scrubbed=N counts the removed and rewritten top-level fields (a
+    #    replaced boundary is not among them); mime_rewritten=N what the MIME walker
+    #    changed; never a secret.
+    changed = Counter(f.raw for f in expect_in) - Counter(f.raw for f in rest)
     accepted = veil.wait_event("accepted", queue_id=qid)[0]
     assert accepted.get("scrubbed", "").isdigit(), accepted
     scrubbed = int(accepted["scrubbed"])
     assert scrubbed > 0
     assert scrubbed == sum(changed.values()), (scrubbed, changed)
+    assert accepted.get("mime_rewritten") == str(mime.count), (accepted, mime.count)
+    assert "mime_skipped" not in accepted, accepted
     bad = leaked(secrets, daemon_log(veil))
     assert not bad, f"secrets in the log: {bad}"
 

@@ -93,6 +93,8 @@ public struct Configuration: Sendable {
         public var messageID = MessageIDMode.rewrite
         public var received = ReceivedMode.anonymous
         public var maximumHops = 50
+        /// Scrub the header blocks of messages forwarded as message/rfc822 parts.
+        public var embeddedMessages = true
         /// The HMAC key file; nil: `scrub.key` in the spool directory, made once.
         public var secretFile: String?
         public var secretFileLine: Int?

@@ -206,6 +206,7 @@ private struct TableReader {
         scrub.messageID = try scrubReader.choice("message_id", default: scrub.messageID)
         scrub.received = try scrubReader.choice("received", default: scrub.received)
         scrub.maximumHops = try scrubReader.integer("max_hops", default: scrub.maximumHops, range: 1...1000)
+        scrub.embeddedMessages = try scrubReader.boolean("embedded_messages", default: scrub.embeddedMessages)
         scrub.secretFile = try scrubReader.path("secret_file")
         scrub.secretFileLine = scrubReader.table["secret_file"]?.line
         try scrubReader.rejectUnknownKeys()

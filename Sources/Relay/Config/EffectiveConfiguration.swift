@@ -32,7 +32,7 @@ extension Configuration {
                   "remove = [\(scrub.remove.map(quoted).joined(separator: ", "))]",
                   "keep = [\(scrub.keep.map(quoted).joined(separator: ", "))]",
                   "message_id = \(quoted(scrub.messageID.rawValue))", "received = \(quoted(scrub.received.rawValue))",
-                  "max_hops = \(scrub.maximumHops)", "secret_file = \(quoted(scrub.secretFile ?? ""))"]
+                  "max_hops = \(scrub.maximumHops)", "embedded_messages = \(scrub.embeddedMessages)", "secret_file = \(quoted(scrub.secretFile ?? ""))"]
         let route = { (hop: Configuration.Delivery.Hop?) in quoted(hop?.description ?? "") }
         lines += ["", "[delivery]", "mode = \(quoted(delivery.mode.rawValue))", "smarthost = \(route(delivery.smarthost))",
                   "smarthost_user = \(quoted(delivery.smarthostUser ?? ""))",

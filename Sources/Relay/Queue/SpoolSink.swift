@@ -74,8 +74,12 @@ final class SpoolSink: MessageSink {
     }
 
     func commit(_ envelope: Envelope, eventLoop: any EventLoop) -> EventLoopFuture<String> {
-        let (spool, incoming, client, logger, scrubbed, onAccepted) = (self.spool, self.incoming, self.client, self.logger,
-                                                                        rewriter.scrubbedFields, self.onAccepted)
+        let (spool, incoming, client, logger, onAccepted) = (self.spool, self.incoming, self.client, self.logger, self.onAccepted)
+        var scrubMetadata: Logger.Metadata = [
+            "scrubbed": "\(rewriter.scrubbedFields)", "mime_rewritten": "\(rewriter.mimeRewrites)",
+        ]
+        if let skipped = rewriter.mimeSkipped { scrubMetadata["mime_skipped"] = "\(skipped)" }
+        let scrubbed = scrubMetadata
         return threadPool.runIfActive(eventLoop: eventLoop) {
             do throws(SpoolError) {
                 try spool.commit(incoming, envelope: envelope, receivedAt: Timestamp.now(),
@@ -88,8 +92,7 @@ final class SpoolSink: MessageSink {
                 "queue_id": "\(incoming.queueID)", "client": "\(client.address)", "listener": "\(client.listener)",
                 "from": "\(envelope.sender)", "rcpt_count": "\(envelope.recipients.count)", "size": "\(incoming.size)",
                 "user": "\(envelope.authenticatedUser ?? "")", "helo": "\(envelope.clientName)",
-                "scrubbed": "\(scrubbed)",
-            ])
+            ].merging(scrubbed) { $1 })
             RelayMetrics.accepted(bytes: incoming.size)
             onAccepted()
             return incoming.queueID

@@ -1,0 +1,196 @@
+/// What the MIME walker needs from a Content-Type field (RFC 2045 §5.1), read from
+/// its raw bytes, folding and comments included:
+///
+///     content   = "Content-Type" ":" type "/" subtype *(";" parameter)
+///     parameter = attribute "=" value
+///     value     = token / quoted-string
+///
+/// Every `boundary` parameter's value is located in the raw bytes so that it can be
+/// replaced without touching anything else of the field.
+struct ContentTypeField {
+    /// `type/subtype`, lower-cased; nil when the field has no readable media type
+    /// (RFC 2045 §5.2: then it is text/plain).
+    var mediaType: [UInt8]?
+    /// The first `boundary` parameter, unquoted, trailing spaces removed (as MIME
+    /// parsers read it); nil when there is none or it is empty.
+    var boundary: [UInt8]?
+    /// Where each `boundary` value (with its quotes) stands in the field's bytes.
+    var boundaryRanges: [Range<Int>] = []
+
+    /// Parses the field `bytes` (name, colon and value, as they stood).
+    init(field bytes: ArraySlice<UInt8>) {
+        var scanner = Scanner(bytes: bytes, index: (bytes.firstIndex(of: UInt8(ascii: ":")) ?? bytes.endIndex))
+        if scanner.index < bytes.endIndex { scanner.index += 1 }
+        scanner.skipSpaceAndComments()
+        let type = scanner.token()
+        scanner.skipSpaceAndComments()
+        if !type.isEmpty, scanner.take(UInt8(ascii: "/")) {
+            scanner.skipSpaceAndComments()
+            let subtype = scanner.token()
+            if !subtype.isEmpty {
+                mediaType = Self.lowercased(type) + [UInt8(ascii: "/")] + Self.lowercased(subtype)
+            }
+        }
+        while scanner.skipToParameter() {
+            scanner.skipSpaceAndComments()
+            let attribute = Self.lowercased(scanner.token())
+            scanner.skipSpaceAndComments()
+            guard scanner.take(UInt8(ascii: "=")) else { continue }
+            scanner.skipSpaceAndComments()
+            let start = scanner.index
+            let value = scanner.value()
+            guard attribute == Self.boundaryName, scanner.index > start else { continue }
+            let trimmed = Self.trimmed(value[...])
+            guard !trimmed.isEmpty else { continue }
+            boundaryRanges.append(start..<scanner.index)
+            if boundary == nil { boundary = Array(trimmed) }
+        }
+    }
+
+    /// A boundary value without trailing spaces: RFC 2046 §5.1.1 does not let a
+    /// boundary end in a space, and parsers drop them.
+    static func trimmed(_ value: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
+        var value = value
+        while let last = value.last, last == UInt8(ascii: " ") || last == UInt8(ascii: "\t") { value = value.dropLast() }
+        return value
+    }
+
+    var isMultipart: Bool { mediaType?.starts(with: Self.multipart) ?? false }
+
+    /// message/rfc822 and message/global (RFC 6532 §3.5): a whole message inside.
+    var isEmbeddedMessage: Bool { mediaType == Self.rfc822 || mediaType == Self.global }
+
+    /// text/rfc822-headers (RFC 6522 §4): a header block alone.
+    var isEmbeddedHeaderBlock: Bool { mediaType == Self.rfc822Headers }
+
+    var isDigest: Bool { mediaType == Self.digest }
+
+    /// The field with every boundary value replaced by `replacement(value)`, quoted
+    /// (`value` unquoted and trimmed, as in `boundary`).
+    static func replacingBoundaries(in field: ArraySlice<UInt8>, ranges: [Range<Int>],
+                                    replacement: (ArraySlice<UInt8>) -> [UInt8]) -> [UInt8] {
+        var output: [UInt8] = []
+        output.reserveCapacity(field.count + 64 * ranges.count)
+        var copied = field.startIndex
+        for range in ranges {
+            output += field[copied..<range.lowerBound]
+            var scanner = Scanner(bytes: field[range], index: range.lowerBound)
+            output.append(UInt8(ascii: "\""))
+            output += replacement(trimmed(scanner.value()[...]))
+            output.append(UInt8(ascii: "\""))
+            copied = range.upperBound
+        }
+        output += field[copied...]
+        return output
+    }
+
+    static func lowercased(_ bytes: [UInt8]) -> [UInt8] {
+        bytes.map { $0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0 }
+    }
+
+    private static let boundaryName = Array("boundary".utf8)
+    private static let multipart = Array("multipart/".utf8)
+    private static let digest = Array("multipart/digest".utf8)
+    private static let rfc822 = Array("message/rfc822".utf8)
+    private static let global = Array("message/global".utf8)
+    private static let rfc822Headers = Array("text/rfc822-headers".utf8)
+}
+
+/// The value of a Content-Transfer-Encoding field (RFC 2045 §6.1), lower-cased.
+enum TransferEncoding {
+    /// 7bit, 8bit and binary (RFC 2045 §6.2): the bytes are the content, so an
+    /// embedded message can be read as it passes. A missing field means 7bit.
+    static func isIdentity(field: ArraySlice<UInt8>?) -> Bool {
+        guard let field else { return true }
+        var scanner = Scanner(bytes: field, index: field.firstIndex(of: UInt8(ascii: ":")).map { $0 + 1 } ?? field.endIndex)
+        scanner.skipSpaceAndComments()
+        let value = ContentTypeField.lowercased(scanner.token())
+        return value.isEmpty || identity.contains(value)
+    }
+
+    private static let identity = ["7bit", "8bit", "binary"].map { Array($0.utf8) }
+}
+
+/// Reads the tokens of a structured MIME field from its raw bytes (RFC 2045 §5.1,
+/// RFC 5322 §3.2.2 comments and folding white space).
+private struct Scanner {
+    let bytes: ArraySlice<UInt8>
+    var index: Int
+
+    /// RFC 2045 tspecials, plus space and controls: what ends a token.
+    static func endsToken(_ byte: UInt8) -> Bool {
+        byte <= 32 || byte == 127 || "()<>@,;:\\\"/[]?=".utf8.contains(byte)
+    }
+
+    mutating func skipSpaceAndComments() {
+        var depth = 0
+        while index < bytes.endIndex {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "(") {
+                depth += 1
+            } else if byte == UInt8(ascii: ")") && depth > 0 {
+                depth -= 1
+            } else if byte == UInt8(ascii: "\\") && depth > 0 {
+                // A quoted pair inside a comment: skip the escaped byte too.
+                index = min(index + 2, bytes.endIndex)
+                continue
+            } else if depth == 0 && !(byte == 32 || byte == 9 || byte == 13 || byte == 10) {
+                return
+            }
+            index += 1
+        }
+    }
+
+    mutating func take(_ byte: UInt8) -> Bool {
+        guard index < bytes.endIndex, bytes[index] == byte else { return false }
+        index += 1
+        return true
+    }
+
+    mutating func token() -> [UInt8] {
+        let start = index
+        while index < bytes.endIndex && !Self.endsToken(bytes[index]) { index += 1 }
+        return Array(bytes[start..<index])
+    }
+
+    /// A token or a quoted-string (unquoted: quotes removed, quoted pairs resolved,
+    /// folding line breaks dropped).
+    mutating func value() -> [UInt8] {
+        guard take(UInt8(ascii: "\"")) else { return token() }
+        var value: [UInt8] = []
+        while index < bytes.endIndex {
+            let byte = bytes[index]
+            index += 1
+            switch byte {
+            case UInt8(ascii: "\""):
+                return value
+            case UInt8(ascii: "\\") where index < bytes.endIndex:
+                value.append(bytes[index])
+                index += 1
+            case 13, 10:
+                continue
+            default:
+                value.append(byte)
+            }
+        }
+        return value
+    }
+
+    /// Moves past the next `;` outside quoted strings and comments; false at the end.
+    mutating func skipToParameter() -> Bool {
+        while index < bytes.endIndex {
+            switch bytes[index] {
+            case UInt8(ascii: ";"):
+                index += 1
+                return true
+            case UInt8(ascii: "\""):
+                _ = value()
+            case UInt8(ascii: "("):
+                skipSpaceAndComments()
+            default:
+                index += 1
+            }
+        }
+        return false
+    }
+}

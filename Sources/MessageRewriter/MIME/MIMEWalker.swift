@@ -1,0 +1,435 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import NIOCore
+
+/// Follows the MIME structure of a message body as it streams past (RFC 2045,
+/// RFC 2046 §5.1) and rewrites what names the internal network inside it:
+/// every boundary (in the Content-Type fields of the parts and on every delimiter
+/// line) and the header blocks of embedded messages (message/rfc822 and
+/// message/global in an identity encoding, RFC 2046 §5.2.1, RFC 6532 §3.5; and
+/// text/rfc822-headers, RFC 6522 §4).
+///
+/// Bounded: it holds the stack of active boundaries, the header block of the part
+/// being read (at most `maximumHeaderSize`) and at most one line that may be a
+/// delimiter (`maximumDelimiterLine`). Everything else passes as slices of the
+/// input, byte for byte. The output is the same for every split of the input.
+///
+/// Malformed structure is followed the way MIME parsers follow it (a delimiter of
+/// an enclosing multipart ends the inner one, a header line that is not one ends
+/// the part's header block) and never loses bytes: what the walker cannot read
+/// passes untouched.
+struct MIMEWalker {
+    /// Parts nested deeper than this (the message itself is level 1) pass untouched.
+    static let maximumDepth = 32
+    /// RFC 2046 boundaries have at most 70 characters; a line starting with `--`
+    /// that is longer than this is body text.
+    static let maximumDelimiterLine = 1024
+
+    /// Why some of the message passed without being read (for the log).
+    enum Skipped: String, Sendable {
+        case depth = "parts nested deeper than 32 levels"
+        case headerSize = "a part header block over the header size limit"
+        case malformedHeader = "a part header block that is not one"
+    }
+
+    let configuration: ScrubConfiguration
+    /// Boundary parameters, delimiter lines and embedded header fields rewritten.
+    private(set) var rewrites = 0
+    private(set) var skipped: Skipped?
+
+    private enum Mode {
+        /// Body text: a preamble, a part's content, an epilogue.
+        case body
+        /// The header block of a part, of an embedded message or of a
+        /// text/rfc822-headers part, at nesting level `depth`.
+        case header(HeaderBlock, depth: Int)
+    }
+
+    private enum HeaderBlock {
+        case part(inDigest: Bool)
+        case message
+        case headersOnly
+    }
+
+    /// The boundaries of the multipart entities we are in, innermost last.
+    private var boundaries: [Boundary] = []
+    private var mode = Mode.body
+    /// The header block read so far (header mode).
+    private var header: [UInt8] = []
+    /// A line not complete at the end of the last chunk: a header line, or in body
+    /// text a line starting with `-` that may be a delimiter.
+    private var heldLine: [UInt8] = []
+    private var atLineStart = true
+
+    init(configuration: ScrubConfiguration) {
+        self.configuration = configuration
+    }
+
+    /// Starts with the body of the message, whose header block said `contentType`
+    /// (nil: none, text/plain) and `transferEncoding`.
+    mutating func start(contentType: ContentTypeField?, transferEncoding: ArraySlice<UInt8>?) {
+        enter(contentType: contentType, transferEncoding: transferEncoding, depth: 1)
+    }
+
+    /// Appends the rewritten form of `chunk` to `output`.
+    mutating func process(_ chunk: ByteBuffer, into output: inout [ByteBuffer]) {
+        if boundaries.isEmpty, case .body = mode, heldLine.isEmpty {
+            output.append(chunk)
+            return
+        }
+        var emitter = Emitter(chunk: chunk)
+        chunk.withUnsafeReadableBytes { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                switch mode {
+                case .body: offset = body(bytes, from: offset, &emitter)
+                case .header(let block, let depth): offset = header(bytes, from: offset, block: block, depth: depth, &emitter)
+                }
+            }
+        }
+        emitter.finish(into: &output)
+    }
+
+    /// Ends the message: a held line or an unfinished header block is written out.
+    mutating func finish(into output: inout [ByteBuffer]) {
+        var emitter = Emitter(chunk: ByteBuffer())
+        let line = heldLine
+        heldLine = []
+        switch mode {
+        case .body:
+            if !line.isEmpty { bodyLine(line, &emitter) }
+        case .header(let block, let depth):
+            header += line
+            endHeader(block: block, depth: depth, &emitter)
+        }
+        emitter.finish(into: &output)
+    }
+
+    // MARK: Body text
+
+    /// Scans body text from `start`: lines that start with `--` are compared with the
+    /// active boundaries, the rest passes. Returns where it stopped (the end of the
+    /// chunk, or the start of a part's header block).
+    private mutating func body(_ bytes: UnsafeRawBufferPointer, from index: Int, _ emitter: inout Emitter) -> Int {
+        if !heldLine.isEmpty {
+            let lineEnd = Self.lineEnd(bytes, from: index)
+            let stop = lineEnd ?? bytes.count
+            guard heldLine.count + (stop - index) <= Self.maximumDelimiterLine else {
+                // Too long for a delimiter: what was held passes, and so does the rest.
+                emitter.insert(heldLine, at: index)
+                heldLine = []
+                atLineStart = false
+                return scan(bytes, from: index, &emitter)
+            }
+            heldLine += UnsafeRawBufferPointer(rebasing: bytes[index..<stop])
+            emitter.hold(index..<stop)
+            guard lineEnd != nil else { return stop }
+            let line = heldLine
+            heldLine = []
+            atLineStart = true
+            bodyLine(line, &emitter)
+            return stop
+        }
+        return scan(bytes, from: index, &emitter)
+    }
+
+    /// The body scan proper, with no held line.
+    private mutating func scan(_ bytes: UnsafeRawBufferPointer, from start: Int, _ emitter: inout Emitter) -> Int {
+        guard !boundaries.isEmpty else { return bytes.count }
+        var index = start
+        while index < bytes.count {
+            if atLineStart && bytes[index] == UInt8(ascii: "-")
+                && (index + 1 == bytes.count || bytes[index + 1] == UInt8(ascii: "-")) {
+                if let lineEnd = Self.lineEnd(bytes, from: index) {
+                    let line = UnsafeRawBufferPointer(rebasing: bytes[index..<lineEnd])
+                    if let delimiter = Delimiter.match(line, in: boundaries) {
+                        emitter.replace(index..<lineEnd, with: rewritten(line, delimiter))
+                        atLineStart = true
+                        apply(delimiter)
+                        if case .header = mode { return lineEnd }
+                        if boundaries.isEmpty { return bytes.count }
+                    }
+                    index = lineEnd
+                    continue
+                }
+                if bytes.count - index <= Self.maximumDelimiterLine {
+                    heldLine = Array(UnsafeRawBufferPointer(rebasing: bytes[index...]))
+                    emitter.hold(index..<bytes.count)
+                    return bytes.count
+                }
+            }
+            // The next line that starts with "--".
+            let rest = bytes.count - index
+            if let lineStart = Self.nextLineStartingWithDashes(bytes, from: index) {
+                index = lineStart
+                atLineStart = true
+                continue
+            }
+            // None in this chunk: note how it ends (a line start, or "\n-" that the
+            // next chunk may continue as "--").
+            if bytes[bytes.count - 1] == UInt8(ascii: "\n") {
+                atLineStart = true
+            } else if rest >= 2 && bytes[bytes.count - 2] == UInt8(ascii: "\n") && bytes[bytes.count - 1] == UInt8(ascii: "-") {
+                heldLine = [UInt8(ascii: "-")]
+                emitter.hold((bytes.count - 1)..<bytes.count)
+            } else {
+                atLineStart = false
+            }
+            return bytes.count
+        }
+        return index
+    }
+
+    /// A complete line that was held back: a delimiter is rewritten, anything else
+    /// passes as it was.
+    private mutating func bodyLine(_ line: [UInt8], _ emitter: inout Emitter) {
+        line.withUnsafeBytes { line in
+            if let delimiter = Delimiter.match(line, in: boundaries) {
+                emitter.insert(rewritten(line, delimiter))
+                apply(delimiter)
+            } else {
+                emitter.insert(Array(line))
+            }
+        }
+    }
+
+    private mutating func rewritten(_ line: UnsafeRawBufferPointer, _ delimiter: Delimiter) -> [UInt8] {
+        rewrites += 1
+        let new = boundaries[delimiter.level].new
+        var output: [UInt8] = [UInt8(ascii: "-"), UInt8(ascii: "-")]
+        output.reserveCapacity(2 + new.count + line.count - delimiter.suffixStart)
+        output += new
+        output += UnsafeRawBufferPointer(rebasing: line[delimiter.suffixStart...])
+        return output
+    }
+
+    /// After a delimiter: the inner multiparts it interrupts are left; a closing
+    /// delimiter ends its multipart (the epilogue follows), any other starts a part.
+    private mutating func apply(_ delimiter: Delimiter) {
+        boundaries.removeLast(boundaries.count - 1 - delimiter.level)
+        let multipart = boundaries[delimiter.level]
+        if delimiter.isClosing {
+            boundaries.removeLast()
+            mode = .body
+        } else if multipart.depth + 1 > Self.maximumDepth {
+            skipped = .depth
+            mode = .body
+        } else {
+            mode = .header(.part(inDigest: multipart.isDigest), depth: multipart.depth + 1)
+        }
+    }
+
+    // MARK: Header blocks
+
+    /// Reads a header block line by line from `start`; returns where it stopped.
+    private mutating func header(_ bytes: UnsafeRawBufferPointer, from start: Int, block: HeaderBlock, depth: Int,
+                                 _ emitter: inout Emitter) -> Int {
+        let lineEnd = Self.lineEnd(bytes, from: start)
+        let stop = lineEnd ?? bytes.count
+        guard header.count + heldLine.count + (stop - start) <= configuration.maximumHeaderSize else {
+            // Too large to hold: what was read passes as it was, the part is body text.
+            emitter.insert(header + heldLine, at: start)
+            atLineStart = heldLine.isEmpty
+            header = []
+            heldLine = []
+            skipped = .headerSize
+            mode = .body
+            return start
+        }
+        heldLine += UnsafeRawBufferPointer(rebasing: bytes[start..<stop])
+        emitter.hold(start..<stop)
+        guard lineEnd != nil else { return stop }
+        let line = heldLine
+        heldLine = []
+        headerLine(line, block: block, depth: depth, &emitter)
+        return stop
+    }
+
+    /// One complete line of a header block (RFC 5322 §2.2): a field line, a
+    /// continuation, or the empty line that ends the block. A delimiter, or a line
+    /// that is none of these, ends the block early (as MIME parsers read it).
+    private mutating func headerLine(_ line: [UInt8], block: HeaderBlock, depth: Int, _ emitter: inout Emitter) {
+        if let delimiter = line.withUnsafeBytes({ Delimiter.match($0, in: boundaries) }) {
+            endHeader(block: block, depth: depth, &emitter)
+            line.withUnsafeBytes { emitter.insert(rewritten($0, delimiter)) }
+            apply(delimiter)
+            return
+        }
+        if line == [13, 10] || line == [10] {
+            header += line
+            endHeader(block: block, depth: depth, &emitter)
+            return
+        }
+        if Self.isFieldLine(line) {
+            header += line
+            return
+        }
+        // Not a header line: the block ended without its empty line, and this line
+        // is the first of what follows it.
+        endHeader(block: block, depth: depth, &emitter)
+        switch mode {
+        case .header(let next, let nextDepth): headerLine(line, block: next, depth: nextDepth, &emitter)
+        case .body: bodyLine(line, &emitter)
+        }
+    }
+
+    /// A field's first line (`name:`, or `name :` as RFC 5322 §4.5.4 still allows)
+    /// or a continuation line (starts with WSP).
+    private static func isFieldLine(_ line: [UInt8]) -> Bool {
+        guard let first = line.first else { return false }
+        if first == UInt8(ascii: " ") || first == UInt8(ascii: "\t") { return true }
+        var index = 0
+        while index < line.count, line[index] >= 33, line[index] <= 126, line[index] != UInt8(ascii: ":") { index += 1 }
+        guard index > 0 else { return false }
+        while index < line.count, line[index] == UInt8(ascii: " ") || line[index] == UInt8(ascii: "\t") { index += 1 }
+        return index < line.count && line[index] == UInt8(ascii: ":")
+    }
+
+    /// Writes the header block read so far, scrubbed, and sets up what follows it.
+    private mutating func endHeader(block: HeaderBlock, depth: Int, _ emitter: inout Emitter) {
+        let bytes = header
+        header = []
+        mode = .body
+        let fields: HeaderField.Block
+        do {
+            fields = try HeaderField.split(bytes)
+        } catch {
+            emitter.insert(bytes)
+            skipped = skipped ?? .malformedHeader
+            return
+        }
+        let scope: FieldScrubber.Scope
+        switch block {
+        case .part:
+            scope = .part
+        case .message, .headersOnly:
+            let ownID = fields.fields.first { $0.lowercasedName.elementsEqual(Self.messageIDName) }
+            scope = .message(configuration.rewriteMessageIDs
+                ? MessageIDMapping(key: configuration.hmacKey, hostname: configuration.hostname, ownMessageID: ownID?.bytes)
+                : nil)
+        }
+        var scrubber = FieldScrubber(configuration: configuration, scope: scope)
+        var output = ByteBuffer()
+        output.reserveCapacity(bytes.count + 64)
+        for field in fields.fields { scrubber.write(field, into: &output) }
+        output.writeBytes(fields.separator)
+        rewrites += scrubber.changedFields + scrubber.replacedBoundaries
+        emitter.insert(output)
+
+        switch block {
+        case .headersOnly:
+            return
+        case .part(let inDigest):
+            // RFC 2046 §5.1.5: in a digest a part without Content-Type is a message.
+            if scrubber.contentType?.mediaType == nil && inDigest {
+                enterEmbeddedMessage(transferEncoding: scrubber.transferEncoding, depth: depth + 1, block: .message)
+                return
+            }
+        case .message:
+            break
+        }
+        enter(contentType: scrubber.contentType, transferEncoding: scrubber.transferEncoding, depth: depth)
+    }
+
+    /// The body of an entity at `depth` whose header said `contentType`.
+    private mutating func enter(contentType: ContentTypeField?, transferEncoding: ArraySlice<UInt8>?, depth: Int) {
+        guard let contentType else { return }
+        if contentType.isMultipart, let boundary = contentType.boundary {
+            boundaries.append(Boundary(old: boundary, key: configuration.hmacKey, depth: depth, isDigest: contentType.isDigest))
+            atLineStart = true
+        } else if contentType.isEmbeddedMessage {
+            enterEmbeddedMessage(transferEncoding: transferEncoding, depth: depth + 1, block: .message)
+        } else if contentType.isEmbeddedHeaderBlock {
+            enterEmbeddedMessage(transferEncoding: transferEncoding, depth: depth + 1, block: .headersOnly)
+        }
+    }
+
+    /// An embedded header block is read only when it is there as it stands (not
+    /// base64 or quoted-printable encoded) and the configuration asks for it.
+    private mutating func enterEmbeddedMessage(transferEncoding: ArraySlice<UInt8>?, depth: Int, block: HeaderBlock) {
+        guard configuration.scrubEmbeddedMessages, TransferEncoding.isIdentity(field: transferEncoding) else { return }
+        guard depth <= Self.maximumDepth else {
+            skipped = .depth
+            return
+        }
+        mode = .header(block, depth: depth)
+    }
+
+    // MARK: Bytes
+
+    /// The start of the next line after `start` that begins with `--`, if the chunk
+    /// holds its first two bytes.
+    private static func nextLineStartingWithDashes(_ bytes: UnsafeRawBufferPointer, from start: Int) -> Int? {
+        var index = start
+        while let lineStart = lineEnd(bytes, from: index) {
+            if lineStart + 1 < bytes.count && bytes[lineStart] == UInt8(ascii: "-") && bytes[lineStart + 1] == UInt8(ascii: "-") {
+                return lineStart
+            }
+            index = lineStart
+        }
+        return nil
+    }
+
+    /// The index just past the next LF at or after `start`, if any.
+    private static func lineEnd(_ bytes: UnsafeRawBufferPointer, from start: Int) -> Int? {
+        guard start < bytes.count, let found = memchr(bytes.baseAddress! + start, 0x0A, bytes.count - start) else { return nil }
+        return UnsafeRawPointer(found) - bytes.baseAddress! + 1
+    }
+
+    private static let messageIDName = Array("message-id".utf8)
+}
+
+/// Builds the output of one chunk: runs of the chunk that pass unchanged become
+/// slices of it; replaced or held runs are skipped and new bytes put in their place.
+private struct Emitter {
+    let chunk: ByteBuffer
+    private var output: [ByteBuffer] = []
+    /// Where the run that passes unchanged begins.
+    private var passFrom = 0
+
+    init(chunk: ByteBuffer) {
+        self.chunk = chunk
+    }
+
+    /// `range` of the chunk does not pass; `bytes` stand in its place.
+    mutating func replace(_ range: Range<Int>, with bytes: [UInt8]) {
+        pass(upTo: range.lowerBound)
+        if !bytes.isEmpty { output.append(ByteBuffer(bytes: bytes)) }
+        passFrom = range.upperBound
+    }
+
+    /// `range` of the chunk is held back (it is part of a held line or header).
+    mutating func hold(_ range: Range<Int>) {
+        replace(range, with: [])
+    }
+
+    /// New bytes where the chunk stands now (after everything passed or held so far).
+    mutating func insert(_ bytes: [UInt8]) {
+        if !bytes.isEmpty { output.append(ByteBuffer(bytes: bytes)) }
+    }
+
+    mutating func insert(_ buffer: ByteBuffer) {
+        if buffer.readableBytes > 0 { output.append(buffer) }
+    }
+
+    /// New bytes before chunk offset `index` (everything before it passes).
+    mutating func insert(_ bytes: [UInt8], at index: Int) {
+        pass(upTo: index)
+        passFrom = index
+        insert(bytes)
+    }
+
+    func finish(into buffers: inout [ByteBuffer]) {
+        buffers += output
+        if passFrom < chunk.readableBytes {
+            buffers.append(chunk.getSlice(at: chunk.readerIndex + passFrom, length: chunk.readableBytes - passFrom)!)
+        }
+    }
+
+    private mutating func pass(upTo index: Int) {
+        if index > passFrom {
+            output.append(chunk.getSlice(at: chunk.readerIndex + passFrom, length: index - passFrom)!)
+        }
+    }
+}
