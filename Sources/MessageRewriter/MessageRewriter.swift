@@ -25,7 +25,7 @@ public struct MessageRewriter: Sendable {
     /// Boundary parameters, delimiter lines and embedded header fields rewritten.
     public var mimeRewrites: Int { boundariesInHeader + walker.rewrites }
     /// Why part of the body passed without being read, if it did (for the log).
-    public var mimeSkipped: String? { walker.skipped?.rawValue }
+    public var mimeSkipped: String? { walker.skipped?.description }
 
     private var header: [UInt8] = []
     private var inHeader = true

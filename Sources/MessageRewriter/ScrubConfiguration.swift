@@ -18,7 +18,8 @@ public struct ScrubConfiguration: Sendable {
     public var maximumHeaderSize: Int
     /// More Received fields than this: a mail loop (RFC 5321 §6.3).
     public var maximumHops: Int
-    /// Scrub the header blocks of messages embedded as message/rfc822 parts too.
+    /// Scrub the header blocks of attached messages too (message/rfc822,
+    /// message/global, text/rfc822-headers, message/global-headers parts).
     public var scrubEmbeddedMessages: Bool
 
     public init(rules: ScrubRules, rewriteMessageIDs: Bool, key: [UInt8], hostname: String,

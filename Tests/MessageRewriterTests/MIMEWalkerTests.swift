@@ -289,8 +289,7 @@ import Testing
         message += "--b\(depth)\r\n\r\ndeep\r\n"
         for level in stride(from: depth, through: 1, by: -1) { message += "--b\(level)--\r\n" }
         let (output, _, skipped) = walk(message)
-        #expect(skipped == MIMEWalker.Skipped.depth.rawValue)
-        // Levels 1...31 are multiparts whose parts are read; the part at level 33 is not.
+        #expect(skipped == MIMEWalker.Skipped.depth.description)
         // b1...b32 belong to multiparts at levels 1...32 and are rewritten; the part
         // at level 33 is not read, so b33 and deeper stay.
         for level in 1...32 { #expect(!output.contains("--b\(level)\r\n"), "level \(level)") }
@@ -303,7 +302,7 @@ import Testing
         let long = String(repeating: "x", count: 5000)
         let message = Self.lines(["Content-Type: multipart/mixed; boundary=q", "", "--q", "X-Long: \(long)", "", "body", "--q--"])
         let (output, _, skipped) = walk(message, configuration: configuration)
-        #expect(skipped == MIMEWalker.Skipped.headerSize.rawValue)
+        #expect(skipped == MIMEWalker.Skipped.headerSize.description)
         #expect(body(output) == body(message).replacingOccurrences(of: "--q", with: "--\(Self.new("q"))"))
     }
 
@@ -320,6 +319,105 @@ import Testing
         let (output, rewrites, _) = walk(message)
         #expect(body(output) == "--x\r\n")
         #expect(rewrites == 0)
+    }
+
+    /// RFC 1847: the signed part is covered byte for byte by the signature.
+    @Test func signedPartsAreLeftIntact() {
+        let signedPart = Self.lines([
+            "Content-Type: multipart/alternative; boundary=\"_000_aaaaEXCH03corpinternal_\"",
+            "",
+            "--_000_aaaaEXCH03corpinternal_",
+            "Content-Type: text/plain",
+            "",
+            "signed text",
+            "--_000_aaaaEXCH03corpinternal_--",
+        ])
+        let message = Self.lines([
+            "Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; micalg=sha-256; boundary=s",
+            "",
+            "--s",
+        ]) + signedPart + Self.lines([
+            "--s",
+            "Content-Type: application/pkcs7-signature; name=smime.p7s",
+            "Content-Transfer-Encoding: base64",
+            "",
+            "MIAGCSqGSIb3DQEHAqCAMIACAQExDzANBglghkgBZQMEAgEFADCABgkqhkiG9w0BBwEAAKCCA",
+            "--s--",
+        ])
+        let (output, rewrites, skipped) = walk(message)
+        #expect(output.contains("\r\n\r\n--\(Self.new("s"))\r\n" + signedPart + "--\(Self.new("s"))\r\n"))
+        #expect(output.hasSuffix("--\(Self.new("s"))--\r\n"))
+        #expect(rewrites == 1 + 3)
+        #expect(skipped == MIMEWalker.Skipped.signed.description)
+    }
+
+    /// Outlook Express style, unquoted with `=` in it: read up to the `;` as MIME
+    /// parsers do.
+    @Test func unquotedBoundaryWithEqualsSign() {
+        let message = Self.lines([
+            "Content-Type: multipart/mixed; boundary=----=_NextPart_000_0001 ; x=1",
+            "",
+            "------=_NextPart_000_0001",
+            "",
+            "a",
+            "------=_NextPart_000_0001--",
+        ])
+        let (output, rewrites, _) = walk(message)
+        let new = Self.new("----=_NextPart_000_0001")
+        #expect(output.contains("boundary=\"\(new)\" ; x=1\r\n"))
+        #expect(body(output) == Self.lines(["--\(new)", "", "a", "--\(new)--"]))
+        #expect(rewrites == 3)
+    }
+
+    /// A part header block that reaches the size limit in the middle of a delimiter
+    /// line: the delimiter is rewritten wherever the chunks were split.
+    @Test func headerLimitReachedInsideADelimiterLine() {
+        let configuration = MessageRewriterTests.configuration(maximumHeaderSize: 4096)
+        // 4 093 bytes of fields, then the 7 bytes of "--q--\r\n": over 4 096 at its 4th byte.
+        let fields = (0..<81).map { _ in "X-Filler: " + String(repeating: "y", count: 38) } + ["X-Pad: " + String(repeating: "y", count: 34)]
+        #expect(fields.joined(separator: "\r\n").utf8.count + 2 == 4093)
+        let message = Self.lines(["Content-Type: multipart/mixed; boundary=q", "", "--q"] + fields + ["--q--"])
+        let (output, _, skipped) = walk(message, configuration: configuration)
+        #expect(skipped == MIMEWalker.Skipped.headerSize.description)
+        #expect(output.hasSuffix("--\(Self.new("q"))--\r\n"))
+        #expect(!output.contains("--q"))
+    }
+
+    /// BDAT text need not end in CRLF: the last line is read like any other.
+    @Test func theLastLineWithoutLineEndEndsAPartHeader() {
+        let message = "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n--b--"
+        let (output, rewrites, skipped) = walk(message)
+        #expect(body(output) == "--\(Self.new("b"))\r\nContent-Type: text/plain\r\n--\(Self.new("b"))--")
+        #expect(rewrites == 3)
+        #expect(skipped == nil)
+    }
+
+    @Test func mboxFromLineBeforeAnAttachedMessage() {
+        let message = Self.lines([
+            "Content-Type: multipart/mixed; boundary=m",
+            "",
+            "--m",
+            "Content-Type: message/rfc822",
+            "",
+            "From carol@contoso.com Mon Nov 30 09:00:00 2026",
+            "Received: from EXCH04.corp.internal",
+            "Subject: s",
+            "",
+            "t",
+            "--m--",
+        ])
+        let (output, _, _) = walk(message)
+        #expect(!output.contains("EXCH04"))
+        #expect(body(output).contains("\r\n\r\nFrom carol@contoso.com Mon Nov 30 09:00:00 2026\r\nSubject: s\r\n\r\nt\r\n"))
+    }
+
+    /// Found by the fuzzer: a quoted boundary without its closing quote must not
+    /// swallow the field's line end (the body would become part of the header block).
+    @Test func unterminatedQuotedBoundaryKeepsTheLineEnd() {
+        let message = "Content-Type: multipart/mixed; boundary=\"abc\r\n\r\nReceived: from x\r\n"
+        let (output, _, _) = walk(message)
+        #expect(output.contains("boundary=\"\(Self.new("abc"))\"\r\n"))
+        #expect(body(output) == "Received: from x\r\n")
     }
 
     @Test func aPlainMessageIsNotTouched() {

@@ -5,15 +5,19 @@ The contract (issue 7), in short:
 - every `boundary` parameter of every Content-Type field (top level, MIME parts,
   embedded messages) is replaced by `"=_veil_" + base32(HMAC-SHA256(key,
   "boundary:" + old)[:20])` (lower case, unpadded), always written quoted; the rest of
-  the field keeps its bytes. `old` is the value unquoted, quoted pairs resolved,
-  trailing spaces and tabs removed; an empty value is left alone;
-- a body line `"--" old ["--"] *(SP / HTAB) (CRLF / LF / end of message)` for an
-  active boundary (innermost first, then the enclosing ones) becomes `"--" new` and
+  the field keeps its bytes. `old` is the value unquoted (`\\\\` and `\\"` resolved),
+  or unquoted up to the next `;`, trailing spaces and tabs removed; an empty value
+  or one longer than 1000 bytes is left alone;
+- a body line of at most 1024 bytes `"--" old ["--"] *(SP / HTAB) (CRLF / LF / end
+  of message)` for an active boundary (innermost first, then the enclosing ones) becomes `"--" new` and
   the same suffix; nothing else in the body changes;
 - the header block of a message/rfc822 or message/global part whose transfer
-  encoding is absent, 7bit, 8bit or binary (and of a text/rfc822-headers part) is
-  scrubbed like the top level, with no trace field, Date or Message-ID added; in a
-  multipart/digest a part without Content-Type is message/rfc822; with
+  encoding is absent, 7bit, 8bit or binary (and of a text/rfc822-headers or
+  message/global-headers part) is scrubbed like the top level, with no trace field,
+  Date or Message-ID added (an mbox "From " line before it is kept); in a
+  multipart/digest a part without Content-Type is message/rfc822; the parts of
+  multipart/signed and multipart/encrypted are not read (only their delimiters
+  change, and mime_skipped is logged); with
   `[scrub] embedded_messages = false` such a part passes as it is, its own boundaries
   included (docs/scrubbing.md), the enclosing ones still replaced;
 - a part header block ends at the empty line, at a delimiter line, or at a line that
@@ -137,9 +141,15 @@ class _Scanner:
         return self.data[start:self.i]
 
     def value(self) -> bytes:
-        """A token, or a quoted-string unquoted (quoted pairs resolved, folding CRLFs dropped)."""
+        """Up to the next ";" (trailing white space not included), or a quoted-string
+        unquoted (\\\\ and \\" resolved, folding CRLFs dropped)."""
         if self.i >= len(self.data) or self.data[self.i] != ord('"'):
-            return self.token()
+            start = self.i
+            while self.i < len(self.data) and self.data[self.i] != ord(";"):
+                self.i += 1
+            while self.i > start and self.data[self.i - 1] in b" \t\r\n":
+                self.i -= 1
+            return self.data[start:self.i]
         self.i += 1
         out = bytearray()
         while self.i < len(self.data):
@@ -147,7 +157,7 @@ class _Scanner:
             self.i += 1
             if c == ord('"'):
                 break
-            if c == ord("\\") and self.i < len(self.data):
+            if c == ord("\\") and self.i < len(self.data) and self.data[self.i] in b'\\"':
                 out.append(self.data[self.i])
                 self.i += 1
             elif c not in b"\r\n":
@@ -181,6 +191,9 @@ class ContentType:
 
 
 def parse_content_type(raw: bytes) -> ContentType:
+    # The field's own line end is never part of a value (an unterminated quoted
+    # string stops before it).
+    raw = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1] if raw.endswith(b"\n") else raw
     s = _Scanner(raw, raw.index(b":") + 1 if b":" in raw else len(raw))
     s.cfws()
     kind = s.token()
@@ -203,7 +216,7 @@ def parse_content_type(raw: bytes) -> ContentType:
         s.cfws()
         start = s.i
         value = s.value().rstrip(b" \t")
-        if attribute == b"boundary" and s.i > start and value:
+        if attribute == b"boundary" and s.i > start and value and len(value) <= 1000:
             spans.append((start, s.i, value))
     return ContentType(media, spans[0][2] if spans else None, spans)
 
@@ -240,6 +253,7 @@ class _Active:
     new: bytes
     depth: int          # level of the multipart entity the boundary belongs to
     digest: bool
+    left_alone: bool    # multipart/signed or multipart/encrypted: parts not read
 
 
 @dataclass
@@ -289,9 +303,12 @@ def rewrite(data: bytes, key: bytes, scrub: HeaderScrubber | None = None,
     def after_header(fields: list[bytes], depth: int, default: bytes):
         types = [parse_content_type(f) for f in fields if field_name(f) == b"content-type"]
         ct = types[0] if types else None
-        media = ct.media_type if ct and ct.media_type else default
+        media = (ct.media_type or b"text/plain") if ct else default
         if media.startswith(b"multipart/") and ct and ct.boundary:
-            stack.append(_Active(ct.boundary, new_boundary(key, ct.boundary), depth, media == b"multipart/digest"))
+            left_alone = media in (b"multipart/signed", b"multipart/encrypted")
+            result.skipped |= left_alone
+            stack.append(_Active(ct.boundary, new_boundary(key, ct.boundary), depth, media == b"multipart/digest",
+                                 left_alone))
             return ("body",)
         if scrub is None:
             return ("body",)
@@ -300,7 +317,7 @@ def rewrite(data: bytes, key: bytes, scrub: HeaderScrubber | None = None,
                 result.skipped = True
                 return ("body",)
             return ("header", depth + 1, "message", b"text/plain")
-        if media == b"text/rfc822-headers" and transfer_encoding_is_identity(fields):
+        if media in (b"text/rfc822-headers", b"message/global-headers") and transfer_encoding_is_identity(fields):
             if depth + 1 > max_depth:
                 result.skipped = True
                 return ("body",)
@@ -317,7 +334,7 @@ def rewrite(data: bytes, key: bytes, scrub: HeaderScrubber | None = None,
         return ("body",) if kind == "headers" else after_header(fields, depth, default)
 
     def delimiter(line: bytes):
-        if not line.startswith(b"--"):
+        if not line.startswith(b"--") or len(line) > 1024:
             return None
         for level in range(len(stack) - 1, -1, -1):
             old = stack[level].old
@@ -335,6 +352,9 @@ def rewrite(data: bytes, key: bytes, scrub: HeaderScrubber | None = None,
         if mode[0] == "header":
             if level is None and is_header_line(line, bool(pending)):
                 pending.append(line)
+                return
+            if mode[2] == "message" and not pending and line.startswith(b"From "):
+                out.append(line)         # an mbox From line before the header block
                 return
             mode = finish_header(pending, mode)
             pending = []
@@ -359,6 +379,8 @@ def rewrite(data: bytes, key: bytes, scrub: HeaderScrubber | None = None,
         result.delimiters += 1
         if suffix.startswith(b"--"):
             del stack[level]
+            mode = ("body",)
+        elif active.left_alone:
             mode = ("body",)
         elif active.depth + 1 > max_depth:
             result.skipped = True

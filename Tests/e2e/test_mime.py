@@ -618,6 +618,44 @@ def test_encoded_message_and_tnef_pass_untouched(veil):
     assert tree(got) == tree(message)
 
 
+SIGNED_PART = crlf("""\
+Content-Type: multipart/alternative;
+\tboundary="_000_5a6b7c8dEXCH01corpinternal_"
+
+--_000_5a6b7c8dEXCH01corpinternal_
+Content-Type: text/plain; charset="us-ascii"
+
+Signed text.
+--_000_5a6b7c8dEXCH01corpinternal_--
+""")
+
+
+@pytest.mark.veil(scrub=SCRUB)
+def test_signed_parts_are_left_intact(veil):
+    """S/MIME (RFC 1847): the signature covers the first part byte for byte, so it
+    passes as it is (its own boundaries included); the multipart/signed boundary,
+    outside the signed data, is replaced, and the log says parts were left alone."""
+    message = mime_message(
+        b'Content-Type: multipart/signed; protocol="application/pkcs7-signature";\r\n'
+        b'\tmicalg=sha-256; boundary="----=_NextPart_000_0001_01DA1B2C.3D4E5F60"',
+        b"This is a multipart message in MIME format.\r\n\r\n"
+        b"------=_NextPart_000_0001_01DA1B2C.3D4E5F60\r\n" + SIGNED_PART +
+        b"\r\n------=_NextPart_000_0001_01DA1B2C.3D4E5F60\r\n" + crlf("""\
+Content-Type: application/pkcs7-signature; name="smime.p7s"
+Content-Transfer-Encoding: base64
+
+MIAGCSqGSIb3DQEHAqCAMIACAQExDzANBglghkgBZQMEAgEFADCABgkqhkiG9w0BBwEAAKCCA
+------=_NextPart_000_0001_01DA1B2C.3D4E5F60--
+"""), subject="signed")
+    qid = send(veil, message)
+    want, got = check_spooled(veil, qid, message, skipped=True)
+    new = keyed_boundary(scrub_key(veil), b"----=_NextPart_000_0001_01DA1B2C.3D4E5F60")
+    parts = body_of(got).split(b"--" + new)
+    assert len(parts) == 4 and parts[1] == b"\r\n" + SIGNED_PART + b"\r\n", parts[1]
+    assert want.count == 1 + 3
+    assert tree(got) == tree(message)
+
+
 def digest_message() -> bytes:
     return mime_message(b'Content-Type: multipart/digest; boundary="digest-1"', crlf("""\
 --digest-1

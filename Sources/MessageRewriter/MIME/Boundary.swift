@@ -13,15 +13,25 @@ struct Boundary {
     let new: [UInt8]
     /// The nesting level of the multipart entity it belongs to (the message is 1).
     let depth: Int
-    /// multipart/digest: its parts are message/rfc822 unless they say otherwise
-    /// (RFC 2046 §5.1.5).
-    let isDigest: Bool
+    let parts: Parts
 
-    init(old: [UInt8], key: HMACKey, depth: Int, isDigest: Bool) {
+    enum Parts {
+        /// Each part's header block is read (and its content followed).
+        case read
+        /// multipart/digest: a part without Content-Type is message/rfc822
+        /// (RFC 2046 §5.1.5).
+        case readAsMessages
+        /// multipart/signed and multipart/encrypted (RFC 1847 §2.1, §2.2): the
+        /// signed part is covered byte for byte by the signature, so the parts are
+        /// left as they are; only this multipart's own delimiters change.
+        case leftAlone
+    }
+
+    init(old: [UInt8], key: HMACKey, depth: Int, parts: Parts) {
         self.old = old
         self.new = Self.replacement(for: old[...], key: key)
         self.depth = depth
-        self.isDigest = isDigest
+        self.parts = parts
     }
 
     /// `=_veil_` + base32 of the first 160 bits of HMAC-SHA256(key, "boundary:" + old):
@@ -51,8 +61,11 @@ struct Delimiter {
     /// RFC 2046 §5.1.1: `"--" boundary ["--"] *LWSP-char CRLF`, a whole line; a line
     /// end may be LF alone or missing (the message's last line). The innermost
     /// boundary is tried first, then the enclosing ones (a part that never closed).
+    /// A line longer than `MIMEWalker.maximumDelimiterLine` is never a delimiter,
+    /// however it arrived (whole or in pieces).
     static func match(_ line: UnsafeRawBufferPointer, in boundaries: [Boundary]) -> Delimiter? {
-        guard line.count >= 3, line[0] == UInt8(ascii: "-"), line[1] == UInt8(ascii: "-") else { return nil }
+        guard line.count >= 3, line.count <= MIMEWalker.maximumDelimiterLine,
+              line[0] == UInt8(ascii: "-"), line[1] == UInt8(ascii: "-") else { return nil }
         for level in boundaries.indices.reversed() {
             let old = boundaries[level].old
             let end = 2 + old.count

@@ -17,8 +17,13 @@ struct ContentTypeField {
     /// Where each `boundary` value (with its quotes) stands in the field's bytes.
     var boundaryRanges: [Range<Int>] = []
 
-    /// Parses the field `bytes` (name, colon and value, as they stood).
-    init(field bytes: ArraySlice<UInt8>) {
+    /// Parses the field `field` (name, colon and value, as they stood). The line end
+    /// that ends the field is not part of any value (an unterminated quoted string
+    /// stops before it).
+    init(field: ArraySlice<UInt8>) {
+        var bytes = field
+        if bytes.last == UInt8(ascii: "\n") { bytes = bytes.dropLast() }
+        if bytes.last == UInt8(ascii: "\r") { bytes = bytes.dropLast() }
         var scanner = Scanner(bytes: bytes, index: (bytes.firstIndex(of: UInt8(ascii: ":")) ?? bytes.endIndex))
         if scanner.index < bytes.endIndex { scanner.index += 1 }
         scanner.skipSpaceAndComments()
@@ -41,7 +46,9 @@ struct ContentTypeField {
             let value = scanner.value()
             guard attribute == Self.boundaryName, scanner.index > start else { continue }
             let trimmed = Self.trimmed(value[...])
-            guard !trimmed.isEmpty else { continue }
+            // RFC 2046 allows 70 characters; a delimiter line must stay within what
+            // the walker reads as one (MIMEWalker.maximumDelimiterLine).
+            guard !trimmed.isEmpty, trimmed.count <= Self.maximumBoundaryLength else { continue }
             boundaryRanges.append(start..<scanner.index)
             if boundary == nil { boundary = Array(trimmed) }
         }
@@ -60,10 +67,18 @@ struct ContentTypeField {
     /// message/rfc822 and message/global (RFC 6532 §3.5): a whole message inside.
     var isEmbeddedMessage: Bool { mediaType == Self.rfc822 || mediaType == Self.global }
 
-    /// text/rfc822-headers (RFC 6522 §4): a header block alone.
-    var isEmbeddedHeaderBlock: Bool { mediaType == Self.rfc822Headers }
+    /// text/rfc822-headers (RFC 6522 §4) and message/global-headers (RFC 6533 §6):
+    /// a header block alone.
+    var isEmbeddedHeaderBlock: Bool { mediaType == Self.rfc822Headers || mediaType == Self.globalHeaders }
 
-    var isDigest: Bool { mediaType == Self.digest }
+    /// How the parts of this multipart are read.
+    var parts: Boundary.Parts {
+        if mediaType == Self.digest { return .readAsMessages }
+        if mediaType == Self.signed || mediaType == Self.encrypted { return .leftAlone }
+        return .read
+    }
+
+    static let maximumBoundaryLength = 1000
 
     /// The field with every boundary value replaced by `replacement(value)`, quoted
     /// (`value` unquoted and trimmed, as in `boundary`).
@@ -91,6 +106,9 @@ struct ContentTypeField {
     private static let boundaryName = Array("boundary".utf8)
     private static let multipart = Array("multipart/".utf8)
     private static let digest = Array("multipart/digest".utf8)
+    private static let signed = Array("multipart/signed".utf8)
+    private static let encrypted = Array("multipart/encrypted".utf8)
+    private static let globalHeaders = Array("message/global-headers".utf8)
     private static let rfc822 = Array("message/rfc822".utf8)
     private static let global = Array("message/global".utf8)
     private static let rfc822Headers = Array("text/rfc822-headers".utf8)
@@ -153,10 +171,17 @@ private struct Scanner {
         return Array(bytes[start..<index])
     }
 
-    /// A token or a quoted-string (unquoted: quotes removed, quoted pairs resolved,
-    /// folding line breaks dropped).
+    /// A quoted-string without its quotes (`\\` and `\"` resolved, folding line
+    /// breaks dropped), or an unquoted value: everything up to the next `;`, trailing
+    /// white space removed. Both as MIME parsers read them (Python's email package
+    /// takes `boundary=----=_NextPart_0` whole, though `=` may not be in a token).
     mutating func value() -> [UInt8] {
-        guard take(UInt8(ascii: "\"")) else { return token() }
+        guard take(UInt8(ascii: "\"")) else {
+            let start = index
+            while index < bytes.endIndex && bytes[index] != UInt8(ascii: ";") { index += 1 }
+            while index > start, [32, 9, 13, 10].contains(bytes[index - 1]) { index -= 1 }
+            return Array(bytes[start..<index])
+        }
         var value: [UInt8] = []
         while index < bytes.endIndex {
             let byte = bytes[index]
@@ -164,7 +189,7 @@ private struct Scanner {
             switch byte {
             case UInt8(ascii: "\""):
                 return value
-            case UInt8(ascii: "\\") where index < bytes.endIndex:
+            case UInt8(ascii: "\\") where index < bytes.endIndex && (bytes[index] == UInt8(ascii: "\\") || bytes[index] == UInt8(ascii: "\"")):
                 value.append(bytes[index])
                 index += 1
             case 13, 10:

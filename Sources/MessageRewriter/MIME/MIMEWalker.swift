@@ -26,11 +26,22 @@ struct MIMEWalker {
     /// that is longer than this is body text.
     static let maximumDelimiterLine = 1024
 
-    /// Why some of the message passed without being read (for the log).
-    enum Skipped: String, Sendable {
-        case depth = "parts nested deeper than 32 levels"
-        case headerSize = "a part header block over the header size limit"
-        case malformedHeader = "a part header block that is not one"
+    /// Why some of the message passed without being read (for the log; the first
+    /// reason met is kept).
+    enum Skipped: Sendable, CustomStringConvertible {
+        case depth
+        case headerSize
+        case malformedHeader
+        case signed
+
+        var description: String {
+            switch self {
+            case .depth: "parts nested deeper than \(MIMEWalker.maximumDepth) levels"
+            case .headerSize: "a part header block over the header size limit"
+            case .malformedHeader: "a part header block that is not one"
+            case .signed: "signed or encrypted parts, left intact"
+            }
+        }
     }
 
     let configuration: ScrubConfiguration
@@ -84,23 +95,26 @@ struct MIMEWalker {
             while offset < bytes.count {
                 switch mode {
                 case .body: offset = body(bytes, from: offset, &emitter)
-                case .header(let block, let depth): offset = header(bytes, from: offset, block: block, depth: depth, &emitter)
+                case .header(let block, let depth): offset = readHeader(bytes, from: offset, block: block, depth: depth, &emitter)
                 }
             }
         }
         emitter.finish(into: &output)
     }
 
-    /// Ends the message: a held line or an unfinished header block is written out.
+    /// Ends the message: a held line (the last one, without a line end) is read
+    /// like any other, an unfinished header block is written out.
     mutating func finish(into output: inout [ByteBuffer]) {
         var emitter = Emitter(chunk: ByteBuffer())
         let line = heldLine
         heldLine = []
-        switch mode {
-        case .body:
-            if !line.isEmpty { bodyLine(line, &emitter) }
-        case .header(let block, let depth):
-            header += line
+        if !line.isEmpty {
+            switch mode {
+            case .body: bodyLine(line, &emitter)
+            case .header(let block, let depth): headerLine(line, block: block, depth: depth, &emitter)
+            }
+        }
+        if case .header(let block, let depth) = mode {
             endHeader(block: block, depth: depth, &emitter)
         }
         emitter.finish(into: &output)
@@ -212,28 +226,31 @@ struct MIMEWalker {
         if delimiter.isClosing {
             boundaries.removeLast()
             mode = .body
+        } else if multipart.parts == .leftAlone {
+            mode = .body
         } else if multipart.depth + 1 > Self.maximumDepth {
-            skipped = .depth
+            note(.depth)
             mode = .body
         } else {
-            mode = .header(.part(inDigest: multipart.isDigest), depth: multipart.depth + 1)
+            mode = .header(.part(inDigest: multipart.parts == .readAsMessages), depth: multipart.depth + 1)
         }
     }
 
     // MARK: Header blocks
 
     /// Reads a header block line by line from `start`; returns where it stopped.
-    private mutating func header(_ bytes: UnsafeRawBufferPointer, from start: Int, block: HeaderBlock, depth: Int,
-                                 _ emitter: inout Emitter) -> Int {
+    private mutating func readHeader(_ bytes: UnsafeRawBufferPointer, from start: Int, block: HeaderBlock, depth: Int,
+                                     _ emitter: inout Emitter) -> Int {
         let lineEnd = Self.lineEnd(bytes, from: start)
         let stop = lineEnd ?? bytes.count
         guard header.count + heldLine.count + (stop - start) <= configuration.maximumHeaderSize else {
-            // Too large to hold: what was read passes as it was, the part is body text.
-            emitter.insert(header + heldLine, at: start)
-            atLineStart = heldLine.isEmpty
+            // Too large to hold: the complete lines pass as they were and the part is
+            // body text, from the line being read (which may be a delimiter, and is
+            // held as in body text, so that where the limit was met does not matter).
+            emitter.insert(header, at: start)
             header = []
-            heldLine = []
-            skipped = .headerSize
+            atLineStart = true
+            note(.headerSize)
             mode = .body
             return start
         }
@@ -263,6 +280,12 @@ struct MIMEWalker {
         }
         if Self.isFieldLine(line) {
             header += line
+            return
+        }
+        if case .message = block, header.isEmpty, line.starts(with: Self.mboxFrom) {
+            // An mbox "From " line before an attached message's header block
+            // (Python's email package reads it the same way): kept as it is.
+            emitter.insert(line)
             return
         }
         // Not a header line: the block ended without its empty line, and this line
@@ -296,7 +319,7 @@ struct MIMEWalker {
             fields = try HeaderField.split(bytes)
         } catch {
             emitter.insert(bytes)
-            skipped = skipped ?? .malformedHeader
+            note(.malformedHeader)
             return
         }
         let scope: FieldScrubber.Scope
@@ -321,8 +344,9 @@ struct MIMEWalker {
         case .headersOnly:
             return
         case .part(let inDigest):
-            // RFC 2046 §5.1.5: in a digest a part without Content-Type is a message.
-            if scrubber.contentType?.mediaType == nil && inDigest {
+            // RFC 2046 §5.1.5: in a digest a part without Content-Type is a message
+            // (one with a Content-Type that cannot be read is text/plain).
+            if scrubber.contentType == nil && inDigest {
                 enterEmbeddedMessage(transferEncoding: scrubber.transferEncoding, depth: depth + 1, block: .message)
                 return
             }
@@ -336,7 +360,9 @@ struct MIMEWalker {
     private mutating func enter(contentType: ContentTypeField?, transferEncoding: ArraySlice<UInt8>?, depth: Int) {
         guard let contentType else { return }
         if contentType.isMultipart, let boundary = contentType.boundary {
-            boundaries.append(Boundary(old: boundary, key: configuration.hmacKey, depth: depth, isDigest: contentType.isDigest))
+            let parts = contentType.parts
+            if parts == .leftAlone { note(.signed) }
+            boundaries.append(Boundary(old: boundary, key: configuration.hmacKey, depth: depth, parts: parts))
             atLineStart = true
         } else if contentType.isEmbeddedMessage {
             enterEmbeddedMessage(transferEncoding: transferEncoding, depth: depth + 1, block: .message)
@@ -350,10 +376,14 @@ struct MIMEWalker {
     private mutating func enterEmbeddedMessage(transferEncoding: ArraySlice<UInt8>?, depth: Int, block: HeaderBlock) {
         guard configuration.scrubEmbeddedMessages, TransferEncoding.isIdentity(field: transferEncoding) else { return }
         guard depth <= Self.maximumDepth else {
-            skipped = .depth
+            note(.depth)
             return
         }
         mode = .header(block, depth: depth)
+    }
+
+    private mutating func note(_ reason: Skipped) {
+        if skipped == nil { skipped = reason }
     }
 
     // MARK: Bytes
@@ -378,6 +408,7 @@ struct MIMEWalker {
     }
 
     private static let messageIDName = Array("message-id".utf8)
+    private static let mboxFrom = Array("From ".utf8)
 }
 
 /// Builds the output of one chunk: runs of the chunk that pass unchanged become
@@ -415,6 +446,7 @@ private struct Emitter {
 
     /// New bytes before chunk offset `index` (everything before it passes).
     mutating func insert(_ bytes: [UInt8], at index: Int) {
+        precondition(index >= passFrom, "bytes would pass twice")
         pass(upTo: index)
         passFrom = index
         insert(bytes)
