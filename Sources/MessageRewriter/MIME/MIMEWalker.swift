@@ -89,7 +89,7 @@ struct MIMEWalker {
             output.append(chunk)
             return
         }
-        var emitter = Emitter(chunk: chunk)
+        var emitter = ChunkEmitter(chunk: chunk)
         chunk.withUnsafeReadableBytes { bytes in
             var offset = 0
             while offset < bytes.count {
@@ -105,7 +105,7 @@ struct MIMEWalker {
     /// Ends the message: a held line (the last one, without a line end) is read
     /// like any other, an unfinished header block is written out.
     mutating func finish(into output: inout [ByteBuffer]) {
-        var emitter = Emitter(chunk: ByteBuffer())
+        var emitter = ChunkEmitter(chunk: ByteBuffer())
         let line = heldLine
         heldLine = []
         if !line.isEmpty {
@@ -125,7 +125,7 @@ struct MIMEWalker {
     /// Scans body text from `start`: lines that start with `--` are compared with the
     /// active boundaries, the rest passes. Returns where it stopped (the end of the
     /// chunk, or the start of a part's header block).
-    private mutating func body(_ bytes: UnsafeRawBufferPointer, from index: Int, _ emitter: inout Emitter) -> Int {
+    private mutating func body(_ bytes: UnsafeRawBufferPointer, from index: Int, _ emitter: inout ChunkEmitter) -> Int {
         if !heldLine.isEmpty {
             let lineEnd = Self.lineEnd(bytes, from: index)
             let stop = lineEnd ?? bytes.count
@@ -149,7 +149,7 @@ struct MIMEWalker {
     }
 
     /// The body scan proper, with no held line.
-    private mutating func scan(_ bytes: UnsafeRawBufferPointer, from start: Int, _ emitter: inout Emitter) -> Int {
+    private mutating func scan(_ bytes: UnsafeRawBufferPointer, from start: Int, _ emitter: inout ChunkEmitter) -> Int {
         guard !boundaries.isEmpty else { return bytes.count }
         var index = start
         while index < bytes.count {
@@ -197,7 +197,7 @@ struct MIMEWalker {
 
     /// A complete line that was held back: a delimiter is rewritten, anything else
     /// passes as it was.
-    private mutating func bodyLine(_ line: [UInt8], _ emitter: inout Emitter) {
+    private mutating func bodyLine(_ line: [UInt8], _ emitter: inout ChunkEmitter) {
         line.withUnsafeBytes { line in
             if let delimiter = Delimiter.match(line, in: boundaries) {
                 emitter.insert(rewritten(line, delimiter))
@@ -240,7 +240,7 @@ struct MIMEWalker {
 
     /// Reads a header block line by line from `start`; returns where it stopped.
     private mutating func readHeader(_ bytes: UnsafeRawBufferPointer, from start: Int, block: HeaderBlock, depth: Int,
-                                     _ emitter: inout Emitter) -> Int {
+                                     _ emitter: inout ChunkEmitter) -> Int {
         let lineEnd = Self.lineEnd(bytes, from: start)
         let stop = lineEnd ?? bytes.count
         guard header.count + heldLine.count + (stop - start) <= configuration.maximumHeaderSize else {
@@ -266,7 +266,7 @@ struct MIMEWalker {
     /// One complete line of a header block (RFC 5322 §2.2): a field line, a
     /// continuation, or the empty line that ends the block. A delimiter, or a line
     /// that is none of these, ends the block early (as MIME parsers read it).
-    private mutating func headerLine(_ line: [UInt8], block: HeaderBlock, depth: Int, _ emitter: inout Emitter) {
+    private mutating func headerLine(_ line: [UInt8], block: HeaderBlock, depth: Int, _ emitter: inout ChunkEmitter) {
         if let delimiter = line.withUnsafeBytes({ Delimiter.match($0, in: boundaries) }) {
             endHeader(block: block, depth: depth, &emitter)
             line.withUnsafeBytes { emitter.insert(rewritten($0, delimiter)) }
@@ -310,7 +310,7 @@ struct MIMEWalker {
     }
 
     /// Writes the header block read so far, scrubbed, and sets up what follows it.
-    private mutating func endHeader(block: HeaderBlock, depth: Int, _ emitter: inout Emitter) {
+    private mutating func endHeader(block: HeaderBlock, depth: Int, _ emitter: inout ChunkEmitter) {
         let bytes = header
         header = []
         mode = .body
@@ -409,59 +409,4 @@ struct MIMEWalker {
 
     private static let messageIDName = Array("message-id".utf8)
     private static let mboxFrom = Array("From ".utf8)
-}
-
-/// Builds the output of one chunk: runs of the chunk that pass unchanged become
-/// slices of it; replaced or held runs are skipped and new bytes put in their place.
-private struct Emitter {
-    let chunk: ByteBuffer
-    private var output: [ByteBuffer] = []
-    /// Where the run that passes unchanged begins.
-    private var passFrom = 0
-
-    init(chunk: ByteBuffer) {
-        self.chunk = chunk
-    }
-
-    /// `range` of the chunk does not pass; `bytes` stand in its place.
-    mutating func replace(_ range: Range<Int>, with bytes: [UInt8]) {
-        pass(upTo: range.lowerBound)
-        if !bytes.isEmpty { output.append(ByteBuffer(bytes: bytes)) }
-        passFrom = range.upperBound
-    }
-
-    /// `range` of the chunk is held back (it is part of a held line or header).
-    mutating func hold(_ range: Range<Int>) {
-        replace(range, with: [])
-    }
-
-    /// New bytes where the chunk stands now (after everything passed or held so far).
-    mutating func insert(_ bytes: [UInt8]) {
-        if !bytes.isEmpty { output.append(ByteBuffer(bytes: bytes)) }
-    }
-
-    mutating func insert(_ buffer: ByteBuffer) {
-        if buffer.readableBytes > 0 { output.append(buffer) }
-    }
-
-    /// New bytes before chunk offset `index` (everything before it passes).
-    mutating func insert(_ bytes: [UInt8], at index: Int) {
-        precondition(index >= passFrom, "bytes would pass twice")
-        pass(upTo: index)
-        passFrom = index
-        insert(bytes)
-    }
-
-    func finish(into buffers: inout [ByteBuffer]) {
-        buffers += output
-        if passFrom < chunk.readableBytes {
-            buffers.append(chunk.getSlice(at: chunk.readerIndex + passFrom, length: chunk.readableBytes - passFrom)!)
-        }
-    }
-
-    private mutating func pass(upTo index: Int) {
-        if index > passFrom {
-            output.append(chunk.getSlice(at: chunk.readerIndex + passFrom, length: index - passFrom)!)
-        }
-    }
 }

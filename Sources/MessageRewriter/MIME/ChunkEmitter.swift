@@ -1,0 +1,56 @@
+import NIOCore
+
+/// Builds the output of one chunk: runs of the chunk that pass unchanged become
+/// slices of it; replaced or held runs are skipped and new bytes put in their place.
+struct ChunkEmitter {
+    let chunk: ByteBuffer
+    private var output: [ByteBuffer] = []
+    /// Where the run that passes unchanged begins.
+    private var passFrom = 0
+
+    init(chunk: ByteBuffer) {
+        self.chunk = chunk
+    }
+
+    /// `range` of the chunk does not pass; `bytes` stand in its place.
+    mutating func replace(_ range: Range<Int>, with bytes: [UInt8]) {
+        pass(upTo: range.lowerBound)
+        if !bytes.isEmpty { output.append(ByteBuffer(bytes: bytes)) }
+        passFrom = range.upperBound
+    }
+
+    /// `range` of the chunk is held back (it is part of a held line or header).
+    mutating func hold(_ range: Range<Int>) {
+        replace(range, with: [])
+    }
+
+    /// New bytes where the chunk stands now (after everything passed or held so far).
+    mutating func insert(_ bytes: [UInt8]) {
+        if !bytes.isEmpty { output.append(ByteBuffer(bytes: bytes)) }
+    }
+
+    mutating func insert(_ buffer: ByteBuffer) {
+        if buffer.readableBytes > 0 { output.append(buffer) }
+    }
+
+    /// New bytes before chunk offset `index` (everything before it passes).
+    mutating func insert(_ bytes: [UInt8], at index: Int) {
+        precondition(index >= passFrom, "bytes would pass twice")
+        pass(upTo: index)
+        passFrom = index
+        insert(bytes)
+    }
+
+    func finish(into buffers: inout [ByteBuffer]) {
+        buffers += output
+        if passFrom < chunk.readableBytes {
+            buffers.append(chunk.getSlice(at: chunk.readerIndex + passFrom, length: chunk.readableBytes - passFrom)!)
+        }
+    }
+
+    private mutating func pass(upTo index: Int) {
+        if index > passFrom {
+            output.append(chunk.getSlice(at: chunk.readerIndex + passFrom, length: index - passFrom)!)
+        }
+    }
+}
