@@ -5,7 +5,7 @@ import Testing
 @Suite struct LogfmtLogHandlerTests {
     @Test func timestampIsRFC3339UTCWithMilliseconds() throws {
         let before = Date()
-        let stamp = LogfmtLogHandler.timestamp()
+        let stamp = Timestamp.nowForLog()
         #expect(stamp.wholeMatch(of: /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/) != nil)
         let parser = ISO8601DateFormatter()
         parser.formatOptions = [.withInternetDateTime, .withFractionalSeconds]

@@ -21,7 +21,7 @@ public struct LogfmtLogHandler: LogHandler {
 
     public func log(event: LogEvent) {
         var fields: [(String, String)] = [
-            ("ts", Self.timestamp()), ("level", "\(event.level)"), ("event", "\(event.message)"),
+            ("ts", Timestamp.nowForLog()), ("level", "\(event.level)"), ("event", "\(event.message)"),
         ]
         let merged = metadata.merging(event.metadata ?? [:]) { $1 }
         let order = ["listener", "client", "queue_id"]
@@ -85,31 +85,5 @@ public struct LogfmtLogHandler: LogHandler {
         case .control, .format, .lineSeparator, .paragraphSeparator: return true
         default: return false
         }
-    }
-
-    /// RFC 3339 UTC with milliseconds, `2026-11-30T07:26:18.123Z` (written digit by
-    /// digit: Foundation's String(format:) cost more than the rest of a log line).
-    static func timestamp() -> String {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        var time = tm()
-        var seconds = now.tv_sec
-        gmtime_r(&seconds, &time)
-        var text = Array("0000-00-00T00:00:00.000Z".utf8)
-        func put(_ value: Int, at end: Int, digits: Int) {
-            var value = value
-            for index in stride(from: end + digits - 1, through: end, by: -1) {
-                text[index] = UInt8(ascii: "0") + UInt8(value % 10)
-                value /= 10
-            }
-        }
-        put(Int(time.tm_year) + 1900, at: 0, digits: 4)
-        put(Int(time.tm_mon) + 1, at: 5, digits: 2)
-        put(Int(time.tm_mday), at: 8, digits: 2)
-        put(Int(time.tm_hour), at: 11, digits: 2)
-        put(Int(time.tm_min), at: 14, digits: 2)
-        put(Int(time.tm_sec), at: 17, digits: 2)
-        put(now.tv_nsec / 1_000_000, at: 20, digits: 3)
-        return String(decoding: text, as: UTF8.self)
     }
 }

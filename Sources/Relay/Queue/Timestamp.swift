@@ -1,15 +1,38 @@
 import Foundation
 
-/// Times as the queue and the messages need them, formatted by hand from
-/// gmtime_r: Foundation's formatters cost tens of microseconds each, and every
-/// message needs several.
+/// Times as the queue, the log and the messages need them, formatted by hand from
+/// gmtime_r: Foundation's formatters (String(format:) included) cost tens of
+/// microseconds each, and every message needs several.
 enum Timestamp {
     /// RFC 3339 in UTC with milliseconds (`2026-11-30T02:20:00.123Z`), as the queue
     /// index stores times: they sort as text in time order.
     static func format(_ date: Date) -> String {
         let (time, milliseconds) = broken(date)
-        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", time.tm_year + 1900, time.tm_mon + 1, time.tm_mday,
-                      time.tm_hour, time.tm_min, time.tm_sec, milliseconds)
+        return rfc3339(time, milliseconds: Int(milliseconds))
+    }
+
+    /// The current time as ``format(_:)`` writes it, read with clock_gettime (for
+    /// the log).
+    static func nowForLog() -> String {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        var time = tm()
+        var seconds = now.tv_sec
+        gmtime_r(&seconds, &time)
+        return rfc3339(time, milliseconds: now.tv_nsec / 1_000_000)
+    }
+
+    private static func rfc3339(_ time: tm, milliseconds: Int) -> String {
+        var text: [UInt8] = []
+        text.reserveCapacity(24)
+        append(Int(time.tm_year) + 1900, digits: 4, to: &text, then: "-")
+        append(Int(time.tm_mon) + 1, digits: 2, to: &text, then: "-")
+        append(Int(time.tm_mday), digits: 2, to: &text, then: "T")
+        append(Int(time.tm_hour), digits: 2, to: &text, then: ":")
+        append(Int(time.tm_min), digits: 2, to: &text, then: ":")
+        append(Int(time.tm_sec), digits: 2, to: &text, then: ".")
+        append(milliseconds, digits: 3, to: &text, then: "Z")
+        return String(decoding: text, as: UTF8.self)
     }
 
     static func now() -> String {
@@ -39,8 +62,27 @@ enum Timestamp {
         let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
         let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
         let (time, _) = broken(date)
-        return String(format: "%@, %02d %@ %04d %02d:%02d:%02d +0000", days[Int(time.tm_wday)], time.tm_mday,
-                      months[Int(time.tm_mon)], time.tm_year + 1900, time.tm_hour, time.tm_min, time.tm_sec)
+        var text = Array("\(days[Int(time.tm_wday)]), ".utf8)
+        append(Int(time.tm_mday), digits: 2, to: &text, then: " ")
+        text += "\(months[Int(time.tm_mon)]) ".utf8
+        append(Int(time.tm_year) + 1900, digits: 4, to: &text, then: " ")
+        append(Int(time.tm_hour), digits: 2, to: &text, then: ":")
+        append(Int(time.tm_min), digits: 2, to: &text, then: ":")
+        append(Int(time.tm_sec), digits: 2, to: &text, then: " ")
+        text += "+0000".utf8
+        return String(decoding: text, as: UTF8.self)
+    }
+
+    /// `value` with at least `digits` digits (zero-padded), then `separator`.
+    private static func append(_ value: Int, digits: Int, to text: inout [UInt8], then separator: Unicode.Scalar) {
+        let start = text.count
+        var value = value
+        repeat {
+            text.insert(UInt8(ascii: "0") + UInt8(value % 10), at: start)
+            value /= 10
+        } while value > 0
+        while text.count - start < digits { text.insert(UInt8(ascii: "0"), at: start) }
+        text.append(UInt8(ascii: separator))
     }
 
     private static func broken(_ date: Date) -> (tm, Int32) {

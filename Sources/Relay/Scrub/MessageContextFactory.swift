@@ -12,7 +12,8 @@ enum MessageContextFactory {
         let trace = configuration.scrub.received == .anonymous
             ? "Received: by \(configuration.hostname) (Veil) with \(envelope.protocolName) id \(queueID); \(date)" : nil
         var generator = SystemRandomNumberGenerator()
-        let unique = (0..<4).map { _ in String(generator.next() as UInt64, radix: 36) }.joined()
+        // 128 random bits (each next() is a getrandom call).
+        let unique = (0..<2).map { _ in String(generator.next() as UInt64, radix: 36) }.joined()
         return MessageContext(traceField: trace, date: date, generatedMessageID: "<\(unique)@\(configuration.hostname)>")
     }
 }
