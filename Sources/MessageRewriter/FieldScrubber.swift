@@ -14,6 +14,18 @@ struct FieldScrubber {
         case message(MessageIDMapping?)
         /// A MIME part's own header block: only boundaries change.
         case part
+
+        /// The scope of a message's header block: its own Message-ID (if any)
+        /// decides which ids are the organization's; no mapping when the
+        /// configuration keeps ids.
+        static func message(of fields: [HeaderField], configuration: ScrubConfiguration) -> Scope {
+            guard configuration.rewriteMessageIDs else { return .message(nil) }
+            let ownID = fields.first { $0.lowercasedName.elementsEqual(messageIDName) }
+            return .message(MessageIDMapping(key: configuration.hmacKey, hostname: configuration.hostname,
+                                             ownMessageID: ownID?.bytes))
+        }
+
+        static let messageIDName = Array("message-id".utf8)
     }
 
     let configuration: ScrubConfiguration
@@ -50,12 +62,9 @@ struct FieldScrubber {
         if name.elementsEqual(Self.contentTypeName) {
             let parsed = ContentTypeField(field: field.bytes)
             if contentType == nil { contentType = parsed }
-            if !parsed.boundaryRanges.isEmpty {
-                replacedBoundaries += parsed.boundaryRanges.count
-                let key = configuration.hmacKey
-                output.writeBytes(ContentTypeField.replacingBoundaries(in: field.bytes, ranges: parsed.boundaryRanges) {
-                    Boundary.replacement(for: $0, key: key)
-                })
+            if !parsed.boundaryParameters.isEmpty {
+                replacedBoundaries += parsed.boundaryParameters.count
+                output.writeBytes(parsed.replacingBoundaries(in: field.bytes, key: configuration.hmacKey))
                 return
             }
         } else if transferEncoding == nil && name.elementsEqual(Self.transferEncodingName) {
@@ -70,7 +79,7 @@ struct FieldScrubber {
     private func isOwnTrace(_ field: HeaderField) -> Bool {
         let prefix = configuration.ownTracePrefix
         return field.bytes.count > prefix.count
-            && zip(field.bytes, prefix).allSatisfy { ($0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0) == $1 }
+            && zip(field.bytes, prefix).allSatisfy { $0.asciiLowercased == $1 }
     }
 
     private static let contentTypeName = Array("content-type".utf8)

@@ -72,7 +72,7 @@ struct HeaderField {
             let nameStart = names.count
             for byte in block[line.startIndex..<nameEnd] {
                 guard byte >= 33 && byte <= 126 else { throw .malformedHeader }
-                names.append(byte >= 65 && byte <= 90 ? byte | 0x20 : byte)
+                names.append(byte.asciiLowercased)
             }
             nameRanges.append(nameStart..<names.count)
             fields.append(HeaderField(bytes: line, lowercasedName: []))

@@ -36,7 +36,7 @@ struct MessageIDMapping {
     init(key: HMACKey, hostname: String, ownMessageID: ArraySlice<UInt8>?) {
         self.key = key
         suffix = Array("@\(hostname)>".utf8)
-        lowercasedHostname = Self.lowercased(Array(hostname.utf8)[...])
+        lowercasedHostname = hostname.utf8.asciiLowercased()
         var domains: [[UInt8]] = []
         if let own = ownMessageID.flatMap(Self.firstID).flatMap(Self.rightHandSide) {
             domains.append(own)
@@ -106,12 +106,8 @@ struct MessageIDMapping {
     /// The lower-cased part after the last `@`, without a trailing dot.
     private static func rightHandSide(_ id: ArraySlice<UInt8>) -> [UInt8]? {
         guard let at = id.lastIndex(of: UInt8(ascii: "@")), at + 1 < id.endIndex else { return nil }
-        var right = lowercased(id[(at + 1)...])
+        var right = id[(at + 1)...].asciiLowercased()
         if right.last == UInt8(ascii: ".") { right.removeLast() }
         return right
-    }
-
-    static func lowercased(_ bytes: ArraySlice<UInt8>) -> [UInt8] {
-        bytes.map { $0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0 }
     }
 }

@@ -109,12 +109,10 @@ public struct MessageRewriter: Sendable {
             output.writeString(trace)
             output.writeStaticString("\r\n")
         }
-        let ownMessageID = fields.fields.first { $0.lowercasedName.elementsEqual(Self.messageID) }
-        let mapping = MessageIDMapping(key: configuration.hmacKey, hostname: configuration.hostname,
-                                       ownMessageID: ownMessageID?.bytes)
+        let hasMessageID = fields.fields.contains { $0.lowercasedName.elementsEqual(FieldScrubber.Scope.messageIDName) }
         var hasDate = false
         var scrubber = FieldScrubber(configuration: configuration,
-                                     scope: .message(configuration.rewriteMessageIDs ? mapping : nil))
+                                     scope: .message(of: fields.fields, configuration: configuration))
         for field in fields.fields {
             let name = field.lowercasedName
             if name.elementsEqual(Self.date) { hasDate = true }
@@ -127,7 +125,7 @@ public struct MessageRewriter: Sendable {
         if !hasDate {
             output.writeString("Date: \(context.date)\r\n")
         }
-        if ownMessageID == nil {
+        if !hasMessageID {
             output.writeString("Message-ID: \(context.generatedMessageID)\r\n")
         }
         output.writeBytes(fields.separator)
@@ -135,7 +133,6 @@ public struct MessageRewriter: Sendable {
     }
 
     private static let received = Array("received".utf8)
-    private static let messageID = Array("message-id".utf8)
     private static let date = Array("date".utf8)
     private static let from = Array("from".utf8)
 }

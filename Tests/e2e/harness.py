@@ -728,6 +728,18 @@ def message(subject: str = "e2e test", body: str = "Hello from the e2e suite.\r\
             f"Message-ID: <{subject.replace(' ', '-')}@client.test>\r\n\r\n{body}").encode()
 
 
+def send_message(veil, recipients, subject: str = "e2e test", sender: str = "a@corp.example") -> str:
+    """One message() to `recipients` through the plain listener; its queue id."""
+    with veil.connect("plain") as c:
+        c.ehlo()
+        c.mail(sender)
+        for r in recipients:
+            c.rcpt(r)
+        qid = queue_id(c.data(message(subject, sender=sender, to=recipients[0])))
+        c.quit()
+    return qid
+
+
 def swaks(*args, timeout: float = 60) -> subprocess.CompletedProcess:
     assert shutil.which("swaks"), "swaks is not installed"
     return subprocess.run(["swaks", "--timeout", "20", *args],

@@ -4,7 +4,7 @@ required. The queue index and Veil's log are checked as an admin would."""
 
 import pytest
 
-from harness import message, queue_id, wait_until
+from harness import message, queue_id, send_message, wait_until
 from sink import Sink
 
 
@@ -16,13 +16,7 @@ def sink(tmp_path):
 
 
 def send(veil, to="b@example.org", subject="delivery test"):
-    with veil.connect("plain") as c:
-        c.ehlo()
-        c.mail("a@corp.example")
-        c.rcpt(to)
-        qid = queue_id(c.data(message(subject, to=to)))
-        c.quit()
-    return qid
+    return send_message(veil, [to], subject)
 
 
 def routed(make_veil, sink, **overrides):

@@ -4,7 +4,7 @@ saved 2xx."""
 
 import pytest
 
-from harness import message, queue_id, wait_until
+from harness import message, queue_id, send_message, wait_until
 from scripted_mta import ScriptedMTA, Script
 
 
@@ -14,14 +14,7 @@ def routed(make_veil, mta, **delivery):
 
 
 def send(veil, recipients, subject="fault test"):
-    with veil.connect("plain") as c:
-        c.ehlo()
-        c.mail("a@corp.example")
-        for r in recipients:
-            c.rcpt(r)
-        qid = queue_id(c.data(message(subject, to=recipients[0])))
-        c.quit()
-    return qid
+    return send_message(veil, recipients, subject)
 
 
 def test_one_recipient_refused_the_other_delivered(make_veil):

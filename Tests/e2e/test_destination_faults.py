@@ -18,7 +18,7 @@ from collections import Counter
 
 import pytest
 
-from harness import message, queue_id, wait_until
+from harness import message, queue_id, send_message, wait_until
 from scripted_mta import Script, ScriptedMTA
 from sink import Sink
 
@@ -36,14 +36,7 @@ def routed(make_veil, mta, tls=None, home=None, **delivery):
 
 
 def send(veil, recipients=RECIPIENTS, subject="destination fault"):
-    with veil.connect("plain") as c:
-        c.ehlo()
-        c.mail(SENDER)
-        for r in recipients:
-            c.rcpt(r)
-        qid = queue_id(c.data(message(subject, sender=SENDER, to=recipients[0])))
-        c.quit()
-    return qid
+    return send_message(veil, recipients, subject, sender=SENDER)
 
 
 def queued(veil, qid) -> bool:

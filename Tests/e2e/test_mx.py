@@ -8,7 +8,7 @@ import socket
 import pytest
 
 from dns import DNSServer
-from harness import message, queue_id
+from harness import send_message
 from sink import Sink
 
 RECORDS = [
@@ -45,13 +45,7 @@ def veil(make_veil, dns):
 
 
 def send(veil, to):
-    with veil.connect("plain") as c:
-        c.ehlo()
-        c.mail("a@corp.veiltest")
-        c.rcpt(to)
-        qid = queue_id(c.data(message("mx test", sender="a@corp.veiltest", to=to)))
-        c.quit()
-    return qid
+    return send_message(veil, [to], "mx test", sender="a@corp.veiltest")
 
 
 def test_preferred_mx_refuses_so_the_next_one_gets_it(veil, mx):

@@ -17,7 +17,7 @@ import subprocess
 import threading
 from datetime import datetime, timedelta, timezone
 
-from harness import VEIL_BIN, message, queue_id, wait_until
+from harness import VEIL_BIN, send_message, wait_until
 from sink import Sink
 
 NOT_RUNNING = "veil is not running"
@@ -51,15 +51,8 @@ def entry(veil, qid: str) -> dict:
     return found
 
 
-def send(veil, recipients=("b@example.org",), subject="queue admin test", sender="a@corp.example") -> str:
-    with veil.connect("plain") as c:
-        c.ehlo()
-        c.mail(sender)
-        for r in recipients:
-            c.rcpt(r)
-        qid = queue_id(c.data(message(subject, sender=sender, to=recipients[0])))
-        c.quit()
-    return qid
+def send(veil, recipients=("b@example.org",), subject="queue admin test") -> str:
+    return send_message(veil, recipients, subject)
 
 
 def send_deferred(veil, recipients=("b@example.org",), subject="queue admin test") -> str:

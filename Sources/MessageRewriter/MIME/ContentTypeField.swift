@@ -11,11 +11,13 @@ struct ContentTypeField {
     /// `type/subtype`, lower-cased; nil when the field has no readable media type
     /// (RFC 2045 §5.2: then it is text/plain).
     var mediaType: [UInt8]?
-    /// The first `boundary` parameter, unquoted, trailing spaces removed (as MIME
-    /// parsers read it); nil when there is none or it is empty.
-    var boundary: [UInt8]?
-    /// Where each `boundary` value (with its quotes) stands in the field's bytes.
-    var boundaryRanges: [Range<Int>] = []
+    /// Every `boundary` parameter: where its value (with its quotes) stands in the
+    /// field's bytes, and the value unquoted, trailing spaces removed (as MIME
+    /// parsers read it). Empty values are not boundaries.
+    var boundaryParameters: [(range: Range<Int>, value: [UInt8])] = []
+
+    /// The boundary the multipart uses: the first parameter's (as parsers take it).
+    var boundary: [UInt8]? { boundaryParameters.first?.value }
 
     /// Parses the field `field` (name, colon and value, as they stood). The line end
     /// that ends the field is not part of any value (an unterminated quoted string
@@ -33,12 +35,12 @@ struct ContentTypeField {
             scanner.skipSpaceAndComments()
             let subtype = scanner.token()
             if !subtype.isEmpty {
-                mediaType = Self.lowercased(type) + [UInt8(ascii: "/")] + Self.lowercased(subtype)
+                mediaType = type.asciiLowercased() + [UInt8(ascii: "/")] + subtype.asciiLowercased()
             }
         }
         while scanner.skipToParameter() {
             scanner.skipSpaceAndComments()
-            let attribute = Self.lowercased(scanner.token())
+            let attribute = scanner.token().asciiLowercased()
             scanner.skipSpaceAndComments()
             guard scanner.take(UInt8(ascii: "=")) else { continue }
             scanner.skipSpaceAndComments()
@@ -49,14 +51,13 @@ struct ContentTypeField {
             // RFC 2046 allows 70 characters; a delimiter line must stay within what
             // the walker reads as one (MIMEWalker.maximumDelimiterLine).
             guard !trimmed.isEmpty, trimmed.count <= Self.maximumBoundaryLength else { continue }
-            boundaryRanges.append(start..<scanner.index)
-            if boundary == nil { boundary = Array(trimmed) }
+            boundaryParameters.append((start..<scanner.index, Array(trimmed)))
         }
     }
 
     /// A boundary value without trailing spaces: RFC 2046 §5.1.1 does not let a
     /// boundary end in a space, and parsers drop them.
-    static func trimmed(_ value: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
+    private static func trimmed(_ value: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
         var value = value
         while let last = value.last, last == UInt8(ascii: " ") || last == UInt8(ascii: "\t") { value = value.dropLast() }
         return value
@@ -80,27 +81,21 @@ struct ContentTypeField {
 
     static let maximumBoundaryLength = 1000
 
-    /// The field with every boundary value replaced by `replacement(value)`, quoted
-    /// (`value` unquoted and trimmed, as in `boundary`).
-    static func replacingBoundaries(in field: ArraySlice<UInt8>, ranges: [Range<Int>],
-                                    replacement: (ArraySlice<UInt8>) -> [UInt8]) -> [UInt8] {
+    /// `field` (the bytes this was parsed from) with every boundary value replaced
+    /// by its ``Boundary/replacement(for:key:)``, quoted.
+    func replacingBoundaries(in field: ArraySlice<UInt8>, key: HMACKey) -> [UInt8] {
         var output: [UInt8] = []
-        output.reserveCapacity(field.count + 64 * ranges.count)
+        output.reserveCapacity(field.count + 64 * boundaryParameters.count)
         var copied = field.startIndex
-        for range in ranges {
+        for (range, value) in boundaryParameters {
             output += field[copied..<range.lowerBound]
-            var scanner = Scanner(bytes: field[range], index: range.lowerBound)
             output.append(UInt8(ascii: "\""))
-            output += replacement(trimmed(scanner.value()[...]))
+            output += Boundary.replacement(for: value[...], key: key)
             output.append(UInt8(ascii: "\""))
             copied = range.upperBound
         }
         output += field[copied...]
         return output
-    }
-
-    static func lowercased(_ bytes: [UInt8]) -> [UInt8] {
-        bytes.map { $0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0 }
     }
 
     private static let boundaryName = Array("boundary".utf8)
@@ -122,7 +117,7 @@ enum TransferEncoding {
         guard let field else { return true }
         var scanner = Scanner(bytes: field, index: field.firstIndex(of: UInt8(ascii: ":")).map { $0 + 1 } ?? field.endIndex)
         scanner.skipSpaceAndComments()
-        let value = ContentTypeField.lowercased(scanner.token())
+        let value = scanner.token().asciiLowercased()
         return value.isEmpty || identity.contains(value)
     }
 

@@ -322,15 +322,9 @@ struct MIMEWalker {
             note(.malformedHeader)
             return
         }
-        let scope: FieldScrubber.Scope
-        switch block {
-        case .part:
-            scope = .part
-        case .message, .headersOnly:
-            let ownID = fields.fields.first { $0.lowercasedName.elementsEqual(Self.messageIDName) }
-            scope = .message(configuration.rewriteMessageIDs
-                ? MessageIDMapping(key: configuration.hmacKey, hostname: configuration.hostname, ownMessageID: ownID?.bytes)
-                : nil)
+        let scope: FieldScrubber.Scope = switch block {
+        case .part: .part
+        case .message, .headersOnly: .message(of: fields.fields, configuration: configuration)
         }
         var scrubber = FieldScrubber(configuration: configuration, scope: scope)
         var output = ByteBuffer()
@@ -407,6 +401,5 @@ struct MIMEWalker {
         return UnsafeRawPointer(found) - bytes.baseAddress! + 1
     }
 
-    private static let messageIDName = Array("message-id".utf8)
     private static let mboxFrom = Array("From ".utf8)
 }

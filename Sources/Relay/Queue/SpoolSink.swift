@@ -75,11 +75,7 @@ final class SpoolSink: MessageSink {
 
     func commit(_ envelope: Envelope, eventLoop: any EventLoop) -> EventLoopFuture<String> {
         let (spool, incoming, client, logger, onAccepted) = (self.spool, self.incoming, self.client, self.logger, self.onAccepted)
-        var scrubMetadata: Logger.Metadata = [
-            "scrubbed": "\(rewriter.scrubbedFields)", "mime_rewritten": "\(rewriter.mimeRewrites)",
-        ]
-        if let skipped = rewriter.mimeSkipped { scrubMetadata["mime_skipped"] = "\(skipped)" }
-        let scrubbed = scrubMetadata
+        let (scrubbed, mimeRewritten, mimeSkipped) = (rewriter.scrubbedFields, rewriter.mimeRewrites, rewriter.mimeSkipped)
         return threadPool.runIfActive(eventLoop: eventLoop) {
             do throws(SpoolError) {
                 try spool.commit(incoming, envelope: envelope, receivedAt: Timestamp.now(),
@@ -88,11 +84,14 @@ final class SpoolSink: MessageSink {
                 logger.error("spool_error", metadata: ["queue_id": "\(incoming.queueID)", "error": "\(error)"])
                 throw Self.reply(for: error)
             }
-            logger.info("accepted", metadata: [
+            var metadata: Logger.Metadata = [
                 "queue_id": "\(incoming.queueID)", "client": "\(client.address)", "listener": "\(client.listener)",
                 "from": "\(envelope.sender)", "rcpt_count": "\(envelope.recipients.count)", "size": "\(incoming.size)",
                 "user": "\(envelope.authenticatedUser ?? "")", "helo": "\(envelope.clientName)",
-            ].merging(scrubbed) { $1 })
+                "scrubbed": "\(scrubbed)", "mime_rewritten": "\(mimeRewritten)",
+            ]
+            if let mimeSkipped { metadata["mime_skipped"] = "\(mimeSkipped)" }
+            logger.info("accepted", metadata: metadata)
             RelayMetrics.accepted(bytes: incoming.size)
             onAccepted()
             return incoming.queueID
