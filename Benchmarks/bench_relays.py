@@ -18,7 +18,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 VEIL = os.environ.get("VEIL_BIN", str(REPO / ".build" / "release" / "veil"))
 SINK_HOST = "127.0.0.8"  # a loopback address nobody else listens on
-# The fields both relays remove (Veil: its "exchange" profile includes them).
+# The fields both relays remove (Veil: none of them is on its allowlist).
 SCRUBBED_FIELDS = ("Received", "X-Mailer", "X-Originating-IP", "User-Agent")
 
 
@@ -102,7 +102,7 @@ class Sink:
 
 
 class Veil:
-    """The release `veil serve` with the exchange scrub profile and a route for
+    """The release `veil serve` with the default scrubbing (allowlist) and a route for
     example.org to the sink; its log (stderr) goes to veil.log."""
 
     def __init__(self, workdir: Path, sink: Sink):
@@ -119,7 +119,7 @@ relay_networks = ["127.0.0.0/8"]
 max_connections_per_ip = 1000
 max_message_size = "64MB"
 [scrub]
-profile = "exchange"
+mode = "allowlist"
 [delivery]
 mode = "mx"
 retry = ["1s"]

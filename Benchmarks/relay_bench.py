@@ -3,7 +3,7 @@
 relay, on loopback, one after the other on the same machine (issue 6).
 
   1. direct: smtp-source and smtplib straight into smtp-sink, the physical limit;
-  2. Veil: the release `veil` (scrub profile "exchange"), routing example.org to
+  2. Veil: the release `veil` (scrub mode "allowlist", the default), routing example.org to
      an smtp-sink;
   3. Postfix: a private instance in a temporary directory (bench_relays.Postfix),
      relaying everything to an smtp-sink, header_checks removing Received,

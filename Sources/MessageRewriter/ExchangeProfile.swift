@@ -1,6 +1,7 @@
-/// The header fields the built-in `exchange` profile removes. This list is the one
-/// place they are named; docs/scrubbing.md explains each entry. A trailing `*`
-/// matches every name with that prefix. Names are matched case-insensitively.
+/// The header fields the built-in `exchange` profile removes in `[scrub] mode =
+/// "denylist"`. This list is the one place they are named; docs/scrubbing.md
+/// explains each entry. A trailing `*` matches every name with that prefix. Names
+/// are matched case-insensitively.
 public enum ExchangeProfile {
     public static let removedFields = [
         // Trace fields: the internal hop chain with host names and addresses.
@@ -23,55 +24,16 @@ public enum ExchangeProfile {
         "msip_labels",
         // Auto-reply suppression hints that reveal Exchange internals.
         "X-Auto-Response-Suppress",
+        // The frontend (CAS) that proxied a submission, and the mailbox server it went to.
+        "X-ClientProxiedBy",
+        // Verdicts of internal servers: host names, the submitting account.
+        "Received-SPF", "Authentication-Results", "ARC-*",
+        // Signatures made inside: the selector names the signer, and the fields Veil
+        // removes break them anyway.
+        "DKIM-Signature", "DomainKey-Signature",
+        // A proxy's record of the client address.
+        "X-Forwarded-For",
+        // Gateways and signature tools: product names, versions, server names.
+        "X-TM-*", "X-Exclaimer-*", "X-CodeTwo-*", "X-Virus-Scanned", "X-Spam-*",
     ]
-}
-
-/// Which header fields to remove: a profile's list plus `remove`, minus `keep`.
-public struct ScrubRules: Sendable {
-    /// Lower-cased names: exact ones grouped by length, `prefix*` ones in a list, so
-    /// that a field costs a few byte comparisons and no hashing.
-    struct Patterns: Sendable {
-        var exactByLength: [[[UInt8]]] = []
-        var prefixes: [[UInt8]] = []
-
-        init(_ texts: [String]) {
-            for text in texts {
-                if text.hasSuffix("*") {
-                    prefixes.append(Array(text.dropLast().lowercased().utf8))
-                } else {
-                    let name = Array(text.lowercased().utf8)
-                    while exactByLength.count <= name.count { exactByLength.append([]) }
-                    exactByLength[name.count].append(name)
-                }
-            }
-        }
-
-        func match(_ lowercasedName: ArraySlice<UInt8>) -> Bool {
-            if lowercasedName.count < exactByLength.count,
-               exactByLength[lowercasedName.count].contains(where: { lowercasedName.elementsEqual($0) }) {
-                return true
-            }
-            return prefixes.contains { lowercasedName.starts(with: $0) }
-        }
-    }
-
-    let removed: Patterns
-    let kept: Patterns
-
-    /// `profile` is the profile's list (``ExchangeProfile/removedFields`` or empty).
-    public init(profile: [String], remove: [String], keep: [String]) {
-        removed = Patterns(profile + remove)
-        kept = Patterns(keep)
-    }
-
-    /// True for a valid `remove`/`keep` entry: a field name (RFC 5322 §3.6.8 ftext),
-    /// optionally ending in `*`.
-    public static func isValidPattern(_ text: String) -> Bool {
-        let name = text.hasSuffix("*") ? text.dropLast() : Substring(text)
-        return !name.isEmpty && name.utf8.allSatisfy { (33...126).contains($0) && $0 != UInt8(ascii: ":") && $0 != UInt8(ascii: "*") }
-    }
-
-    func shouldRemove(_ lowercasedName: ArraySlice<UInt8>) -> Bool {
-        removed.match(lowercasedName) && !kept.match(lowercasedName)
-    }
 }

@@ -11,21 +11,24 @@ import NIOCore
 /// matched by the rules removed, message ids replaced by keyed hashes, boundaries
 /// replaced, a missing Date or Message-ID added. Kept fields keep their exact bytes,
 /// folding included. The body then goes through the ``MIMEWalker``, which rewrites
-/// boundaries and embedded header blocks and passes everything else on as slices of
-/// the input, byte for byte. The output is the same for every split of the same
-/// input.
+/// boundaries, the header blocks of parts and attached messages, and the content
+/// of TNEF, calendar and encoded message parts, and passes everything else on as
+/// slices of the input, byte for byte. The output is the same for every split of
+/// the same input.
 public struct MessageRewriter: Sendable {
     public let configuration: ScrubConfiguration
     public let context: MessageContext
     /// Header fields removed or rewritten so far (for the log; never their names).
     public private(set) var scrubbedFields = 0
-    /// The message's first From field as received, once the header block is read
-    /// (for the sender-domain check of restricted users).
-    public private(set) var fromField: [UInt8]?
+    /// The message's From, Sender, Resent-From and Resent-Sender fields as received,
+    /// once the header block is read (for the sender-domain check of restricted users).
+    public private(set) var originatorFields: [[UInt8]] = []
     /// Boundary parameters, delimiter lines and embedded header fields rewritten.
     public var mimeRewrites: Int { boundariesInHeader + walker.rewrites }
     /// Why part of the body passed without being read, if it did (for the log).
     public var mimeSkipped: String? { walker.skipped?.description }
+    /// TNEF parts removed (`tnef = "remove"`).
+    public var tnefRemoved: Int { walker.tnefRemoved }
 
     private var header: [UInt8] = []
     private var inHeader = true
@@ -43,7 +46,7 @@ public struct MessageRewriter: Sendable {
     /// Appends the rewritten form of `chunk` to `output`.
     public mutating func process(_ chunk: ByteBuffer, into output: inout [ByteBuffer]) throws(MessageRejection) {
         guard inHeader else {
-            walker.process(chunk, into: &output)
+            try walker.process(chunk, into: &output)
             return
         }
         let end = findHeaderEnd(chunk)
@@ -53,7 +56,7 @@ public struct MessageRewriter: Sendable {
         inHeader = false
         output.append(try rewriteHeaderBlock())
         if end < chunk.readableBytes {
-            walker.process(chunk.getSlice(at: chunk.readerIndex + end, length: chunk.readableBytes - end)!, into: &output)
+            try walker.process(chunk.getSlice(at: chunk.readerIndex + end, length: chunk.readableBytes - end)!, into: &output)
         }
     }
 
@@ -61,11 +64,12 @@ public struct MessageRewriter: Sendable {
     /// is rewritten here.
     public mutating func finish(into output: inout [ByteBuffer]) throws(MessageRejection) {
         guard inHeader else {
-            walker.finish(into: &output)
+            try walker.finish(into: &output)
             return
         }
         inHeader = false
         output.append(try rewriteHeaderBlock())
+        try walker.finish(into: &output)
     }
 
     /// The offset just past the empty line that ends the header block, if it is in
@@ -99,9 +103,28 @@ public struct MessageRewriter: Sendable {
     private mutating func rewriteHeaderBlock() throws(MessageRejection) -> ByteBuffer {
         let fields = try HeaderField.split(header)
         header = []
-        // RFC 5321 §6.3: count the hops before anything is removed.
-        let hops = fields.fields.count { $0.lowercasedName.elementsEqual(Self.received) }
+        // What the block holds, before anything is removed: the hops (RFC 5321
+        // §6.3), the From fields (RFC 5322 §3.6: exactly one; a missing one is not
+        // this check's business), the fields that name a sender, Date, Message-ID.
+        var hops = 0
+        var froms = 0
+        var hasDate = false
+        var ownMessageID: ArraySlice<UInt8>?
+        for field in fields.fields {
+            let name = field.lowercasedName
+            if name.elementsEqual(Self.received) {
+                hops += 1
+            } else if name.elementsEqual(Self.date) {
+                hasDate = true
+            } else if ownMessageID == nil && name.elementsEqual(FieldScrubber.Scope.messageIDName) {
+                ownMessageID = field.bytes
+            } else if Self.isOriginator(name) {
+                originatorFields.append(Array(field.bytes))
+                if name.elementsEqual(Self.from) { froms += 1 }
+            }
+        }
         guard hops <= configuration.maximumHops else { throw .tooManyHops }
+        guard froms <= 1 else { throw .multipleFrom }
 
         var output = ByteBuffer()
         output.reserveCapacity(fields.totalSize + 256)
@@ -109,23 +132,18 @@ public struct MessageRewriter: Sendable {
             output.writeString(trace)
             output.writeStaticString("\r\n")
         }
-        let hasMessageID = fields.fields.contains { $0.lowercasedName.elementsEqual(FieldScrubber.Scope.messageIDName) }
-        var hasDate = false
         var scrubber = FieldScrubber(configuration: configuration,
-                                     scope: .message(of: fields.fields, configuration: configuration))
+                                     scope: .message(ownMessageID: ownMessageID, configuration: configuration))
         for field in fields.fields {
-            let name = field.lowercasedName
-            if name.elementsEqual(Self.date) { hasDate = true }
-            if fromField == nil && name.elementsEqual(Self.from) { fromField = Array(field.bytes) }
             scrubber.write(field, into: &output)
         }
         scrubbedFields += scrubber.changedFields
         boundariesInHeader += scrubber.replacedBoundaries
-        walker.start(contentType: scrubber.contentType, transferEncoding: scrubber.transferEncoding)
+        try walker.start(scrubber.entity)
         if !hasDate {
             output.writeString("Date: \(context.date)\r\n")
         }
-        if !hasMessageID {
+        if ownMessageID == nil {
             output.writeString("Message-ID: \(context.generatedMessageID)\r\n")
         }
         output.writeBytes(fields.separator)
@@ -135,4 +153,12 @@ public struct MessageRewriter: Sendable {
     private static let received = Array("received".utf8)
     private static let date = Array("date".utf8)
     private static let from = Array("from".utf8)
+    private static let originators = ["from", "sender", "resent-from", "resent-sender"].map { Array($0.utf8) }
+
+    /// From, Sender, Resent-From, Resent-Sender.
+    private static func isOriginator(_ name: ArraySlice<UInt8>) -> Bool {
+        guard let first = name.first, first == UInt8(ascii: "f") || first == UInt8(ascii: "s") || first == UInt8(ascii: "r")
+        else { return false }
+        return originators.contains { name.elementsEqual($0) }
+    }
 }

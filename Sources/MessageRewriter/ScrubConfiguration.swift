@@ -21,9 +21,18 @@ public struct ScrubConfiguration: Sendable {
     /// Scrub the header blocks of attached messages too (message/rfc822,
     /// message/global, text/rfc822-headers, message/global-headers parts).
     public var scrubEmbeddedMessages: Bool
+    /// What happens to a message with a TNEF (winmail.dat) part.
+    public var tnef: TNEFPolicy
+
+    public enum TNEFPolicy: Sendable {
+        /// The message is refused (554 5.6.0).
+        case reject
+        /// The part is removed; a message whose whole body is TNEF is refused.
+        case remove
+    }
 
     public init(rules: ScrubRules, rewriteMessageIDs: Bool, key: [UInt8], hostname: String,
-                maximumHeaderSize: Int, maximumHops: Int, scrubEmbeddedMessages: Bool = true) {
+                maximumHeaderSize: Int, maximumHops: Int, scrubEmbeddedMessages: Bool = true, tnef: TNEFPolicy = .reject) {
         self.rules = rules
         self.rewriteMessageIDs = rewriteMessageIDs
         self.key = key
@@ -33,6 +42,7 @@ public struct ScrubConfiguration: Sendable {
         self.maximumHeaderSize = maximumHeaderSize
         self.maximumHops = maximumHops
         self.scrubEmbeddedMessages = scrubEmbeddedMessages
+        self.tnef = tnef
     }
 }
 
@@ -69,4 +79,9 @@ public enum MessageRejection: Error, Equatable, Sendable {
     case malformedHeader
     /// More Received fields than `maximumHops` (554 5.4.6, RFC 5321 §6.3).
     case tooManyHops
+    /// More than one From field (550 5.6.0, RFC 5322 §3.6 allows exactly one).
+    case multipleFrom
+    /// A TNEF (winmail.dat) part, with `tnef = "reject"` or as a message's whole
+    /// body (554 5.6.0).
+    case tnef
 }

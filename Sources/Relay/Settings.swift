@@ -32,14 +32,24 @@ struct Settings: Sendable {
                      logger: Logger) throws(ConfigError) -> Settings {
         let (tlsContext, users, router) = try check(configuration)
         let scrub = ScrubConfiguration(
-            rules: ScrubRules(profile: configuration.scrub.profile == .exchange ? ExchangeProfile.removedFields : [],
-                              remove: configuration.scrub.remove, keep: configuration.scrub.keep),
+            rules: Self.rules(configuration.scrub),
             rewriteMessageIDs: configuration.scrub.messageID == .rewrite, key: try ScrubKey.load(configuration),
             hostname: configuration.hostname, maximumHeaderSize: configuration.limits.maximumHeaderSize,
-            maximumHops: configuration.scrub.maximumHops, scrubEmbeddedMessages: configuration.scrub.embeddedMessages)
+            maximumHops: configuration.scrub.maximumHops, scrubEmbeddedMessages: configuration.scrub.embeddedMessages,
+            tnef: configuration.scrub.tnef == .reject ? .reject : .remove)
         return Settings(configuration: configuration, tlsContext: tlsContext,
                         authenticator: users.map { Authenticator(users: $0, failures: failures, threadPool: threadPool, logger: logger) },
                         scrub: scrub, router: router)
+    }
+
+    static func rules(_ scrub: Configuration.Scrub) -> ScrubRules {
+        switch scrub.mode {
+        case .allowlist:
+            return .allowlist(keep: scrub.keep, remove: scrub.remove)
+        case .denylist:
+            return .denylist(profile: scrub.profile == .exchange ? ExchangeProfile.removedFields : [],
+                             remove: scrub.remove, keep: scrub.keep)
+        }
     }
 
     /// Keys a reload cannot apply: they take effect at the next restart.

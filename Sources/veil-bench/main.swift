@@ -8,7 +8,7 @@ import SMTPCore
 /// Exchange-style 10 KB messages per second. Run in release mode (`make bench`).
 
 let configuration = ScrubConfiguration(
-    rules: ScrubRules(profile: ExchangeProfile.removedFields, remove: [], keep: []), rewriteMessageIDs: true,
+    rules: .allowlist(keep: [], remove: []), rewriteMessageIDs: true,
     key: [UInt8](repeating: 42, count: 32), hostname: "relay.example.com", maximumHeaderSize: 256 * 1024, maximumHops: 50)
 let context = MessageContext(traceField: "Received: by relay.example.com (Veil) with ESMTPSA id 01M8N2JN2CQWDJ; Mon, 30 Nov 2026 02:20:00 +0000",
                              date: "Mon, 30 Nov 2026 02:20:00 +0000", generatedMessageID: "<generated@relay.example.com>")
@@ -187,7 +187,7 @@ func multipartBodyThroughput(size: Int, repeats: Int) -> Double {
 
 /// `veil-bench [SCALE]`: SCALE (default 1.0) multiplies the work, e.g. 0.01 under valgrind.
 let scale = CommandLine.arguments.dropFirst().first.flatMap(Double.init) ?? 1
-print("veil-bench: MessageRewriter (exchange profile, Message-ID rewrite, MIME walker)")
+print("veil-bench: MessageRewriter (allowlist, Message-ID rewrite, MIME walker)")
 print(String(format: "  body of 1 MB messages:  %10.0f MB/s  (rewriter alone: body chunks pass as slices)", bodyThroughput(size: 1 << 20, repeats: max(1, Int(200 * scale)))))
 print(String(format: "  body of a 50 MB message: %9.0f MB/s", bodyThroughput(size: 50 << 20, repeats: max(1, Int(4 * scale)))))
 print(String(format: "  DATA reader + rewriter, 50 MB message: %6.0f MB/s", dataPathThroughput(size: 50 << 20)))

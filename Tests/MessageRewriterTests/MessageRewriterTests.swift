@@ -10,10 +10,16 @@ import Testing
     static let context = MessageContext(traceField: "Received: by relay.example (Veil) with ESMTPSA id Q1; Mon, 30 Nov 2026 02:20:00 +0000",
                                         date: "Mon, 30 Nov 2026 02:20:00 +0000", generatedMessageID: "<generated@relay.example>")
 
-    static func configuration(profile: [String] = ExchangeProfile.removedFields, remove: [String] = [], keep: [String] = [],
+    /// Denylist mode with the `exchange` profile unless told otherwise.
+    static func configuration(mode: ScrubRules.Mode = .denylist, profile: [String] = ExchangeProfile.removedFields,
+                              remove: [String] = [], keep: [String] = [],
                               rewriteIDs: Bool = true, key: [UInt8] = key, maximumHeaderSize: Int = 4096,
                               maximumHops: Int = 50) -> ScrubConfiguration {
-        ScrubConfiguration(rules: ScrubRules(profile: profile, remove: remove, keep: keep), rewriteMessageIDs: rewriteIDs,
+        let rules: ScrubRules = switch mode {
+        case .allowlist: .allowlist(keep: keep, remove: remove)
+        case .denylist: .denylist(profile: profile, remove: remove, keep: keep)
+        }
+        return ScrubConfiguration(rules: rules, rewriteMessageIDs: rewriteIDs,
                            key: key, hostname: "relay.example", maximumHeaderSize: maximumHeaderSize, maximumHops: maximumHops)
     }
 
@@ -171,5 +177,81 @@ import Testing
         let hops = String(repeating: "Received: hop\r\n", count: 51) + "\r\nbody"
         #expect(everySplit(hops) == .failure(.tooManyHops))
         #expect((try? everySplit(String(repeating: "Received: hop\r\n", count: 50) + "\r\nbody").get()) != nil)
+        #expect(everySplit("From: a@x\r\nSubject: s\r\nfrom : b@y\r\n\r\nbody") == .failure(.multipleFrom))
+    }
+
+    /// Exchange 2016/2019 stamps that the allowlist removes without anyone listing them.
+    static let unlistedLeaks = [
+        "X-ClientProxiedBy: EXCAS01.corp.example (10.1.2.3) To EXMBX02.corp.example\r\n (10.1.2.4)\r\n",
+        "Received-SPF: None (EXMBX02.corp.example: alice@corp.example does not\r\n designate permitted sender hosts)\r\n",
+        "Authentication-Results: EXMBX02.corp.example; spf=none smtp.mailfrom=alice@corp.example\r\n",
+        "ARC-Seal: i=1; a=rsa-sha256; d=corp.example; s=arc-EXMBX02; cv=none; b=AAAA\r\n",
+        "ARC-Message-Signature: i=1; d=corp.example; s=arc-EXMBX02; h=From:To; b=BBBB\r\n",
+        "ARC-Authentication-Results: i=1; EXMBX02.corp.example; auth=pass smtp.auth=CORP\\alice\r\n",
+        "DKIM-Signature: v=1; a=rsa-sha256; d=corp.example; s=exmbx02-internal;\r\n\th=From:To:Subject:Thread-Index; b=CCCC\r\n",
+        "X-TM-AS-Product-Ver: SMEX-14.0.0.3197-9.1.1006-29254.001\r\n",
+        "X-TM-AS-Result: No--12.043-5.0-31-10\r\n",
+        "X-Exclaimer-Md-Config: 8c10826f-1d2a-4f13-9d5a-5ad0f1bc8a3c\r\n",
+        "X-CodeTwo-MessageID: 9e2f3c4d-EXMBX02\r\n",
+        "X-Forwarded-For: 10.9.8.7\r\n",
+        "X-Contoso-Workflow-Server: APP07.corp.example\r\n",
+        "Bcc: hidden@corp.example\r\n",
+        "Resent-Bcc: hidden@corp.example\r\n",
+    ]
+
+    /// What receivers need and the allowlist keeps, byte for byte.
+    static let listedFields = [
+        "From: Alice <alice@corp.example>\r\n", "Sender: Bob <bob@corp.example>\r\n", "Reply-To: team@corp.example\r\n",
+        "To: carol@partner.example\r\n", "cc : dave@partner.example\r\n", "Subject: =?UTF-8?B?w6k=?=\r\n\tfolded\r\n",
+        "Date: Mon, 30 Nov 2026 01:00:00 +0000\r\n", "Comments: c\r\n", "Keywords: k\r\n",
+        "Resent-Date: Mon, 30 Nov 2026 01:00:00 +0000\r\n", "Resent-From: alice@corp.example\r\n",
+        "Resent-Sender: bob@corp.example\r\n", "Resent-To: erin@partner.example\r\n", "Resent-Cc: f@partner.example\r\n",
+        "MIME-Version: 1.0\r\n", "Content-Type: text/plain; charset=utf-8\r\n", "Content-Language: en-US\r\n",
+        "List-Id: <news.corp.example>\r\n", "List-Unsubscribe: <https://corp.example/u>\r\n",
+        "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n", "Auto-Submitted: auto-replied\r\n",
+        "Disposition-Notification-To: alice@corp.example\r\n", "Importance: high\r\n", "Priority: urgent\r\n",
+        "X-Priority: 1\r\n", "Sensitivity: Company-Confidential\r\n", "Autocrypt: addr=alice@corp.example; keydata=AAAA\r\n",
+    ]
+
+    @Test func allowlistKeepsOnlyListedFields() {
+        let allowlist = Self.configuration(mode: .allowlist)
+        let message = Self.unlistedLeaks.joined() + Self.listedFields.joined() + "Message-ID: <m1@EXMBX02.corp.example>\r\n"
+            + "Resent-Message-ID: <m2@EXMBX02.corp.example>\r\n\r\nbody\r\n"
+        let output = text(everySplit(message, configuration: allowlist))
+        for secret in ["EXCAS01", "EXMBX02", "10.1.2", "10.9.8.7", "SMEX", "No--12", "8c10826f", "APP07", "hidden", "arc-", "CORP\\"] {
+            #expect(!output.contains(secret), "\(secret) left in the output")
+        }
+        #expect(output.contains("Received: by relay.example (Veil) with ESMTPSA id Q1; "))
+        #expect(output.contains(Self.listedFields.joined() + "Message-ID: <"))
+        #expect(output.hasSuffix("@relay.example>\r\n\r\nbody\r\n"))
+        var rewriter = MessageRewriter(configuration: allowlist, context: Self.context)
+        var buffers: [ByteBuffer] = []
+        try? rewriter.process(ByteBuffer(string: message), into: &buffers)
+        #expect(rewriter.scrubbedFields == Self.unlistedLeaks.count + 2)
+    }
+
+    @Test func allowlistKeepAndRemove() {
+        let message = "X-Contoso-Workflow-Server: APP07\r\nKeywords: k\r\nBcc: b@x\r\nSubject: s\r\nDate: d\r\nMessage-ID: <a@b>\r\n\r\n"
+        let output = text(everySplit(message, configuration: Self.configuration(mode: .allowlist, remove: ["Keywords"],
+                                                                                 keep: ["X-Contoso-*", "Bcc"])))
+        #expect(output.contains("X-Contoso-Workflow-Server: APP07\r\nSubject: s\r\n"))
+        #expect(!output.contains("Keywords") && !output.contains("Bcc"))
+        // Bcc never leaves, in the denylist mode too.
+        #expect(!text(everySplit(message, configuration: Self.configuration(profile: [], keep: ["Bcc"]))).contains("Bcc"))
+    }
+
+    @Test func denylistHasTheNewEntries() {
+        let output = text(everySplit(Self.unlistedLeaks.joined() + "Subject: s\r\nDate: d\r\nMessage-ID: <a@b>\r\n\r\nbody"))
+        #expect(output.contains("X-Contoso-Workflow-Server: APP07.corp.example\r\nSubject: s\r\n"))
+        #expect(!output.contains("EXMBX02") && !output.contains("EXCAS01") && !output.contains("SMEX") && !output.contains("10.9.8.7"))
+    }
+
+    @Test func originatorFieldsAreCollectedForTheSenderCheck() throws {
+        var rewriter = MessageRewriter(configuration: Self.configuration(mode: .allowlist), context: Self.context)
+        var output: [ByteBuffer] = []
+        try rewriter.process(ByteBuffer(string: "From: a@x\r\nSender: b@y\r\nResent-From: c@z\r\nResent-Sender: d@w\r\nTo: e@v\r\n\r\n"),
+                             into: &output)
+        #expect(rewriter.originatorFields.map { String(decoding: $0, as: UTF8.self) }
+            == ["From: a@x\r\n", "Sender: b@y\r\n", "Resent-From: c@z\r\n", "Resent-Sender: d@w\r\n"])
     }
 }

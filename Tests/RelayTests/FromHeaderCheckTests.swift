@@ -20,12 +20,17 @@ import Testing
     @Test func restrictedUsersOnly() {
         let limited = AuthenticatedUser(name: "l", allowedDomains: ["corp.example", "*.corp.example"])
         let free = AuthenticatedUser(name: "f", allowedDomains: nil)
-        #expect(FromHeaderCheck.allows(Array("From: <a@corp.example>\r\n".utf8), for: limited))
-        #expect(FromHeaderCheck.allows(Array("From: <a@eu.corp.example>\r\n".utf8), for: limited))
-        #expect(!FromHeaderCheck.allows(Array("From: <ceo@bank.example>\r\n".utf8), for: limited))
-        #expect(!FromHeaderCheck.allows(Array("From: a@corp.example, ceo@bank.example\r\n".utf8), for: limited))
-        #expect(!FromHeaderCheck.allows(Array("From: nobody\r\n".utf8), for: limited))
-        #expect(FromHeaderCheck.allows(nil, for: limited))
-        #expect(FromHeaderCheck.allows(Array("From: <ceo@bank.example>\r\n".utf8), for: free))
+        #expect(FromHeaderCheck.allows([Array("From: <a@corp.example>\r\n".utf8)], for: limited))
+        #expect(FromHeaderCheck.allows([Array("From: <a@eu.corp.example>\r\n".utf8)], for: limited))
+        #expect(!FromHeaderCheck.allows([Array("From: <ceo@bank.example>\r\n".utf8)], for: limited))
+        #expect(!FromHeaderCheck.allows([Array("From: a@corp.example, ceo@bank.example\r\n".utf8)], for: limited))
+        #expect(!FromHeaderCheck.allows([Array("From: nobody\r\n".utf8)], for: limited))
+        #expect(FromHeaderCheck.allows([], for: limited))
+        #expect(FromHeaderCheck.allows([Array("From: <ceo@bank.example>\r\n".utf8)], for: free))
+        // Sender and Resent-From name a sender too: each one is checked.
+        let from = Array("From: <a@corp.example>\r\n".utf8)
+        #expect(FromHeaderCheck.allows([from, Array("Sender: <b@eu.corp.example>\r\n".utf8)], for: limited))
+        #expect(!FromHeaderCheck.allows([from, Array("Sender: <ceo@bank.example>\r\n".utf8)], for: limited))
+        #expect(!FromHeaderCheck.allows([from, Array("Resent-From: <ceo@bank.example>\r\n".utf8)], for: limited))
     }
 }

@@ -89,19 +89,26 @@ def default_listeners() -> list[dict]:
     ]
 
 
+# The [scrub] section of every test config unless a test overrides it: scrubbing off.
+DEFAULT_SCRUB = {"mode": "denylist", "profile": "none", "message_id": "keep", "received": "none"}
+
+
 def render_config(spool_dir: Path, cert: Path, key: Path, users: Path,
                   listeners=None, extra_listeners=(), tls=None, auth=None, limits=None,
                   log=None, top=None, scrub=None, delivery=None, routes=(), dns=None, metrics=None) -> str:
     """Build a TOML config. Section dicts override/extend the defaults; a value of None
-    removes a key. Scrubbing is off by default so that the SMTP tests can compare the
-    spool with what they sent; the scrubbing tests turn it on with scrub={...}."""
+    removes a key. Scrubbing is off by default (the denylist with no list, ids kept, no
+    trace field: Veil's own default is the allowlist) so that the SMTP tests can compare
+    the spool with what they sent; the scrubbing tests turn it on with scrub={...}
+    (scrub={"mode": None, ...} for the default mode). Bcc and Resent-Bcc never leave,
+    in any mode: a test message that compares the spool with what it sent has none."""
     top_keys = {"hostname": HOSTNAME, "spool_dir": str(spool_dir)}
     top_keys.update(top or {})
     sections = {
         "tls": {"certificate": str(cert), "private_key": str(key)},
         "auth": {"users_file": str(users)},
         "limits": {},
-        "scrub": {"profile": "none", "message_id": "keep", "received": "none"},
+        "scrub": dict(DEFAULT_SCRUB),
         # Tests that only look at acceptance keep mail in the queue: everything goes to
         # a smarthost on a closed port (refused at once, retried in an hour). The
         # delivery tests override mode/routes.

@@ -14,7 +14,11 @@ The contract (issue 7), in short:
 - the header block of a message/rfc822 or message/global part whose transfer
   encoding is absent, 7bit, 8bit or binary (and of a text/rfc822-headers or
   message/global-headers part) is scrubbed like the top level, with no trace field,
-  Date or Message-ID added (an mbox "From " line before it is kept); in a
+  Date or Message-ID added (an mbox "From " line before it is kept);
+- the own header block of every MIME part that is read (issue 12) loses the fields
+  the rules do not let out (in allowlist mode all but Content-* and the few other
+  allowlisted names; in denylist mode the profile's and `remove`'s), its ids are not
+  mapped (the HTML's cid: links name its Content-ID); in a
   multipart/digest a part without Content-Type is message/rfc822; the parts of
   multipart/signed and multipart/encrypted are not read (only their delimiters
   change, and mime_skipped is logged); with
@@ -25,7 +29,8 @@ The contract (issue 7), in short:
 - at most 32 levels (the message is level 1; a multipart part or an embedded message
   is one deeper): deeper entities pass untouched, their header block not read;
 - `mime_rewritten` = boundary parameters replaced + delimiter lines replaced + fields
-  of embedded header blocks removed or rewritten.
+  of embedded header blocks removed or rewritten + fields of part header blocks
+  removed.
 
 `rewrite()` models that line by line (the top-level header block only for its
 Content-Type: the caller checks the other top-level fields). It knows nothing of
@@ -46,9 +51,9 @@ from typing import Callable
 MAX_DEPTH = 32
 PREFIX = b"=_veil_"
 
-# A header scrubber for embedded header blocks: the block's fields (raw bytes, folding
-# and line ends included) in, the fields that stay (rewritten where needed) and the
-# number of fields removed or rewritten out.
+# A header scrubber for embedded header blocks (or a part's own header block): the
+# block's fields (raw bytes, folding and line ends included) in, the fields that stay
+# (rewritten where needed) and the number of fields removed or rewritten out.
 HeaderScrubber = Callable[[list[bytes]], tuple[list[bytes], int]]
 
 
@@ -267,6 +272,7 @@ class Expected:
     delimiters: int = 0                  # delimiter lines replaced
     parameters: int = 0                  # boundary parameters replaced
     scrubbed_fields: int = 0             # fields of embedded header blocks removed or rewritten
+    part_fields: int = 0                 # fields of part header blocks removed
 
     @property
     def content_type(self) -> list[bytes]:
@@ -278,10 +284,12 @@ class Expected:
 
 
 def rewrite(data: bytes, key: bytes, scrub: HeaderScrubber | None = None,
-            max_depth: int = MAX_DEPTH) -> Expected:
+            max_depth: int = MAX_DEPTH, part_scrub: HeaderScrubber | None = None) -> Expected:
     """The message as Veil's MIME walker should leave it (top-level fields other than
     Content-Type as they were). `scrub` scrubs embedded header blocks; None: embedded
-    messages pass as they are, boundaries included (`embedded_messages = false`)."""
+    messages pass as they are, boundaries included (`embedded_messages = false`).
+    `part_scrub` scrubs the own header blocks of MIME parts; None: they keep every
+    field."""
     top_fields, separator, body = split_top(data)
     result = Expected([], separator, b"", 0, False)
     stack: list[_Active] = []
@@ -330,6 +338,9 @@ def rewrite(data: bytes, key: bytes, scrub: HeaderScrubber | None = None,
         if kind in ("message", "headers"):
             fields, n = scrub(fields)
             result.scrubbed_fields += n
+        elif part_scrub is not None:
+            fields, n = part_scrub(fields)
+            result.part_fields += n
         out.extend(boundary_fields(fields))
         return ("body",) if kind == "headers" else after_header(fields, depth, default)
 
@@ -394,7 +405,7 @@ def rewrite(data: bytes, key: bytes, scrub: HeaderScrubber | None = None,
     if mode[0] == "header" and pending:
         finish_header(pending, mode)
     result.body = b"".join(out)
-    result.count = result.parameters + result.delimiters + result.scrubbed_fields
+    result.count = result.parameters + result.delimiters + result.scrubbed_fields + result.part_fields
     return result
 
 
@@ -413,7 +424,8 @@ def check_same_but_boundaries(output: bytes, original: bytes, boundaries: dict[b
     that differs is the same once its new boundaries are mapped back (delimiter lines,
     plain quoted parameters) or once the boundary parameter's value is blanked out
     (a value that was a token, had quoted pairs or trailing spaces). For messages
-    without embedded header blocks to scrub: nothing lost, nothing else changed."""
+    without embedded or part header fields to scrub: nothing lost, nothing else
+    changed."""
     out_lines, in_lines = lines_of(output), lines_of(original)
     assert len(out_lines) == len(in_lines), f"{len(out_lines)} lines, expected {len(in_lines)}"
     for number, (got, was) in enumerate(zip(out_lines, in_lines), 1):
@@ -431,8 +443,10 @@ def tree(data: bytes | email.message.Message, compare_headers: bool = False):
     """A nested description of the MIME tree: content type, parameters other than the
     boundary, preamble, epilogue, children or the decoded payload (but for
     text/rfc822-headers, which Python reads as text and Veil scrubs). With
-    compare_headers, the part's fields other than Content-Type too (MIME part headers
-    pass unchanged; the top level and embedded messages are scrubbed, so they don't)."""
+    compare_headers, the part's fields other than Content-Type too (the top level and
+    embedded messages are scrubbed, so they are not compared; MIME part headers lose
+    only fields other than Content-*, which the messages compared this way have none
+    of)."""
     msg = email.message_from_bytes(data, policy=email.policy.compat32) if isinstance(data, bytes) else data
     params = [(k.lower(), v) for k, v in (msg.get_params() or [])[1:] if k.lower() != "boundary"]
     node = {"type": msg.get_content_type(), "params": params}

@@ -1,7 +1,8 @@
 """The MIME walker (issue 7) through the real binary: boundaries replaced by keyed
 hashes in Content-Type fields and delimiter lines, header blocks of attached messages
-scrubbed, everything else byte for byte, malformed and deep structures passed without
-losing a byte.
+and (issue 12) of MIME parts scrubbed, everything else byte for byte, malformed and
+deep structures passed without losing a byte. Tests about what the walker reads run
+in both scrub modes (allowlist, the default, and the exchange denylist).
 
 mime_expect.rewrite() computes the expected body independently (the contract is in
 its docstring); test_expected_rewrite_model checks that model against Python's email
@@ -23,9 +24,9 @@ import pytest
 
 import mime_expect
 from harness import queue_id, wait_until
-from mime_expect import check_same_but_boundaries, tree
+from mime_expect import check_same_but_boundaries, shape, tree
 from sink import Sink
-from test_scrub import (CORPUS, HELO, RECIPIENT, SCRUB, SENDER, daemon_log, eml, expected_mime, leaked,
+from test_scrub import (CORPUS, HELO, MODES, RECIPIENT, SCRUB, SENDER, daemon_log, eml, expected_mime, leaked,
                         mapped_id, named, scrub_key, secrets_of, send_file, split_message, transmitted)
 
 NEW_BOUNDARY_RE = re.compile(rb'boundary="=_veil_[a-z2-7]{32}"')
@@ -72,11 +73,12 @@ def accepted(veil, qid: str) -> dict:
 
 
 def check_spooled(veil, qid: str, sent: bytes, embedded: bool = True,
-                  skipped: bool | None = False) -> tuple[mime_expect.Expected, bytes]:
-    """The spooled body and top-level Content-Type are what the contract says, and
-    the accepted line counts them; returns (expected, spooled message)."""
+                  skipped: bool | None = False, scrub: dict = SCRUB) -> tuple[mime_expect.Expected, bytes]:
+    """The spooled body and top-level Content-Type are what the contract says (under
+    the rules of `scrub`, the daemon's scrub= override), and the accepted line counts
+    them; returns (expected, spooled message)."""
     got = veil.spool_bytes(qid)
-    want = expected_mime(sent, scrub_key(veil), embedded)
+    want = expected_mime(sent, scrub_key(veil), embedded, scrub=scrub)
     fields, body = split_message(got)
     assert [f.raw for f in named(fields, "content-type")] == want.content_type
     assert body == want.body, "body differs from the expected MIME rewrite\n" + first_difference(body, want.body)
@@ -113,9 +115,9 @@ def sink(tmp_path):
     s.stop()
 
 
-def routed(make_veil, sink, **overrides):
+def routed(make_veil, sink, scrub=SCRUB, **overrides):
     return make_veil(delivery={"mode": "mx", "smarthost": None, "retry": ["1s"]},
-                     routes=[{"domain": RECIPIENT.split("@")[1], "route": sink.route}], scrub=SCRUB, **overrides)
+                     routes=[{"domain": RECIPIENT.split("@")[1], "route": sink.route}], scrub=scrub, **overrides)
 
 
 def delivered_message(dump: bytes) -> bytes:
@@ -343,6 +345,52 @@ def nested_message(levels: int = 40) -> bytes:
     return mime_message(b'Content-Type: multipart/mixed; boundary="lvl01"', body, subject="deep")
 
 
+def part_headers_message() -> bytes:
+    """Parts whose own header blocks carry more than Content-*: a signature tool's
+    stamp, an in-house workflow field, a webmail attachment id, an Exchange stamp on
+    the part of an attached message; an inline image whose Content-ID the HTML
+    names; an attached message with its own internal header block."""
+    return mime_message(b'Content-Type: multipart/mixed;\r\n\tboundary="_004_partsEXCH01corpinternal_"', crlf("""\
+--_004_partsEXCH01corpinternal_
+Content-Type: multipart/alternative;
+\tboundary="_000_partsEXCH01corpinternal_"
+X-MS-Exchange-Organization-AuthSource: EXCH01.corp.internal
+
+--_000_partsEXCH01corpinternal_
+Content-Type: text/plain; charset="us-ascii"
+Content-Transfer-Encoding: quoted-printable
+X-Exclaimer-MD-Config: 8c10826d-4052-4c5c-a3b7-4e7d5c9e2f11
+
+The chart is below.
+--_000_partsEXCH01corpinternal_
+content-type : text/html; charset="us-ascii"
+X-Contoso-Workflow-Server: APP07.corp.example
+Content-Transfer-Encoding: quoted-printable
+
+<p>The chart is below.</p><img src=3D"cid:image001.png@01DA1B2C.3D4E5F60">
+--_000_partsEXCH01corpinternal_--
+
+--_004_partsEXCH01corpinternal_
+Content-Type: image/png; name="image001.png"
+Content-Description: image001.png
+Content-Disposition: inline; filename="image001.png"; size=8
+Content-ID: <image001.png@01DA1B2C.3D4E5F60>
+X-Attachment-Id: f_lp0x1abc0
+Content-Transfer-Encoding: base64
+
+iVBORw0KGgo=
+--_004_partsEXCH01corpinternal_
+Content-Type: message/rfc822
+X-MS-Exchange-Organization-OriginalClientIPAddress: 10.20.31.7
+Content-Disposition: attachment
+
+""") + EMBEDDED_HEADER + b"X-Contoso-Workflow-Server: APP07.corp.example\r\n" + crlf("""\
+
+attached body
+--_004_partsEXCH01corpinternal_--
+"""), subject="part headers")
+
+
 # --------------------------------------------------------------------------------------
 # The model, without a daemon
 # --------------------------------------------------------------------------------------
@@ -358,6 +406,10 @@ def test_expected_rewrite_model():
             assert tree(want.message) == tree(data), path.name   # Python's header block early
         if not want.scrubbed_fields:
             check_same_but_boundaries(want.message, data, want.boundaries)
+        # The corpus's part header blocks hold only Content-*: the modes differ at
+        # most in attached header blocks, which hold nothing outside both lists.
+        assert want.part_fields == 0, path.name
+        assert expected_mime(data, key, scrub=MODES["allowlist"]).body == want.body, path.name
     assert expected_mime(transmitted(eml(EXCHANGE[0]).read_bytes()), key).count == 2 + 6
     # 09: 3 parameters, 9 delimiter lines, and in the attached header block 13
     # fields removed (2 Received, Thread-*, Accept-Language, X-MS-*, X-Originating-IP)
@@ -372,10 +424,25 @@ def test_expected_rewrite_model():
     deep = expected_mime(nested_message(), key)
     assert deep.skipped and (deep.parameters, deep.delimiters) == (32, 65)
     assert tree(deep.message) == tree(nested_message())
-    for message, scrubbed in ((encoded_parts_message(), 0), (digest_message(), 8), (report_message(), 4)):
+    for message, scrubbed in ((digest_message(), 8), (report_message(), 4)):
         want = expected_mime(message, key)
         assert want.scrubbed_fields == scrubbed
         assert tree(want.message) == tree(message)
+    # Part header blocks (issue 12), counted by hand. Allowlist: X-MS-Exchange-*,
+    # X-Exclaimer-*, X-Contoso-*, X-Attachment-Id, X-MS-Exchange-* out of 5 part
+    # blocks; the attached block loses Received, X-MS-Exchange-*, X-Originating-IP,
+    # X-Contoso-* and has its Message-ID mapped. Denylist: the in-house X-Contoso-*
+    # and X-Attachment-Id stay. Both: the Content-ID of a part is not mapped.
+    parts = part_headers_message()
+    for mode, part_fields, scrubbed in (("allowlist", 5, 5), ("denylist", 3, 4)):
+        want = expected_mime(parts, key, scrub=MODES[mode])
+        assert (want.part_fields, want.scrubbed_fields, want.parameters, want.delimiters) == \
+            (part_fields, scrubbed, 2, 7), mode
+        assert want.count == 2 + 7 + part_fields + scrubbed
+        assert b"Content-ID: <image001.png@01DA1B2C.3D4E5F60>\r\n" in want.body
+        assert b"content-type : text/html" in want.body
+        assert (b"X-Contoso-Workflow-Server" in want.body) == (mode == "denylist")
+        assert shape(tree(want.message)) == shape(tree(parts))
     nine_off = expected_mime(transmitted(eml(EXCHANGE[1]).read_bytes()), key, embedded=False)
     assert (nine_off.count, nine_off.scrubbed_fields) == (8, 0)
     check_same_but_boundaries(nine_off.message, transmitted(eml(EXCHANGE[1]).read_bytes()), nine_off.boundaries)
@@ -419,17 +486,18 @@ def test_boundary_is_replaced_by_a_keyed_hash(veil):
     assert accepted(veil, plain)["mime_rewritten"] == "0"
 
 
-@pytest.mark.veil(scrub=SCRUB)
-def test_exchange_corpus_keeps_the_mime_tree(veil):
+@pytest.mark.parametrize("mode", MODES)
+def test_exchange_corpus_keeps_the_mime_tree(make_veil, mode):
     """08 (mixed > alternative + base64 attachment) and 09 (a forwarded internal
     message): Python sees the same tree in the spool as in the input, every
     boundary is `=_veil_` + the keyed hash of the old one, no old boundary and no
     internal name is left anywhere, nor in the log."""
+    veil = make_veil(scrub=MODES[mode])
     key = scrub_key(veil)
     for stem in EXCHANGE:
         sent = transmitted(eml(stem).read_bytes())
         qid = send_file(veil, eml(stem))
-        want, got = check_spooled(veil, qid, sent)
+        want, got = check_spooled(veil, qid, sent, scrub=MODES[mode])
         assert tree(got) == tree(sent), stem
         assert len(want.boundaries) == (2 if stem.startswith("08") else 3)
         for old, new in want.boundaries.items():
@@ -460,13 +528,14 @@ def embedded_part(message: bytes, outer: bytes) -> tuple[bytes, bytes]:
     return header + b"\r\n\r\n", attached
 
 
-@pytest.mark.veil(scrub=SCRUB)
-def test_attached_message_header_block_is_scrubbed(veil):
+@pytest.mark.parametrize("mode", MODES)
+def test_attached_message_header_block_is_scrubbed(make_veil, mode):
     """09's message/rfc822 part: its Received chain, X-MS-Exchange-*, X-Originating-IP,
     Thread-*, Accept-Language are gone; its Message-ID is mapped; In-Reply-To and
     References map the ids of the attached message's own organization (ad.contoso.com,
     which is not the outer message's) and keep Fabrikam's; nothing is added (no trace
     field, Date or Message-ID of Veil's); the rest keeps its bytes and order."""
+    veil = make_veil(scrub=MODES[mode])
     path = eml(EXCHANGE[1])
     sent = transmitted(path.read_bytes())
     qid = send_file(veil, path)
@@ -475,7 +544,7 @@ def test_attached_message_header_block_is_scrubbed(veil):
     outer = b"_004_2d9c4b7a1e3f4a6b8c0d2e4f6a8b0c1dEXCH01corpinternal_"
     in_part, in_attached = embedded_part(sent, outer)
     out_part, out_attached = embedded_part(got, keyed_boundary(key, outer))
-    assert out_part == in_part, "the MIME part's own header block is not scrubbed"
+    assert out_part == in_part, "the MIME part's own header block (Content-* only) changed"
     in_fields, in_body = split_message(in_attached)
     out_fields, out_body = split_message(out_attached)
 
@@ -503,13 +572,14 @@ def test_attached_message_header_block_is_scrubbed(veil):
     assert tree(got) == tree(sent)
 
 
-@pytest.mark.veil(scrub=SCRUB)
-def test_attached_message_with_obsolete_field_spacing_is_scrubbed(veil):
+@pytest.mark.parametrize("mode", MODES)
+def test_attached_message_with_obsolete_field_spacing_is_scrubbed(make_veil, mode):
     """06 (a scanner relay: `received :`, `Received<TAB>:`, `Subject :`) forwarded as
     an attachment. The top level reads the obsolete spacing (RFC 5322 4.5.3), so the
     attached header block must too: a block cut short at `received :` would pass the
     rest of the internal Received chain and the X-MS-Exchange-* fields as body text.
     (No tree comparison: Python's parser itself stops the header block there.)"""
+    veil = make_veil(scrub=MODES[mode])
     inner = eml("06-scanner-relay").read_bytes()
     message = mime_message(b'Content-Type: multipart/mixed; boundary="fwd-06"', crlf("""\
 --fwd-06
@@ -521,7 +591,7 @@ Content-Type: message/rfc822
 
 """) + inner + b"--fwd-06--\r\n", subject="forwarded scan")
     qid = send(veil, message)
-    want, got = check_spooled(veil, qid, message)
+    want, got = check_spooled(veil, qid, message, scrub=MODES[mode])
     # Removed: 3 Received, X-MimeOLE, User-Agent, 2 X-Source-*, 5 X-MS-Exchange-*;
     # rewritten: Message-Id.
     assert want.scrubbed_fields == 13
@@ -550,91 +620,28 @@ def test_embedded_messages_false_leaves_attached_messages_alone(veil):
     assert tree(got) == tree(sent)
 
 
-def encoded_parts_message() -> bytes:
-    hidden = crlf("""\
-Received: from MBX02.ad.contoso.com (10.1.4.22) by EXCH01.corp.internal
- (192.168.10.21) with Microsoft SMTP Server id 15.2.1258.12
-From: Dave Novak <dave.novak@contoso.com>
-Subject: encoded
-Message-ID: <0e1d2c3b4a5f46e7d8c9b0a1f2e3d4c5@MBX02.ad.contoso.com>
-Content-Type: multipart/alternative; boundary="b64-inner"
-
---b64-inner
-Content-Type: text/plain
-
-inside a base64 message
---b64-inner--
-""")
-    tnef = b"\x78\x9f\x3e\x22\x01\x00\x01\x06\x90\x08\x00" + b"/O=CONTOSO/OU=EXCHANGE ADMINISTRATIVE GROUP" \
-        + b"\x00EXCH01.corp.internal\x00" + bytes(range(256))
-    return mime_message(b'Content-Type: multipart/mixed; boundary="enc-1"', crlf("""\
---enc-1
-Content-Type: text/plain
-
-Three attachments that Veil does not open.
---enc-1
-Content-Type: message/rfc822
-Content-Transfer-Encoding: base64
-
-""") + base64.encodebytes(hidden).replace(b"\n", b"\r\n") + crlf("""\
---enc-1
-Content-Type: message/rfc822
-Content-Transfer-Encoding: quoted-printable
-
-Received: from MBX02.ad.contoso.com (10.1.4.22) by EXCH01.corp.internal=
- (192.168.10.21)
-From: Dave Novak <dave.novak@contoso.com>
-Message-ID: <1f2e3d4c5b6a47f8e9d0c1b2a3f4e5d6@MBX02.ad.contoso.com>
-Content-Type: multipart/alternative; boundary=3D"qp-inner"
-
---qp-inner
-Content-Type: text/plain
-
-inside a quoted-printable message
---qp-inner--
---enc-1
-Content-Type: application/ms-tnef; name="winmail.dat"
-Content-Disposition: attachment; filename="winmail.dat"
-Content-Transfer-Encoding: base64
-
-""") + base64.encodebytes(tnef).replace(b"\n", b"\r\n") + b"--enc-1--\r\n", subject="encoded parts")
-
-
-@pytest.mark.veil(scrub=SCRUB)
-def test_encoded_message_and_tnef_pass_untouched(veil):
-    """A base64 or quoted-printable message/rfc822 part and a winmail.dat are not
-    opened: their bytes pass as they are (the quoted-printable one's delimiter-like
-    lines included); only the enclosing boundary changes."""
-    message = encoded_parts_message()
-    qid = send(veil, message)
-    want, got = check_spooled(veil, qid, message)
-    assert list(want.boundaries) == [b"enc-1"] and want.count == 1 + 5
-    new = keyed_boundary(scrub_key(veil), b"enc-1")
-    in_parts = body_of(message).split(b"--enc-1")
-    out_parts = body_of(got).split(b"--" + new)
-    assert len(out_parts) == len(in_parts) == 6
-    assert out_parts[2:5] == in_parts[2:5]
-    assert b"--qp-inner\r\n" in got and b"Received: from MBX02.ad.contoso.com" in got
-    assert tree(got) == tree(message)
-
-
 SIGNED_PART = crlf("""\
 Content-Type: multipart/alternative;
 \tboundary="_000_5a6b7c8dEXCH01corpinternal_"
+X-MS-Exchange-Organization-AuthSource: EXCH01.corp.internal
 
 --_000_5a6b7c8dEXCH01corpinternal_
 Content-Type: text/plain; charset="us-ascii"
+X-Mailer: Microsoft Outlook 16.0
 
 Signed text.
 --_000_5a6b7c8dEXCH01corpinternal_--
 """)
 
 
-@pytest.mark.veil(scrub=SCRUB)
-def test_signed_parts_are_left_intact(veil):
+@pytest.mark.parametrize("mode", MODES)
+def test_signed_parts_are_left_intact(make_veil, mode):
     """S/MIME (RFC 1847): the signature covers the first part byte for byte, so it
-    passes as it is (its own boundaries included); the multipart/signed boundary,
-    outside the signed data, is replaced, and the log says parts were left alone."""
+    passes as it is (its own boundaries and its header fields that neither mode lets
+    out elsewhere included); the multipart/signed boundary, outside the signed data,
+    is replaced, and the log says parts were left alone. (test_allowlist verifies a
+    real signature after Veil.)"""
+    veil = make_veil(scrub=MODES[mode])
     message = mime_message(
         b'Content-Type: multipart/signed; protocol="application/pkcs7-signature";\r\n'
         b'\tmicalg=sha-256; boundary="----=_NextPart_000_0001_01DA1B2C.3D4E5F60"',
@@ -648,7 +655,7 @@ MIAGCSqGSIb3DQEHAqCAMIACAQExDzANBglghkgBZQMEAgEFADCABgkqhkiG9w0BBwEAAKCCA
 ------=_NextPart_000_0001_01DA1B2C.3D4E5F60--
 """), subject="signed")
     qid = send(veil, message)
-    want, got = check_spooled(veil, qid, message, skipped=True)
+    want, got = check_spooled(veil, qid, message, skipped=True, scrub=MODES[mode])
     new = keyed_boundary(scrub_key(veil), b"----=_NextPart_000_0001_01DA1B2C.3D4E5F60")
     parts = body_of(got).split(b"--" + new)
     assert len(parts) == 4 and parts[1] == b"\r\n" + SIGNED_PART + b"\r\n", parts[1]
@@ -700,16 +707,17 @@ Content-Type: text/rfc822-headers
 """), subject="report")
 
 
-@pytest.mark.veil(scrub=SCRUB)
-def test_digest_parts_and_rfc822_headers_are_scrubbed(veil):
+@pytest.mark.parametrize("mode", MODES)
+def test_digest_parts_and_rfc822_headers_are_scrubbed(make_veil, mode):
     """In a multipart/digest a part without Content-Type is a message (RFC 2046
     5.1.5): its header block is scrubbed like an explicit message/rfc822 one. A
     text/plain part of the digest and an untyped part of a multipart/mixed are text.
     A text/rfc822-headers part (a report's returned header block) is scrubbed too."""
+    veil = make_veil(scrub=MODES[mode])
     key = scrub_key(veil)
     digest = digest_message()
     qid = send(veil, digest)
-    want, got = check_spooled(veil, qid, digest)
+    want, got = check_spooled(veil, qid, digest, scrub=MODES[mode])
     # Two attached header blocks: Received, X-MS-Exchange-*, X-Originating-IP removed,
     # Message-ID rewritten: 4 fields each.
     assert want.scrubbed_fields == 8
@@ -722,25 +730,56 @@ def test_digest_parts_and_rfc822_headers_are_scrubbed(veil):
 
     report = report_message()
     qid = send(veil, report)
-    want, got = check_spooled(veil, qid, report)
+    want, got = check_spooled(veil, qid, report, scrub=MODES[mode])
     assert want.scrubbed_fields == 4
     assert b"Subject: Northwind figures\r\n" in got
     assert not leaked(EMBEDDED_SECRETS, got)
     assert tree(got) == tree(report)
 
 
-@pytest.mark.veil(scrub=SCRUB, limits={"bare_newline": "normalize"})
-def test_malformed_mime_loses_no_byte(veil):
+@pytest.mark.parametrize("mode", MODES)
+def test_part_header_blocks_are_scrubbed(make_veil, mode):
+    """Issue 12: a MIME part's own header block goes through the mode's rules too.
+    Allowlist: every part keeps only its Content-* fields (in any spelling), and the
+    attached message's block only allowlisted ones; denylist: the profile's fields go
+    from both, the in-house ones stay. A part's Content-ID is not mapped (the HTML's
+    cid: link must still find the image); mime_rewritten counts the removed fields."""
+    veil = make_veil(scrub=MODES[mode])
+    message = part_headers_message()
+    qid = send(veil, message)
+    want, got = check_spooled(veil, qid, message, scrub=MODES[mode])
+    body = body_of(got)
+    assert b"Content-ID: <image001.png@01DA1B2C.3D4E5F60>\r\n" in body
+    assert b'src=3D"cid:image001.png@01DA1B2C.3D4E5F60"' in body
+    assert b"content-type : text/html" in body and b"Content-Description: image001.png\r\n" in body
+    gone = ["X-MS-Exchange-", "EXCH01", "X-Exclaimer", "8c10826d", "10.20.31.7", "10.1.4.22", "MBX02"]
+    assert not leaked(gone, got), leaked(gone, got)
+    in_house = ["X-Contoso-Workflow-Server", "APP07", "X-Attachment-Id", "f_lp0x1abc0"]
+    if mode == "allowlist":
+        assert not leaked(in_house, got), leaked(in_house, got)
+        assert accepted(veil, qid)["mime_rewritten"] == str(2 + 7 + 5 + 5)
+    else:
+        assert body.count(b"X-Contoso-Workflow-Server: APP07.corp.example\r\n") == 2
+        assert b"X-Attachment-Id: f_lp0x1abc0\r\n" in body
+        assert accepted(veil, qid)["mime_rewritten"] == str(2 + 7 + 3 + 4)
+    assert shape(tree(got)) == shape(tree(message))
+    image = email.message_from_bytes(got).get_payload()[1]
+    assert image.get_payload(decode=True) == base64.b64decode(b"iVBORw0KGgo=")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_malformed_mime_loses_no_byte(make_veil, mode):
     """Each malformed case is accepted and spooled as the contract says: recognised
     delimiters rewritten, everything else byte for byte (mapping the new boundaries
     back gives the input), Python's parser sees the same tree. LF-only line ends
     reach the walker as CRLF (bare_newline = "normalize"), so the LF case checks the
     normalized text. All cases run on one daemon; every failure is reported."""
+    veil = make_veil(scrub=MODES[mode], limits={"bare_newline": "normalize"})
     failures = []
     for case in MALFORMED:
         try:
             qid = send(veil, case.message, bdat_split=case.bdat_split)
-            want, got = check_spooled(veil, qid, case.received, skipped=case.skipped)
+            want, got = check_spooled(veil, qid, case.received, skipped=case.skipped, scrub=MODES[mode])
             check_same_but_boundaries(body_of(got), body_of(case.received), want.boundaries)
             if case.tree:
                 assert tree(got) == tree(case.received), "the MIME tree changed"
@@ -829,12 +868,13 @@ Content-Transfer-Encoding: base64
     assert old.lower() not in got.lower()
 
 
-def test_delivered_copies_keep_the_tree(make_veil, sink):
+@pytest.mark.parametrize("mode", MODES)
+def test_delivered_copies_keep_the_tree(make_veil, sink, mode):
     """What the destination receives (smtp-sink's dump, LF line ends turned back into
     CRLF): for 08, 09 and every malformed case, the body is the expected rewrite and
     Python sees the input's tree; no old Exchange boundary or internal name arrives."""
     sink.start()
-    veil = routed(make_veil, sink, limits={"bare_newline": "normalize"})
+    veil = routed(make_veil, sink, scrub=MODES[mode], limits={"bare_newline": "normalize"})
     key = scrub_key(veil)
     # queue id -> (the text Veil received, compare trees, sent with BDAT, secrets)
     sent: dict[str, tuple[bytes, bool, bool, list[str]]] = {}
@@ -856,7 +896,7 @@ def test_delivered_copies_keep_the_tree(make_veil, sink):
         try:
             assert len(copies) == 1, f"{len(copies)} delivered copies"
             got = copies[0]
-            want = expected_mime(text, key)
+            want = expected_mime(text, key, scrub=MODES[mode])
             expected_body = want.body if want.body.endswith(b"\r\n") or not bdat else want.body + b"\r\n"
             assert body_of(got) == expected_body, first_difference(body_of(got), expected_body)
             assert [f.raw for f in named(split_message(got)[0], "content-type")] == want.content_type

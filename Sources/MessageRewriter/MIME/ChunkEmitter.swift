@@ -35,10 +35,16 @@ struct ChunkEmitter {
 
     /// New bytes before chunk offset `index` (everything before it passes).
     mutating func insert(_ bytes: [UInt8], at index: Int) {
+        passAll(upTo: index)
+        insert(bytes)
+    }
+
+    /// Everything before chunk offset `index` passes now, so that bytes inserted next
+    /// come after it.
+    mutating func passAll(upTo index: Int) {
         precondition(index >= passFrom, "bytes would pass twice")
         pass(upTo: index)
         passFrom = index
-        insert(bytes)
     }
 
     func finish(into buffers: inout [ByteBuffer]) {

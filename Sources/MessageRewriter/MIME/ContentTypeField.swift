@@ -16,6 +16,9 @@ struct ContentTypeField {
     /// parsers read it). Empty values are not boundaries.
     var boundaryParameters: [(range: Range<Int>, value: [UInt8])] = []
 
+    /// The `name` parameter (RFC 2046 §4.5.1, the file name Outlook writes), if any.
+    var name: [UInt8]?
+
     /// The boundary the multipart uses: the first parameter's (as parsers take it).
     var boundary: [UInt8]? { boundaryParameters.first?.value }
 
@@ -38,20 +41,14 @@ struct ContentTypeField {
                 mediaType = type.asciiLowercased() + [UInt8(ascii: "/")] + subtype.asciiLowercased()
             }
         }
-        while scanner.skipToParameter() {
-            scanner.skipSpaceAndComments()
-            let attribute = scanner.token().asciiLowercased()
-            scanner.skipSpaceAndComments()
-            guard scanner.take(UInt8(ascii: "=")) else { continue }
-            scanner.skipSpaceAndComments()
-            let start = scanner.index
-            let value = scanner.value()
-            guard attribute == Self.boundaryName, scanner.index > start else { continue }
+        while let (attribute, value, range) = scanner.nextParameter() {
+            if attribute == Self.nameName && name == nil { name = value }
+            guard attribute == Self.boundaryName, !range.isEmpty else { continue }
             let trimmed = Self.trimmed(value[...])
             // RFC 2046 allows 70 characters; a delimiter line must stay within what
             // the walker reads as one (MIMEWalker.maximumDelimiterLine).
             guard !trimmed.isEmpty, trimmed.count <= Self.maximumBoundaryLength else { continue }
-            boundaryParameters.append((start..<scanner.index, Array(trimmed)))
+            boundaryParameters.append((range, Array(trimmed)))
         }
     }
 
@@ -71,6 +68,14 @@ struct ContentTypeField {
     /// text/rfc822-headers (RFC 6522 §4) and message/global-headers (RFC 6533 §6):
     /// a header block alone.
     var isEmbeddedHeaderBlock: Bool { mediaType == Self.rfc822Headers || mediaType == Self.globalHeaders }
+
+    /// The header block at the start of an embedded message's or header block's
+    /// content, if this is one of those types.
+    var embeddedBlock: MIMEWalker.HeaderBlock? {
+        if isEmbeddedMessage { return .message }
+        if isEmbeddedHeaderBlock { return .headersOnly }
+        return nil
+    }
 
     /// How the parts of this multipart are read.
     var parts: Boundary.Parts {
@@ -98,7 +103,30 @@ struct ContentTypeField {
         return output
     }
 
+    /// The first value of parameter `attribute` (lower-case) in a structured field
+    /// such as Content-Disposition (RFC 2183: `disposition *(";" parameter)`).
+    static func parameter(_ attribute: [UInt8], in field: ArraySlice<UInt8>) -> [UInt8]? {
+        var scanner = Scanner(bytes: field, index: field.firstIndex(of: UInt8(ascii: ":")) ?? field.endIndex)
+        while let parameter = scanner.nextParameter() {
+            if parameter.attribute == attribute { return parameter.value }
+        }
+        return nil
+    }
+
+    /// The first token of a field's value, lower-cased (the value of
+    /// Content-Transfer-Encoding, RFC 2045 §6.1).
+    static func fieldValueToken(_ field: ArraySlice<UInt8>) -> [UInt8] {
+        var scanner = Scanner(bytes: field, index: field.firstIndex(of: UInt8(ascii: ":")).map { $0 + 1 } ?? field.endIndex)
+        scanner.skipSpaceAndComments()
+        return scanner.token().asciiLowercased()
+    }
+
+    var isCalendar: Bool { mediaType == Self.calendar || mediaType == Self.ics }
+
     private static let boundaryName = Array("boundary".utf8)
+    private static let nameName = Array("name".utf8)
+    private static let calendar = Array("text/calendar".utf8)
+    private static let ics = Array("application/ics".utf8)
     private static let multipart = Array("multipart/".utf8)
     private static let digest = Array("multipart/digest".utf8)
     private static let signed = Array("multipart/signed".utf8)
@@ -109,21 +137,6 @@ struct ContentTypeField {
     private static let rfc822Headers = Array("text/rfc822-headers".utf8)
 }
 
-/// The value of a Content-Transfer-Encoding field (RFC 2045 §6.1), lower-cased.
-enum TransferEncoding {
-    /// 7bit, 8bit and binary (RFC 2045 §6.2): the bytes are the content, so an
-    /// embedded message can be read as it passes. A missing field means 7bit.
-    static func isIdentity(field: ArraySlice<UInt8>?) -> Bool {
-        guard let field else { return true }
-        var scanner = Scanner(bytes: field, index: field.firstIndex(of: UInt8(ascii: ":")).map { $0 + 1 } ?? field.endIndex)
-        scanner.skipSpaceAndComments()
-        let value = scanner.token().asciiLowercased()
-        return value.isEmpty || identity.contains(value)
-    }
-
-    private static let identity = ["7bit", "8bit", "binary"].map { Array($0.utf8) }
-}
-
 /// Reads the tokens of a structured MIME field from its raw bytes (RFC 2045 §5.1,
 /// RFC 5322 §3.2.2 comments and folding white space).
 private struct Scanner {
@@ -132,7 +145,11 @@ private struct Scanner {
 
     /// RFC 2045 tspecials, plus space and controls: what ends a token.
     static func endsToken(_ byte: UInt8) -> Bool {
-        byte <= 32 || byte == 127 || "()<>@,;:\\\"/[]?=".utf8.contains(byte)
+        tokenEnds[Int(byte)]
+    }
+
+    private static let tokenEnds: [Bool] = (0...255).map { byte in
+        byte <= 32 || byte == 127 || "()<>@,;:\\\"/[]?=".utf8.contains(UInt8(byte))
     }
 
     mutating func skipSpaceAndComments() {
@@ -194,6 +211,22 @@ private struct Scanner {
             }
         }
         return value
+    }
+
+    /// The next `attribute=value` parameter after a `;`: the attribute lower-cased,
+    /// the value read by ``value()`` and where it stood (with its quotes).
+    mutating func nextParameter() -> (attribute: [UInt8], value: [UInt8], range: Range<Int>)? {
+        while skipToParameter() {
+            skipSpaceAndComments()
+            let attribute = token().asciiLowercased()
+            skipSpaceAndComments()
+            guard take(UInt8(ascii: "=")) else { continue }
+            skipSpaceAndComments()
+            let start = index
+            let value = value()
+            return (attribute, value, start..<index)
+        }
+        return nil
     }
 
     /// Moves past the next `;` outside quoted strings and comments; false at the end.

@@ -6,20 +6,24 @@ import NIOCore
 /// Follows the MIME structure of a message body as it streams past (RFC 2045,
 /// RFC 2046 §5.1) and rewrites what names the internal network inside it:
 /// every boundary (in the Content-Type fields of the parts and on every delimiter
-/// line) and the header blocks of embedded messages (message/rfc822 and
-/// message/global in an identity encoding, RFC 2046 §5.2.1, RFC 6532 §3.5; and
-/// text/rfc822-headers, RFC 6522 §4).
+/// line), the header blocks of parts and of embedded messages (message/rfc822 and
+/// message/global, RFC 2046 §5.2.1, RFC 6532 §3.5; text/rfc822-headers, RFC 6522
+/// §4), and the content of some leaf parts (see MIMEWalker+LeafContent.swift):
+/// TNEF is refused or removed, calendar PRODIDs replaced, attached messages sent
+/// base64 or quoted-printable decoded, scrubbed and encoded again.
 ///
 /// Bounded: it holds the stack of active boundaries, the header block of the part
-/// being read (at most `maximumHeaderSize`) and at most one line that may be a
-/// delimiter (`maximumDelimiterLine`). Everything else passes as slices of the
-/// input, byte for byte. The output is the same for every split of the input.
+/// being read (at most `maximumHeaderSize`), at most one line that may be a
+/// delimiter (`maximumDelimiterLine`) and the first bytes of a leaf part
+/// (``TNEFSniffer/lookahead``); an encoded attached message has a walker of its
+/// own, one level deeper. Everything else passes as slices of the input, byte for
+/// byte. The output is the same for every split of the input.
 ///
 /// Malformed structure is followed the way MIME parsers follow it (a delimiter of
 /// an enclosing multipart ends the inner one, a header line that is not one ends
 /// the part's header block) and never loses bytes: what the walker cannot read
 /// passes untouched.
-struct MIMEWalker {
+struct MIMEWalker: Sendable {
     /// Parts nested deeper than this (the message itself is level 1) pass untouched.
     static let maximumDepth = 32
     /// RFC 2046 boundaries have at most 70 characters; a line starting with `--`
@@ -45,9 +49,12 @@ struct MIMEWalker {
     }
 
     let configuration: ScrubConfiguration
-    /// Boundary parameters, delimiter lines and embedded header fields rewritten.
-    private(set) var rewrites = 0
+    /// Boundary parameters, delimiter lines, header fields of parts and embedded
+    /// messages, and calendar PRODIDs rewritten.
+    var rewrites = 0
     private(set) var skipped: Skipped?
+    /// TNEF parts removed (`tnef = "remove"`).
+    var tnefRemoved = 0
 
     private enum Mode {
         /// Body text: a preamble, a part's content, an epilogue.
@@ -57,7 +64,7 @@ struct MIMEWalker {
         case header(HeaderBlock, depth: Int)
     }
 
-    private enum HeaderBlock {
+    enum HeaderBlock {
         case part(inDigest: Bool)
         case message
         case headersOnly
@@ -72,30 +79,45 @@ struct MIMEWalker {
     /// text a line starting with `-` that may be a delimiter.
     private var heldLine: [UInt8] = []
     private var atLineStart = true
+    /// The rewritten delimiter line that opened the part whose header block is
+    /// being read: written with the header block, or dropped with the part.
+    private var pendingDelimiter: [UInt8] = []
+    /// What happens to the content of the leaf part being read.
+    var leaf = LeafContent.pass
 
     init(configuration: ScrubConfiguration) {
         self.configuration = configuration
     }
 
-    /// Starts with the body of the message, whose header block said `contentType`
-    /// (nil: none, text/plain) and `transferEncoding`.
-    mutating func start(contentType: ContentTypeField?, transferEncoding: ArraySlice<UInt8>?) {
-        enter(contentType: contentType, transferEncoding: transferEncoding, depth: 1)
+    /// A walker for an attached message (or header block) that arrives encoded, at
+    /// nesting level `depth`: it starts with the header block.
+    init(configuration: ScrubConfiguration, embedded block: HeaderBlock, depth: Int) {
+        self.configuration = configuration
+        mode = .header(block, depth: depth)
+    }
+
+    /// Starts with the body of the message, whose header block said `entity`.
+    mutating func start(_ entity: EntityHeader) throws(MessageRejection) {
+        var emitter = ChunkEmitter(chunk: ByteBuffer())
+        try enter(entity, depth: 1, inPart: false, written: [], &emitter)
+        var output: [ByteBuffer] = []
+        emitter.finish(into: &output)
+        precondition(output.isEmpty, "the message's own header block is written by the rewriter")
     }
 
     /// Appends the rewritten form of `chunk` to `output`.
-    mutating func process(_ chunk: ByteBuffer, into output: inout [ByteBuffer]) {
-        if boundaries.isEmpty, case .body = mode, heldLine.isEmpty {
+    mutating func process(_ chunk: ByteBuffer, into output: inout [ByteBuffer]) throws(MessageRejection) {
+        if boundaries.isEmpty, case .body = mode, case .pass = leaf, heldLine.isEmpty {
             output.append(chunk)
             return
         }
         var emitter = ChunkEmitter(chunk: chunk)
-        chunk.withUnsafeReadableBytes { bytes in
+        try chunk.withUnsafeReadableBytes { bytes throws(MessageRejection) in
             var offset = 0
             while offset < bytes.count {
                 switch mode {
-                case .body: offset = body(bytes, from: offset, &emitter)
-                case .header(let block, let depth): offset = readHeader(bytes, from: offset, block: block, depth: depth, &emitter)
+                case .body: offset = try body(bytes, from: offset, &emitter)
+                case .header(let block, let depth): offset = try readHeader(bytes, from: offset, block: block, depth: depth, &emitter)
                 }
             }
         }
@@ -103,38 +125,42 @@ struct MIMEWalker {
     }
 
     /// Ends the message: a held line (the last one, without a line end) is read
-    /// like any other, an unfinished header block is written out.
-    mutating func finish(into output: inout [ByteBuffer]) {
+    /// like any other, an unfinished header block is written out, the last leaf
+    /// part ends.
+    mutating func finish(into output: inout [ByteBuffer]) throws(MessageRejection) {
         var emitter = ChunkEmitter(chunk: ByteBuffer())
         let line = heldLine
         heldLine = []
         if !line.isEmpty {
             switch mode {
-            case .body: bodyLine(line, &emitter)
-            case .header(let block, let depth): headerLine(line, block: block, depth: depth, &emitter)
+            case .body: try bodyLine(line, &emitter)
+            case .header(let block, let depth): try headerLine(line, block: block, depth: depth, &emitter)
             }
         }
         if case .header(let block, let depth) = mode {
-            endHeader(block: block, depth: depth, &emitter)
+            try endHeader(block: block, depth: depth, &emitter)
         }
+        try finishLeaf(&emitter)
         emitter.finish(into: &output)
     }
 
     // MARK: Body text
 
     /// Scans body text from `start`: lines that start with `--` are compared with the
-    /// active boundaries, the rest passes. Returns where it stopped (the end of the
-    /// chunk, or the start of a part's header block).
-    private mutating func body(_ bytes: UnsafeRawBufferPointer, from index: Int, _ emitter: inout ChunkEmitter) -> Int {
+    /// active boundaries, the rest is content. Returns where it stopped (the end of
+    /// the chunk, or the start of a part's header block).
+    private mutating func body(_ bytes: UnsafeRawBufferPointer, from index: Int, _ emitter: inout ChunkEmitter) throws(MessageRejection) -> Int {
         if !heldLine.isEmpty {
             let lineEnd = Self.lineEnd(bytes, from: index)
             let stop = lineEnd ?? bytes.count
             guard heldLine.count + (stop - index) <= Self.maximumDelimiterLine else {
-                // Too long for a delimiter: what was held passes, and so does the rest.
-                emitter.insert(heldLine, at: index)
+                // Too long for a delimiter: what was held is content, and so is the rest.
+                let line = heldLine
                 heldLine = []
                 atLineStart = false
-                return scan(bytes, from: index, &emitter)
+                emitter.passAll(upTo: index)
+                try content(line, &emitter)
+                return try scan(bytes, from: index, &emitter)
             }
             heldLine += UnsafeRawBufferPointer(rebasing: bytes[index..<stop])
             emitter.hold(index..<stop)
@@ -142,15 +168,19 @@ struct MIMEWalker {
             let line = heldLine
             heldLine = []
             atLineStart = true
-            bodyLine(line, &emitter)
+            try bodyLine(line, &emitter)
             return stop
         }
-        return scan(bytes, from: index, &emitter)
+        return try scan(bytes, from: index, &emitter)
     }
 
     /// The body scan proper, with no held line.
-    private mutating func scan(_ bytes: UnsafeRawBufferPointer, from start: Int, _ emitter: inout ChunkEmitter) -> Int {
-        guard !boundaries.isEmpty else { return bytes.count }
+    private mutating func scan(_ bytes: UnsafeRawBufferPointer, from start: Int, _ emitter: inout ChunkEmitter) throws(MessageRejection) -> Int {
+        guard !boundaries.isEmpty else {
+            try content(bytes, start..<bytes.count, &emitter)
+            return bytes.count
+        }
+        var contentStart = start
         var index = start
         while index < bytes.count {
             if atLineStart && bytes[index] == UInt8(ascii: "-")
@@ -158,16 +188,19 @@ struct MIMEWalker {
                 if let lineEnd = Self.lineEnd(bytes, from: index) {
                     let line = UnsafeRawBufferPointer(rebasing: bytes[index..<lineEnd])
                     if let delimiter = Delimiter.match(line, in: boundaries) {
-                        emitter.replace(index..<lineEnd, with: rewritten(line, delimiter))
+                        try content(bytes, contentStart..<index, &emitter)
+                        emitter.hold(index..<lineEnd)
                         atLineStart = true
-                        apply(delimiter)
+                        try delimiterLine(rewritten(line, delimiter), delimiter, &emitter)
                         if case .header = mode { return lineEnd }
-                        if boundaries.isEmpty { return bytes.count }
+                        contentStart = lineEnd
+                        if boundaries.isEmpty { break }
                     }
                     index = lineEnd
                     continue
                 }
                 if bytes.count - index <= Self.maximumDelimiterLine {
+                    try content(bytes, contentStart..<index, &emitter)
                     heldLine = Array(UnsafeRawBufferPointer(rebasing: bytes[index...]))
                     emitter.hold(index..<bytes.count)
                     return bytes.count
@@ -185,26 +218,26 @@ struct MIMEWalker {
             if bytes[bytes.count - 1] == UInt8(ascii: "\n") {
                 atLineStart = true
             } else if rest >= 2 && bytes[bytes.count - 2] == UInt8(ascii: "\n") && bytes[bytes.count - 1] == UInt8(ascii: "-") {
+                try content(bytes, contentStart..<(bytes.count - 1), &emitter)
                 heldLine = [UInt8(ascii: "-")]
                 emitter.hold((bytes.count - 1)..<bytes.count)
+                return bytes.count
             } else {
                 atLineStart = false
             }
-            return bytes.count
+            break
         }
-        return index
+        try content(bytes, contentStart..<bytes.count, &emitter)
+        return bytes.count
     }
 
     /// A complete line that was held back: a delimiter is rewritten, anything else
-    /// passes as it was.
-    private mutating func bodyLine(_ line: [UInt8], _ emitter: inout ChunkEmitter) {
-        line.withUnsafeBytes { line in
-            if let delimiter = Delimiter.match(line, in: boundaries) {
-                emitter.insert(rewritten(line, delimiter))
-                apply(delimiter)
-            } else {
-                emitter.insert(Array(line))
-            }
+    /// is content.
+    private mutating func bodyLine(_ line: [UInt8], _ emitter: inout ChunkEmitter) throws(MessageRejection) {
+        if let delimiter = line.withUnsafeBytes({ Delimiter.match($0, in: boundaries) }) {
+            try delimiterLine(line.withUnsafeBytes { rewritten($0, delimiter) }, delimiter, &emitter)
+        } else {
+            try content(line, &emitter)
         }
     }
 
@@ -216,6 +249,19 @@ struct MIMEWalker {
         output += new
         output += UnsafeRawBufferPointer(rebasing: line[delimiter.suffixStart...])
         return output
+    }
+
+    /// A delimiter line (rewritten): the leaf part before it ends; the line is
+    /// written at once, or with the header block of the part it opens, so that a
+    /// part that is removed goes with its delimiter.
+    private mutating func delimiterLine(_ line: [UInt8], _ delimiter: Delimiter, _ emitter: inout ChunkEmitter) throws(MessageRejection) {
+        try finishLeaf(&emitter)
+        apply(delimiter)
+        if case .header(.part, _) = mode {
+            pendingDelimiter = line
+        } else {
+            emitter.insert(line)
+        }
     }
 
     /// After a delimiter: the inner multiparts it interrupts are left; a closing
@@ -240,14 +286,15 @@ struct MIMEWalker {
 
     /// Reads a header block line by line from `start`; returns where it stopped.
     private mutating func readHeader(_ bytes: UnsafeRawBufferPointer, from start: Int, block: HeaderBlock, depth: Int,
-                                     _ emitter: inout ChunkEmitter) -> Int {
+                                     _ emitter: inout ChunkEmitter) throws(MessageRejection) -> Int {
         let lineEnd = Self.lineEnd(bytes, from: start)
         let stop = lineEnd ?? bytes.count
         guard header.count + heldLine.count + (stop - start) <= configuration.maximumHeaderSize else {
             // Too large to hold: the complete lines pass as they were and the part is
             // body text, from the line being read (which may be a delimiter, and is
             // held as in body text, so that where the limit was met does not matter).
-            emitter.insert(header, at: start)
+            emitter.insert(pendingDelimiter + header, at: start)
+            pendingDelimiter = []
             header = []
             atLineStart = true
             note(.headerSize)
@@ -259,23 +306,22 @@ struct MIMEWalker {
         guard lineEnd != nil else { return stop }
         let line = heldLine
         heldLine = []
-        headerLine(line, block: block, depth: depth, &emitter)
+        try headerLine(line, block: block, depth: depth, &emitter)
         return stop
     }
 
     /// One complete line of a header block (RFC 5322 §2.2): a field line, a
     /// continuation, or the empty line that ends the block. A delimiter, or a line
     /// that is none of these, ends the block early (as MIME parsers read it).
-    private mutating func headerLine(_ line: [UInt8], block: HeaderBlock, depth: Int, _ emitter: inout ChunkEmitter) {
+    private mutating func headerLine(_ line: [UInt8], block: HeaderBlock, depth: Int, _ emitter: inout ChunkEmitter) throws(MessageRejection) {
         if let delimiter = line.withUnsafeBytes({ Delimiter.match($0, in: boundaries) }) {
-            endHeader(block: block, depth: depth, &emitter)
-            line.withUnsafeBytes { emitter.insert(rewritten($0, delimiter)) }
-            apply(delimiter)
+            try endHeader(block: block, depth: depth, &emitter)
+            try delimiterLine(line.withUnsafeBytes { rewritten($0, delimiter) }, delimiter, &emitter)
             return
         }
         if line == [13, 10] || line == [10] {
             header += line
-            endHeader(block: block, depth: depth, &emitter)
+            try endHeader(block: block, depth: depth, &emitter)
             return
         }
         if Self.isFieldLine(line) {
@@ -290,10 +336,10 @@ struct MIMEWalker {
         }
         // Not a header line: the block ended without its empty line, and this line
         // is the first of what follows it.
-        endHeader(block: block, depth: depth, &emitter)
+        try endHeader(block: block, depth: depth, &emitter)
         switch mode {
-        case .header(let next, let nextDepth): headerLine(line, block: next, depth: nextDepth, &emitter)
-        case .body: bodyLine(line, &emitter)
+        case .header(let next, let nextDepth): try headerLine(line, block: next, depth: nextDepth, &emitter)
+        case .body: try bodyLine(line, &emitter)
         }
     }
 
@@ -309,16 +355,19 @@ struct MIMEWalker {
         return index < line.count && line[index] == UInt8(ascii: ":")
     }
 
-    /// Writes the header block read so far, scrubbed, and sets up what follows it.
-    private mutating func endHeader(block: HeaderBlock, depth: Int, _ emitter: inout ChunkEmitter) {
+    /// Writes the header block read so far, scrubbed (after the delimiter line of
+    /// its part), and sets up what follows it.
+    private mutating func endHeader(block: HeaderBlock, depth: Int, _ emitter: inout ChunkEmitter) throws(MessageRejection) {
         let bytes = header
         header = []
         mode = .body
+        var written = pendingDelimiter
+        pendingDelimiter = []
         let fields: HeaderField.Block
         do {
             fields = try HeaderField.split(bytes)
         } catch {
-            emitter.insert(bytes)
+            emitter.insert(written + bytes)
             note(.malformedHeader)
             return
         }
@@ -332,43 +381,50 @@ struct MIMEWalker {
         for field in fields.fields { scrubber.write(field, into: &output) }
         output.writeBytes(fields.separator)
         rewrites += scrubber.changedFields + scrubber.replacedBoundaries
-        emitter.insert(output)
+        output.withUnsafeReadableBytes { written += $0 }
+        var entity = scrubber.entity
+        entity.endsWithEmptyLine = !fields.separator.isEmpty
 
         switch block {
         case .headersOnly:
-            return
+            emitter.insert(written)
         case .part(let inDigest):
             // RFC 2046 §5.1.5: in a digest a part without Content-Type is a message
             // (one with a Content-Type that cannot be read is text/plain).
-            if scrubber.contentType == nil && inDigest {
-                enterEmbeddedMessage(transferEncoding: scrubber.transferEncoding, depth: depth + 1, block: .message)
-                return
+            if entity.contentType == nil && inDigest && entity.encoding == .identity {
+                emitter.insert(written)
+                enterEmbeddedMessage(block: .message, depth: depth + 1)
+            } else {
+                try enter(entity, depth: depth, inPart: true, written: written, &emitter)
             }
         case .message:
-            break
+            try enter(entity, depth: depth, inPart: false, written: written, &emitter)
         }
-        enter(contentType: scrubber.contentType, transferEncoding: scrubber.transferEncoding, depth: depth)
     }
 
-    /// The body of an entity at `depth` whose header said `contentType`.
-    private mutating func enter(contentType: ContentTypeField?, transferEncoding: ArraySlice<UInt8>?, depth: Int) {
-        guard let contentType else { return }
-        if contentType.isMultipart, let boundary = contentType.boundary {
+    /// The body of an entity at `depth` whose header block said `entity` and was
+    /// rewritten as `written` (with its delimiter line, for a part; not yet
+    /// written, since a leaf part may be removed with it).
+    private mutating func enter(_ entity: EntityHeader, depth: Int, inPart: Bool, written: [UInt8],
+                                _ emitter: inout ChunkEmitter) throws(MessageRejection) {
+        let contentType = entity.contentType
+        if let contentType, contentType.isMultipart, let boundary = contentType.boundary {
+            emitter.insert(written)
             let parts = contentType.parts
             if parts == .leftAlone { note(.signed) }
             boundaries.append(Boundary(old: boundary, key: configuration.hmacKey, depth: depth, parts: parts))
             atLineStart = true
-        } else if contentType.isEmbeddedMessage {
-            enterEmbeddedMessage(transferEncoding: transferEncoding, depth: depth + 1, block: .message)
-        } else if contentType.isEmbeddedHeaderBlock {
-            enterEmbeddedMessage(transferEncoding: transferEncoding, depth: depth + 1, block: .headersOnly)
+        } else if let block = contentType?.embeddedBlock, entity.encoding == .identity, configuration.scrubEmbeddedMessages {
+            emitter.insert(written)
+            enterEmbeddedMessage(block: block, depth: depth + 1)
+        } else {
+            try enterLeaf(entity, depth: depth, inPart: inPart, written: written, &emitter)
         }
     }
 
-    /// An embedded header block is read only when it is there as it stands (not
-    /// base64 or quoted-printable encoded) and the configuration asks for it.
-    private mutating func enterEmbeddedMessage(transferEncoding: ArraySlice<UInt8>?, depth: Int, block: HeaderBlock) {
-        guard configuration.scrubEmbeddedMessages, TransferEncoding.isIdentity(field: transferEncoding) else { return }
+    /// An embedded header block as it stands (7bit, 8bit, binary), read as it passes.
+    private mutating func enterEmbeddedMessage(block: HeaderBlock, depth: Int) {
+        guard configuration.scrubEmbeddedMessages else { return }
         guard depth <= Self.maximumDepth else {
             note(.depth)
             return
@@ -376,7 +432,7 @@ struct MIMEWalker {
         mode = .header(block, depth: depth)
     }
 
-    private mutating func note(_ reason: Skipped) {
+    mutating func note(_ reason: Skipped) {
         if skipped == nil { skipped = reason }
     }
 

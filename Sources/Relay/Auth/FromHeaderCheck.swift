@@ -1,18 +1,22 @@
 import SMTPCore
 
 /// The From: header check of DESIGN.md: a user limited to some sender domains may
-/// use only those in the From: field too (550 5.7.1), not just in MAIL FROM, so a
+/// use only those in the From field too (550 5.7.1), not just in MAIL FROM, so a
 /// restricted account cannot put someone else's address in front of recipients.
+/// Sender, Resent-From and Resent-Sender (RFC 5322 §3.6.2, §3.6.6) name a sender
+/// as well and are checked the same way.
 enum FromHeaderCheck {
-    static let refusal = SMTPReply(550, "5.7.1", "Error: From: header address not allowed for this user")
+    static let refusal = SMTPReply(550, "5.7.1", "Error: From/Sender header address not allowed for this user")
 
-    /// True when every address of the From field (raw bytes, name included) has a
-    /// domain `user` may use. A message without From passes (RFC 5322 §3.6 makes it
-    /// required, but refusing it is not this check's business).
-    static func allows(_ field: [UInt8]?, for user: AuthenticatedUser) -> Bool {
-        guard user.allowedDomains != nil, let field else { return true }
-        let domains = addressDomains(in: field)
-        return !domains.isEmpty && domains.allSatisfy(user.mayUse(domain:))
+    /// True when every address of every field (raw bytes, name included) has a
+    /// domain `user` may use. A message without these fields passes (RFC 5322 §3.6
+    /// makes From required, but refusing it is not this check's business).
+    static func allows(_ fields: [[UInt8]], for user: AuthenticatedUser) -> Bool {
+        guard user.allowedDomains != nil else { return true }
+        return fields.allSatisfy { field in
+            let domains = addressDomains(in: field)
+            return !domains.isEmpty && domains.allSatisfy(user.mayUse(domain:))
+        }
     }
 
     /// The domains of the addresses in a From field: `a@b`, `Name <a@b>`, lists

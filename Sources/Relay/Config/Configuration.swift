@@ -75,6 +75,11 @@ public struct Configuration: Sendable {
 
     /// `[scrub]`: what the header rewriter removes and rewrites.
     public struct Scrub: Sendable {
+        /// Which fields leave: only listed ones, or all but listed ones.
+        public enum Mode: String, Sendable, CaseIterable {
+            case allowlist
+            case denylist
+        }
         public enum Profile: String, Sendable, CaseIterable {
             case exchange
             case none
@@ -87,6 +92,12 @@ public struct Configuration: Sendable {
             case anonymous
             case none
         }
+        public enum TNEFMode: String, Sendable, CaseIterable {
+            case reject
+            case remove
+        }
+        public var mode = Mode.allowlist
+        /// The denylist of `mode = "denylist"`.
         public var profile = Profile.exchange
         public var remove: [String] = []
         public var keep: [String] = []
@@ -95,6 +106,8 @@ public struct Configuration: Sendable {
         public var maximumHops = 50
         /// Scrub the header blocks of messages forwarded as message/rfc822 parts.
         public var embeddedMessages = true
+        /// A message with a TNEF (winmail.dat) part: refused, or the part removed.
+        public var tnef = TNEFMode.reject
         /// The HMAC key file; nil: `scrub.key` in the spool directory, made once.
         public var secretFile: String?
         public var secretFileLine: Int?

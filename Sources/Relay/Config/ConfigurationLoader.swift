@@ -195,6 +195,7 @@ private struct TableReader {
 
         var scrubReader = try subtable("scrub")
         var scrub = Configuration.Scrub()
+        scrub.mode = try scrubReader.choice("mode", default: scrub.mode)
         scrub.profile = try scrubReader.choice("profile", default: scrub.profile)
         scrub.remove = try scrubReader.stringArray("remove")
         scrub.keep = try scrubReader.stringArray("keep")
@@ -207,6 +208,7 @@ private struct TableReader {
         scrub.received = try scrubReader.choice("received", default: scrub.received)
         scrub.maximumHops = try scrubReader.integer("max_hops", default: scrub.maximumHops, range: 1...1000)
         scrub.embeddedMessages = try scrubReader.boolean("embedded_messages", default: scrub.embeddedMessages)
+        scrub.tnef = try scrubReader.choice("tnef", default: scrub.tnef)
         scrub.secretFile = try scrubReader.path("secret_file")
         scrub.secretFileLine = scrubReader.table["secret_file"]?.line
         try scrubReader.rejectUnknownKeys()

@@ -28,11 +28,11 @@ extension Configuration {
                   "command_timeout = \"\(limits.commandTimeout)s\"", "data_timeout = \"\(limits.dataTimeout)s\"",
                   "bare_newline = \(quoted(limits.bareNewline.rawValue))", "greeting_delay = \"\(limits.greetingDelay)s\"", "max_errors = \(limits.maximumErrors)",
                   "shutdown_grace = \"\(limits.shutdownGrace)s\""]
-        lines += ["", "[scrub]", "profile = \(quoted(scrub.profile.rawValue))",
+        lines += ["", "[scrub]", "mode = \(quoted(scrub.mode.rawValue))", "profile = \(quoted(scrub.profile.rawValue))",
                   "remove = [\(scrub.remove.map(quoted).joined(separator: ", "))]",
                   "keep = [\(scrub.keep.map(quoted).joined(separator: ", "))]",
                   "message_id = \(quoted(scrub.messageID.rawValue))", "received = \(quoted(scrub.received.rawValue))",
-                  "max_hops = \(scrub.maximumHops)", "embedded_messages = \(scrub.embeddedMessages)", "secret_file = \(quoted(scrub.secretFile ?? ""))"]
+                  "max_hops = \(scrub.maximumHops)", "embedded_messages = \(scrub.embeddedMessages)", "tnef = \(quoted(scrub.tnef.rawValue))", "secret_file = \(quoted(scrub.secretFile ?? ""))"]
         let route = { (hop: Configuration.Delivery.Hop?) in quoted(hop?.description ?? "") }
         lines += ["", "[delivery]", "mode = \(quoted(delivery.mode.rawValue))", "smarthost = \(route(delivery.smarthost))",
                   "smarthost_user = \(quoted(delivery.smarthostUser ?? ""))",

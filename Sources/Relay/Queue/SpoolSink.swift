@@ -56,7 +56,7 @@ final class SpoolSink: MessageSink {
         } catch {
             return Self.reply(for: error)
         }
-        if let restrictedUser, !FromHeaderCheck.allows(rewriter.fromField, for: restrictedUser) {
+        if let restrictedUser, !FromHeaderCheck.allows(rewriter.originatorFields, for: restrictedUser) {
             return FromHeaderCheck.refusal
         }
         return flushOutput()
@@ -76,6 +76,7 @@ final class SpoolSink: MessageSink {
     func commit(_ envelope: Envelope, eventLoop: any EventLoop) -> EventLoopFuture<String> {
         let (spool, incoming, client, logger, onAccepted) = (self.spool, self.incoming, self.client, self.logger, self.onAccepted)
         let (scrubbed, mimeRewritten, mimeSkipped) = (rewriter.scrubbedFields, rewriter.mimeRewrites, rewriter.mimeSkipped)
+        let tnefRemoved = rewriter.tnefRemoved
         return threadPool.runIfActive(eventLoop: eventLoop) {
             do throws(SpoolError) {
                 try spool.commit(incoming, envelope: envelope, receivedAt: Timestamp.now(),
@@ -91,6 +92,7 @@ final class SpoolSink: MessageSink {
                 "scrubbed": "\(scrubbed)", "mime_rewritten": "\(mimeRewritten)",
             ]
             if let mimeSkipped { metadata["mime_skipped"] = "\(mimeSkipped)" }
+            if tnefRemoved > 0 { metadata["tnef_removed"] = "\(tnefRemoved)" }
             logger.info("accepted", metadata: metadata)
             RelayMetrics.accepted(bytes: incoming.size)
             onAccepted()
@@ -108,6 +110,9 @@ final class SpoolSink: MessageSink {
         case .nulInHeader: return SMTPReply(554, "5.6.0", "Error: NUL byte in the header block")
         case .malformedHeader: return SMTPReply(554, "5.6.0", "Error: malformed header line (no colon)")
         case .tooManyHops: return SMTPReply(554, "5.4.6", "Error: too many hops (mail loop)")
+        case .multipleFrom: return SMTPReply(550, "5.6.0", "Error: more than one From field (RFC 5322 section 3.6)")
+        case .tnef: return SMTPReply(554, "5.6.0", "Error: TNEF (winmail.dat) content is not accepted; turn it off in Exchange"
+                                         + " with Set-RemoteDomain Default -TNEFEnabled $false")
         }
     }
 

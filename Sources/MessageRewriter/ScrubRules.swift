@@ -1,0 +1,78 @@
+/// Which header fields leave Veil.
+///
+/// - allowlist: a field passes when it is on ``Allowlist/fields`` or `keep`, and not
+///   on `remove`;
+/// - denylist: a field is removed when it is on the profile's list or `remove`, and
+///   not on `keep`.
+///
+/// In both, Bcc and Resent-Bcc never leave (RFC 5322 §3.6.3: they name the blind
+/// recipients), whatever `keep` says.
+public struct ScrubRules: Sendable {
+    public enum Mode: Sendable {
+        case allowlist
+        case denylist
+    }
+
+    public let mode: Mode
+    /// Allowlist: what passes. Denylist: what is removed.
+    let listed: FieldNamePatterns
+    /// Allowlist: `remove`. Denylist: `keep`.
+    let exceptions: FieldNamePatterns
+
+    /// Allowlist mode: ``Allowlist/fields`` plus `keep`, minus `remove`.
+    public static func allowlist(keep: [String], remove: [String]) -> ScrubRules {
+        ScrubRules(mode: .allowlist, listed: FieldNamePatterns(Allowlist.fields + keep), exceptions: FieldNamePatterns(remove))
+    }
+
+    /// Denylist mode: `profile` (``ExchangeProfile/removedFields`` or empty) plus
+    /// `remove`, minus `keep`.
+    public static func denylist(profile: [String], remove: [String], keep: [String]) -> ScrubRules {
+        ScrubRules(mode: .denylist, listed: FieldNamePatterns(profile + remove), exceptions: FieldNamePatterns(keep))
+    }
+
+    /// True for a valid `remove`/`keep` entry: a field name (RFC 5322 §3.6.8 ftext),
+    /// optionally ending in `*`.
+    public static func isValidPattern(_ text: String) -> Bool {
+        let name = text.hasSuffix("*") ? text.dropLast() : Substring(text)
+        return !name.isEmpty && name.utf8.allSatisfy { (33...126).contains($0) && $0 != UInt8(ascii: ":") && $0 != UInt8(ascii: "*") }
+    }
+
+    /// True when the field named `lowercasedName` must not leave Veil.
+    public func shouldRemove(_ lowercasedName: ArraySlice<UInt8>) -> Bool {
+        if Self.neverLeaves.match(lowercasedName) { return true }
+        switch mode {
+        case .allowlist: return !listed.match(lowercasedName) || exceptions.match(lowercasedName)
+        case .denylist: return listed.match(lowercasedName) && !exceptions.match(lowercasedName)
+        }
+    }
+
+    static let neverLeaves = FieldNamePatterns(["Bcc", "Resent-Bcc"])
+}
+
+/// Field names and `prefix*` patterns, lower-cased: exact names grouped by length,
+/// prefixes in a list, so that matching a field costs a few byte comparisons and
+/// no hashing.
+struct FieldNamePatterns: Sendable {
+    private var exactByLength: [[[UInt8]]] = []
+    private var prefixes: [[UInt8]] = []
+
+    init(_ texts: [String]) {
+        for text in texts {
+            if text.hasSuffix("*") {
+                prefixes.append(Array(text.dropLast().lowercased().utf8))
+            } else {
+                let name = Array(text.lowercased().utf8)
+                while exactByLength.count <= name.count { exactByLength.append([]) }
+                exactByLength[name.count].append(name)
+            }
+        }
+    }
+
+    func match(_ lowercasedName: ArraySlice<UInt8>) -> Bool {
+        if lowercasedName.count < exactByLength.count,
+           exactByLength[lowercasedName.count].contains(where: { lowercasedName.elementsEqual($0) }) {
+            return true
+        }
+        return prefixes.contains { lowercasedName.starts(with: $0) }
+    }
+}
