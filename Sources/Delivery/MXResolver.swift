@@ -12,6 +12,11 @@ public struct MXResolver: Sendable {
         public var name: String
         /// IPv4 first, then IPv6.
         public var addresses: [String]
+
+        public init(name: String, addresses: [String]) {
+            self.name = name
+            self.addresses = addresses
+        }
     }
 
     public enum Outcome: Sendable, Equatable {

@@ -84,11 +84,10 @@ struct FieldScrubber {
     /// message looping through Veil gains a hop each time and the hop limit stops
     /// the loop; it names nothing but Veil's own host.
     private func isOwnTrace(_ field: HeaderField) -> Bool {
-        let prefix = configuration.ownTracePrefix
-        return field.bytes.count > prefix.count
-            && zip(field.bytes, prefix).allSatisfy { $0.asciiLowercased == $1 }
+        field.lowercasedName.elementsEqual(Self.receivedName) && OwnTraceField.matches(field.bytes, prefix: configuration.ownTracePrefix)
     }
 
+    private static let receivedName = Array("received".utf8)
     private static let contentTypeName = Array("content-type".utf8)
     private static let transferEncodingName = Array("content-transfer-encoding".utf8)
     private static let dispositionName = Array("content-disposition".utf8)

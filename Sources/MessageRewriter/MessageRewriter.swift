@@ -23,7 +23,8 @@ public struct MessageRewriter: Sendable {
     /// The message's From, Sender, Resent-From and Resent-Sender fields as received,
     /// once the header block is read (for the sender-domain check of restricted users).
     public private(set) var originatorFields: [[UInt8]] = []
-    /// Boundary parameters, delimiter lines and embedded header fields rewritten.
+    /// Boundary parameters, delimiter lines, part and attached-message header fields
+    /// and calendar PRODIDs rewritten.
     public var mimeRewrites: Int { boundariesInHeader + walker.rewrites }
     /// Why part of the body passed without being read, if it did (for the log).
     public var mimeSkipped: String? { walker.skipped?.description }

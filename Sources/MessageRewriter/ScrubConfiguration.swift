@@ -81,7 +81,12 @@ public enum MessageRejection: Error, Equatable, Sendable {
     case tooManyHops
     /// More than one From field (550 5.6.0, RFC 5322 §3.6 allows exactly one).
     case multipleFrom
-    /// A TNEF (winmail.dat) part, with `tnef = "reject"` or as a message's whole
-    /// body (554 5.6.0).
+    /// A TNEF (winmail.dat) part, with `tnef = "reject"`, as a message's whole
+    /// body, or as the only part of a multipart (554 5.6.0).
     case tnef
+    /// In allowlist mode, MIME structure the walker cannot read, so cannot scrub: a
+    /// part or attached-message header block that is malformed, larger than
+    /// `maximumHeaderSize` or not ended by its empty line, or parts nested deeper
+    /// than 32 levels (554 5.6.0).
+    case unreadableMIME
 }

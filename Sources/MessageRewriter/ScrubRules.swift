@@ -37,6 +37,16 @@ public struct ScrubRules: Sendable {
         return !name.isEmpty && name.utf8.allSatisfy { (33...126).contains($0) && $0 != UInt8(ascii: ":") && $0 != UInt8(ascii: "*") }
     }
 
+    /// The field, of those every MIME message needs (RFC 2045 §4, §5, §6), that a
+    /// `remove` entry would take out, if any: removing it would make encoded parts
+    /// and attachments unreadable.
+    public static func removedStructuralField(_ remove: [String]) -> String? {
+        let patterns = FieldNamePatterns(remove)
+        return ["MIME-Version", "Content-Type", "Content-Transfer-Encoding"].first {
+            patterns.match(Array($0.lowercased().utf8)[...])
+        }
+    }
+
     /// True when the field named `lowercasedName` must not leave Veil.
     public func shouldRemove(_ lowercasedName: ArraySlice<UInt8>) -> Bool {
         if Self.neverLeaves.match(lowercasedName) { return true }

@@ -171,4 +171,78 @@ import Testing
         // Outer: 1 parameter, 3 delimiters; attached: 2 fields removed, 1 id, 1 parameter, 2 delimiters.
         #expect(rewrites == 4 + 6)
     }
+
+    // MARK: Found in review
+
+    @Test func removingEveryPartOfAMultipartRefusesTheMessage() {
+        let only = MIMEWalkerTests.lines(["From: a@corp.example", "Content-Type: multipart/mixed; boundary=b", "", "--b"]
+            + Self.declaredByType + ["--b--"])
+        #expect(rewriter.everySplit(only, configuration: Self.configuration(tnef: .remove)) == .failure(.tnef))
+        let nested = MIMEWalkerTests.lines(["From: a@corp.example", "Content-Type: multipart/mixed; boundary=b", "", "--b",
+                                            "Content-Type: text/plain", "", "text", "--b",
+                                            "Content-Type: multipart/alternative; boundary=c", "", "--c"]
+            + Self.foundByContent + ["--c--", "--b--"])
+        #expect(rewriter.everySplit(nested, configuration: Self.configuration(tnef: .remove)) == .failure(.tnef))
+        // Without its close delimiter too.
+        let open = MIMEWalkerTests.lines(["From: a@corp.example", "Content-Type: multipart/mixed; boundary=b", "", "--b"]
+            + Self.declaredByType)
+        #expect(rewriter.everySplit(open, configuration: Self.configuration(tnef: .remove)) == .failure(.tnef))
+    }
+
+    @Test func tnefAfterTheLookaheadCannotBeRemovedSoItIsRefused() {
+        let blank = Array(repeating: "", count: 2100)
+        let late = Self.message(["Content-Type: application/octet-stream", "Content-Transfer-Encoding: base64"] + blank + [Self.tnefBase64])
+        #expect(rewriter.everySplit(late, configuration: Self.configuration(tnef: .reject)) == .failure(.tnef))
+        #expect(rewriter.everySplit(late, configuration: Self.configuration(tnef: .remove)) == .failure(.tnef))
+        let harmless = Self.message(["Content-Type: application/octet-stream", "Content-Transfer-Encoding: base64"] + blank + ["AAAA"])
+        #expect(walker.walk(harmless, configuration: Self.configuration(tnef: .remove)).output.hasSuffix("\r\nAAAA\r\n--\(MIMEWalkerTests.new("b"))--\r\n"))
+    }
+
+    /// Header blocks the walker cannot read are refused by the allowlist (they pass
+    /// in denylist mode, with mime_skipped).
+    @Test(arguments: [
+        ["Content-Type: text/plain", " leading continuation? no: this follows a field", "", "ok"],
+        [" x", "X-MS-Exchange-Organization-AuthSource: MBX02.ad.contoso.local", "Content-Type: application/ms-tnef", "", "eJ8+IhAAAQ=="],
+        [":", "Content-Type: application/ms-tnef; name=\"winmail.dat\"", "", "eJ8+IhAAAQ=="],
+        ["From x", "X-Originating-IP: [10.1.7.88]", "", "body"],
+    ])
+    func unreadablePartHeadersAreRefusedByTheAllowlist(part: [String]) {
+        let message = Self.message(part)
+        let allowlist = rewriter.everySplit(message, configuration: Self.configuration(tnef: .reject))
+        if part[1].hasPrefix(" leading") {
+            #expect((try? allowlist.get()) != nil)   // a real continuation line: fine
+        } else {
+            #expect(allowlist == .failure(.unreadableMIME))
+        }
+    }
+
+    @Test func oversizeAndTooDeepAreRefusedByTheAllowlist() {
+        var configuration = Self.configuration(tnef: .reject)
+        configuration.maximumHeaderSize = 1024
+        let big = Self.message(["Content-Type: text/plain", "X-Big: " + String(repeating: "x", count: 2000), "", "text"])
+        #expect(rewriter.everySplit(big, configuration: configuration) == .failure(.unreadableMIME))
+        var lines = ["From: a@corp.example", "Content-Type: multipart/mixed; boundary=b0", ""]
+        for level in 1...33 { lines += ["--b\(level - 1)", "Content-Type: multipart/mixed; boundary=b\(level)", ""] }
+        lines += ["--b33", "", "deep"]
+        #expect(rewriter.everySplit(MIMEWalkerTests.lines(lines), configuration: Self.configuration(tnef: .reject)) == .failure(.unreadableMIME))
+    }
+
+    @Test func anEncodedDigestPartWithoutContentTypeIsAMessage() {
+        let encoded = Data(Self.forwardedHeader.utf8).base64EncodedString(options: .lineLength76Characters)
+        let message = MIMEWalkerTests.lines(["From: a@corp.example", "Content-Type: multipart/digest; boundary=d", "", "--d",
+                                             "Content-Transfer-Encoding: base64", "", encoded, "--d--"])
+        let (output, _, _) = walker.walk(message, configuration: MessageRewriterTests.configuration(mode: .allowlist))
+        let start = output.range(of: "base64\r\n\r\n")!.upperBound
+        let end = output.range(of: "--\(MIMEWalkerTests.new("d"))--")!.lowerBound
+        let decoded = String(decoding: ContentCodingTests.decodeBase64(String(output[start..<end]), splits: []), as: UTF8.self)
+        #expect(decoded.hasPrefix("From: Carol <carol@corp.example>\r\nSubject: figures\r\n") && !decoded.contains("EXCH"))
+    }
+
+    @Test func aProductIDFoldedInsideItsNameIsReplaced() {
+        let calendar = "BEGIN:VCALENDAR\r\nPRO\r\n DID:-//Microsoft Corporation//Outlook 16.0 MIMEDIR//EN\r\nVERSION:2.0\r\n"
+            + "PROD\r\nX-A:1\r\nEND:VCALENDAR\r\n"
+        let output = ContentCodingTests.run(CalendarProductID(), Array(calendar.utf8))
+        #expect(String(decoding: output, as: UTF8.self)
+            == "BEGIN:VCALENDAR\r\nPRODID:-//Veil//Veil//EN\r\nVERSION:2.0\r\nPROD\r\nX-A:1\r\nEND:VCALENDAR\r\n")
+    }
 }

@@ -7,7 +7,7 @@ import Testing
 /// the same output; each fixture checks what is removed, kept and rewritten.
 @Suite struct MessageRewriterTests {
     static let key = [UInt8](repeating: 7, count: 32)
-    static let context = MessageContext(traceField: "Received: by relay.example (Veil) with ESMTPSA id Q1; Mon, 30 Nov 2026 02:20:00 +0000",
+    static let context = MessageContext(traceField: "Received: by relay.example (Veil) with ESMTPSA id 01M8N2JN2CQWDJ; Mon, 30 Nov 2026 02:20:00 +0000",
                                         date: "Mon, 30 Nov 2026 02:20:00 +0000", generatedMessageID: "<generated@relay.example>")
 
     /// Denylist mode with the `exchange` profile unless told otherwise.
@@ -71,7 +71,7 @@ import Testing
             body\r
 
             """.replacingOccurrences(of: "\n", with: "\r\n").replacingOccurrences(of: "\r\r\n", with: "\r\n")))
-        #expect(output.hasPrefix("Received: by relay.example (Veil) with ESMTPSA id Q1; "))
+        #expect(output.hasPrefix("Received: by relay.example (Veil) with ESMTPSA id 01M8N2JN2CQWDJ; "))
         #expect(!output.contains("EXCH") && !output.contains("10.1.2") && !output.contains("15.1.2507"))
         #expect(output.contains("From: a@corp.example\r\nDate: Mon, 30 Nov 2026 01:00:00 +0000\r\nMessage-ID: <"))
         #expect(output.hasSuffix("@relay.example>\r\n\r\nbody\r\n"))
@@ -161,6 +161,26 @@ import Testing
         #expect(passes == 5)
     }
 
+    @Test func onlyVeilsExactTraceFieldIsKept() {
+        let own = "Received: by relay.example (Veil) with ESMTPSA id 01M8N2JN2CQWDJ; Mon, 30 Nov 2026 02:20:00 +0000\r\n"
+        let forged = [
+            "Received: by relay.example (Veil) from EXCH01.corp.internal (10.1.2.3); Mon, 30 Nov 2026 02:20:00 +0000\r\n",
+            "Received: by relay.example (Veil) with ESMTPSA id 01M8N2JN2CQWDJ; Mon, 30 Nov 2026 02:20:00 +0000 EXCH01\r\n",
+            "Received: by relay.example (Veil) with ESMTPSA id 01M8N2JN2CQWDJ; EXCH01 corp internal 10 1 2 3\r\n",
+            "Received: by relay.example (Veil) with ESMTPSA id EXCH01corpinternal10x1x2x3; Mon, 30 Nov 2026 02:20:00 +0000\r\n",
+        ]
+        let output = text(everySplit(own + forged.joined() + "Subject: s\r\nDate: d\r\nMessage-ID: <a@b>\r\n\r\nb",
+                                     configuration: Self.configuration(mode: .allowlist)))
+        #expect(output.contains(own))
+        #expect(!output.contains("EXCH01") && !output.contains("10.1.2.3") && !output.contains("corp internal"))
+    }
+
+    @Test func removingWhatMIMENeedsIsNotAllowed() {
+        #expect(ScrubRules.removedStructuralField(["Content-*"]) == "Content-Type")
+        #expect(ScrubRules.removedStructuralField(["mime-version"]) == "MIME-Version")
+        #expect(ScrubRules.removedStructuralField(["Content-Class", "X-*"]) == nil)
+    }
+
     @Test func traceFieldCanBeOff() {
         let context = MessageContext(traceField: nil, date: "d", generatedMessageID: "<g@h>")
         #expect(text(everySplit("Date: x\r\nMessage-ID: <g@h>\r\n\r\nb", configuration: Self.configuration(rewriteIDs: false), context: context))
@@ -221,7 +241,7 @@ import Testing
         for secret in ["EXCAS01", "EXMBX02", "10.1.2", "10.9.8.7", "SMEX", "No--12", "8c10826f", "APP07", "hidden", "arc-", "CORP\\"] {
             #expect(!output.contains(secret), "\(secret) left in the output")
         }
-        #expect(output.contains("Received: by relay.example (Veil) with ESMTPSA id Q1; "))
+        #expect(output.contains("Received: by relay.example (Veil) with ESMTPSA id 01M8N2JN2CQWDJ; "))
         #expect(output.contains(Self.listedFields.joined() + "Message-ID: <"))
         #expect(output.hasSuffix("@relay.example>\r\n\r\nbody\r\n"))
         var rewriter = MessageRewriter(configuration: allowlist, context: Self.context)

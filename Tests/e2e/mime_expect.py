@@ -25,9 +25,19 @@ The contract (issue 7), in short:
   `[scrub] embedded_messages = false` such a part passes as it is, its own boundaries
   included (docs/scrubbing.md), the enclosing ones still replaced;
 - a part header block ends at the empty line, at a delimiter line, or at a line that
-  is not a header field (which then belongs to the part's content);
+  is not a header field (which then belongs to the part's content); a line starting
+  with space or tab is a field line even as the block's first;
+- a header block that cannot be split into fields (its first line a continuation, a
+  NUL byte) passes as it is and its entity is body text; so does one larger than
+  `max_header_size` (the lines read before the limit pass as they were, the line
+  that crossed it is body text);
 - at most 32 levels (the message is level 1; a multipart part or an embedded message
   is one deeper): deeper entities pass untouched, their header block not read;
+- `unreadable` lists what `[scrub] mode = "allowlist"` refuses the message for (554
+  5.6.0): a header block that is malformed, larger than `max_header_size` or ended by
+  a line that is neither the empty line nor a delimiter, and nesting deeper than 32
+  levels. In denylist mode these pass as above, and `mime_skipped` is logged for all
+  but the block ended by another line;
 - `mime_rewritten` = boundary parameters replaced + delimiter lines replaced + fields
   of embedded header blocks removed or rewritten + fields of part header blocks
   removed.
@@ -49,6 +59,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 MAX_DEPTH = 32
+MAX_HEADER_SIZE = 256 * 1024          # [limits] max_header_size, Veil's default
 PREFIX = b"=_veil_"
 
 # A header scrubber for embedded header blocks (or a part's own header block): the
@@ -267,12 +278,13 @@ class Expected:
     separator: bytes                     # the empty line after the top-level header block
     body: bytes
     count: int                           # mime_rewritten
-    skipped: bool                        # some entity was deeper than MAX_DEPTH
+    skipped: bool                        # some entity was not read (mime_skipped)
     boundaries: dict[bytes, bytes] = field(default_factory=dict)   # old -> new, every one replaced
     delimiters: int = 0                  # delimiter lines replaced
     parameters: int = 0                  # boundary parameters replaced
     scrubbed_fields: int = 0             # fields of embedded header blocks removed or rewritten
     part_fields: int = 0                 # fields of part header blocks removed
+    unreadable: list[str] = field(default_factory=list)   # why the allowlist refuses it (empty: it does not)
 
     @property
     def content_type(self) -> list[bytes]:
@@ -284,12 +296,13 @@ class Expected:
 
 
 def rewrite(data: bytes, key: bytes, scrub: HeaderScrubber | None = None,
-            max_depth: int = MAX_DEPTH, part_scrub: HeaderScrubber | None = None) -> Expected:
+            max_depth: int = MAX_DEPTH, part_scrub: HeaderScrubber | None = None,
+            max_header_size: int = MAX_HEADER_SIZE) -> Expected:
     """The message as Veil's MIME walker should leave it (top-level fields other than
     Content-Type as they were). `scrub` scrubs embedded header blocks; None: embedded
     messages pass as they are, boundaries included (`embedded_messages = false`).
     `part_scrub` scrubs the own header blocks of MIME parts; None: they keep every
-    field."""
+    field. `max_header_size` is [limits] max_header_size."""
     top_fields, separator, body = split_top(data)
     result = Expected([], separator, b"", 0, False)
     stack: list[_Active] = []
@@ -322,18 +335,28 @@ def rewrite(data: bytes, key: bytes, scrub: HeaderScrubber | None = None,
             return ("body",)
         if media in (b"message/rfc822", b"message/global") and transfer_encoding_is_identity(fields):
             if depth + 1 > max_depth:
-                result.skipped = True
+                too_deep()
                 return ("body",)
             return ("header", depth + 1, "message", b"text/plain")
         if media in (b"text/rfc822-headers", b"message/global-headers") and transfer_encoding_is_identity(fields):
             if depth + 1 > max_depth:
-                result.skipped = True
+                too_deep()
                 return ("body",)
             return ("header", depth + 1, "headers", b"")
         return ("body",)
 
+    def too_deep():
+        result.skipped = True
+        result.unreadable.append("nesting deeper than 32 levels")
+
     def finish_header(lines: list[bytes], mode) -> tuple:
         _, depth, kind, default = mode
+        if lines and (lines[0][:1] in (b" ", b"\t") or any(b"\0" in line for line in lines)):
+            # Not header fields: the block passes as it is, what follows is body text.
+            out.extend(lines)
+            result.skipped = True
+            result.unreadable.append("a malformed header block")
+            return ("body",)
         fields = group_fields(lines)
         if kind in ("message", "headers"):
             fields, n = scrub(fields)
@@ -360,8 +383,16 @@ def rewrite(data: bytes, key: bytes, scrub: HeaderScrubber | None = None,
     def feed(line: bytes):
         nonlocal mode, pending
         level = delimiter(line)
+        if mode[0] == "header" and sum(map(len, pending)) + len(line) > max_header_size:
+            # Too large to read: the lines so far pass as they were; this line and
+            # what follows are body text.
+            out.extend(pending)
+            pending = []
+            result.skipped = True
+            result.unreadable.append("a header block over max_header_size")
+            mode = ("body",)
         if mode[0] == "header":
-            if level is None and is_header_line(line, bool(pending)):
+            if level is None and is_header_line(line, True):
                 pending.append(line)
                 return
             if mode[2] == "message" and not pending and line.startswith(b"From "):
@@ -376,6 +407,7 @@ def rewrite(data: bytes, key: bytes, scrub: HeaderScrubber | None = None,
                 # Not a header line: the block ended without its empty line, and
                 # this is the first line of what follows (perhaps the header block
                 # of an embedded message), read with the boundaries now active.
+                result.unreadable.append("a header block ended by a line that is not empty")
                 feed(line)
                 return
             # A delimiter ends the block too (it was matched before the block's
@@ -394,7 +426,7 @@ def rewrite(data: bytes, key: bytes, scrub: HeaderScrubber | None = None,
         elif active.left_alone:
             mode = ("body",)
         elif active.depth + 1 > max_depth:
-            result.skipped = True
+            too_deep()
             mode = ("body",)
         else:
             mode = ("header", active.depth + 1, "part",

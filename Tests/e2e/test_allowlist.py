@@ -32,7 +32,7 @@ from test_check_config import assert_error, check_config, line_of
 from test_mime import crlf, delivered_message, first_difference, send
 from test_scrub import (ALLOW, HELO, MODES, RECIPIENT, RFC5322_DATE, SCRUB, SENDER, assert_nothing_queued,
                         daemon_log, eml, expected_mime, expected_top, leaked, mapped_id, named, scrub_key,
-                        secrets_of, split_message)
+                        secrets_of, smtp_send, split_message)
 
 DOMAIN = RECIPIENT.split("@")[1]
 
@@ -306,6 +306,56 @@ def test_bcc_never_leaves(make_veil, tmp_path, scrub):
     check_no_leak(veil, [r], ["dave.novak", "audit-archive", "legal-hold"])
     assert [f.raw for f in named(split_message(r.delivered)[0], "to")] == [
         b"To: Bob Keller <bob.keller@fabrikam.example>\r\n"]
+
+
+# --------------------------------------------------------------------------------------
+# Veil's own trace field, and fields that only look like it
+# --------------------------------------------------------------------------------------
+
+# From an earlier pass through this Veil (HOSTNAME is veil.test), as Veil writes it.
+OWN_TRACE = b"Received: by veil.test (Veil) with ESMTPSA id 01M8N2JN2CQWDJ; Mon, 30 Nov 2026 02:20:00 +0000\r\n"
+# They start like it and go on with an internal host: trace fields like any other.
+LOOKALIKE_TRACES = [
+    b"Received: by veil.test (Veil) from EXCH01.corp.internal (10.1.2.3); Mon, 30 Nov 2026 02:19:59 +0000\r\n",
+    b"Received: by veil.test (Veil) with ESMTPSA id 01M8N2JN2CQWDK (EXCH01.corp.internal [10.1.2.3]);\r\n"
+    b" Mon, 30 Nov 2026 02:19:58 +0000\r\n",
+    b"Received: by veil.test (Veil) with ESMTP id 01M8N2JN2CQWDL; Mon, 30 Nov 2026 02:19:57 +0000\r\n"
+    b"\t(from EXCH01.corp.internal [10.1.2.3])\r\n",
+    b"Received: by veil.test (Veil) via EXCH01.corp.internal with ESMTPA id 01M8N2JN2CQWDM;\r\n"
+    b" Mon, 30 Nov 2026 02:19:56 +0000\r\n",
+    b"received: BY VEIL.TEST (veil) with esmtps id 10.1.2.3; Mon, 30 Nov 2026 02:19:55 +0000\r\n",
+]
+OWN_TRACE_MESSAGE = OWN_TRACE + b"".join(LOOKALIKE_TRACES) + crlf("""\
+From: Alice Martin <alice.martin@corp.example>
+To: Bob Keller <bob.keller@fabrikam.example>
+Subject: Back through Veil
+Date: Tue, 14 Nov 2023 12:00:00 +0000
+Message-ID: <own-trace@EXMBX02.corp.example>
+MIME-Version: 1.0
+Content-Type: text/plain; charset="us-ascii"
+
+Bob, this came back through Veil.
+""")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_only_veils_exact_trace_field_is_kept(make_veil, tmp_path, mode):
+    """A trace field exactly as this Veil writes it (an earlier pass) stays, after
+    Veil's new one, in both modes: a loop through Veil gains a hop each pass. Fields
+    that start like it ("Received: by veil.test (Veil) ") and name an internal host
+    (a from clause, a comment, a fold, "via", an id that is an address) are removed
+    like any other trace field: no EXCH01 or 10.1.2.3 in the spool, the delivered
+    copy or the log."""
+    scrub = MODES[mode]
+    veil, [r] = relay(make_veil, tmp_path, [OWN_TRACE_MESSAGE], scrub)
+    assert check_relayed(veil, r, scrub) == len(LOOKALIKE_TRACES) + 1      # and the Message-ID rewritten
+    received = [f.raw for f in named(split_message(r.delivered)[0], "received")]
+    assert len(received) == 2 and TRACE_RE.fullmatch(received[0]) and received[1] == OWN_TRACE, received
+    check_no_leak(veil, [r], ["EXCH01", "10.1.2.3", "corp.internal"])
+    # Both are counted on the next pass: two hops are more than max_hops = 1.
+    looped = make_veil(scrub=dict(scrub, max_hops=1))
+    smtp_send(looped, r.delivered, expect="554 5.4.6")
+    assert_nothing_queued(looped)
 
 
 # --------------------------------------------------------------------------------------

@@ -176,3 +176,28 @@ def test_shipped_example_config_is_valid(tmp_path, certs, users_file):
     assert result.returncode == 0, result.stderr
     for section in ("[tls]", "[auth]", "[limits]", "[scrub]", "[delivery]", "[log]"):
         assert section in result.stdout
+
+
+@pytest.mark.parametrize("mode", ["allowlist", "denylist"])
+@pytest.mark.parametrize("remove, field", [
+    (["Content-*"], "Content-Type"),
+    (["mime-version"], "MIME-Version"),
+    (["X-Mailer", "content-transfer-encoding"], "Content-Transfer-Encoding"),
+    (["C*"], "Content-Type"),
+    (["MIME-*", "Content-Type"], "MIME-Version"),
+    (["Content-Class"], None),
+    (["Content-Class", "Content-Language", "X-*"], None),
+], ids=["content-star", "mime-version", "cte", "c-star", "mime-star", "content-class", "content-class-language"])
+def test_scrub_remove_cannot_remove_what_mime_needs(write_config, remove, field, mode):
+    """[scrub] remove entries that would take out MIME-Version, Content-Type or
+    Content-Transfer-Encoding (names or prefixes, any case) are a configuration
+    error at the remove line, naming the field; other Content-* names are fine."""
+    path = write_config(scrub={"mode": mode, "remove": remove})
+    p = check_config(path)
+    if field is None:
+        assert p.returncode == 0, p.stderr + p.stdout
+        return
+    line = line_of(path, r"^remove = ")
+    assert_error(p, path, line, "remove")
+    assert f"{path}:{line}: scrub.remove: would remove {field}, without which mail programs cannot read MIME " \
+           "messages" in p.stderr, p.stderr

@@ -459,6 +459,9 @@ OUTLOOK_PRODID = "PRODID:-//Microsoft Corporation//Outlook 16.0 MIMEDIR//EN"
 EXCHANGE_PRODID = "PRODID:Microsoft Exchange Server 2010"
 # Folded (RFC 5545 3.1): a continuation line starts with a space or a tab.
 FOLDED_OUTLOOK_PRODID = "PRODID:-//Microsoft Corporation//Outlook 1\n 6.0 MIMEDIR//E\n\tN"
+# Folded inside the name (a space or a tab continues it), the value too.
+NAME_FOLDED_PRODIDS = ["PRO\n DID:-//Microsoft Corporation//Outlook 16.0 MIMEDIR//EN",
+                       "PROD\n\tID:-//Microsoft Corporation//Outlook 1\n 6.0 MIMEDIR//EN"]
 
 
 def large_calendar() -> bytes:
@@ -469,18 +472,20 @@ def large_calendar() -> bytes:
 
 def replace_prodid(text: bytes) -> bytes:
     """The calendar as Veil should leave it: the PRODID content line (with its
-    continuation lines) is exactly `PRODID:-//Veil//Veil//EN`, nothing else changes."""
-    out, skipping = [], False
-    for line in lines_of(text):
-        if skipping and line[:1] in (b" ", b"\t"):
-            continue
-        skipping = False
-        if re.match(rb"(?i)PRODID[:;]", line):
-            end = line[len(line.rstrip(b"\r\n")):]
-            out.append(VEIL_PRODID + end)
-            skipping = True
-            continue
-        out.append(line)
+    continuation lines; RFC 5545 3.1 folds anywhere, inside the name too) is exactly
+    `PRODID:-//Veil//Veil//EN`, nothing else changes."""
+    out, lines, index = [], lines_of(text), 0
+    while index < len(lines):
+        end = index + 1
+        while end < len(lines) and lines[end][:1] in (b" ", b"\t"):
+            end += 1
+        physical = lines[index:end]
+        unfolded = physical[0].rstrip(b"\r\n") + b"".join(line[1:].rstrip(b"\r\n") for line in physical[1:])
+        if re.match(rb"(?i)PRODID[:;]", unfolded):
+            out.append(VEIL_PRODID + physical[0][len(physical[0].rstrip(b"\r\n")):])
+        else:
+            out += physical
+        index = end
     return b"".join(out)
 
 
@@ -745,7 +750,7 @@ def test_fixtures_are_what_they_claim():
         check_qp(encoded, "fixture")
         assert qp_decode(encoded) == data
         check_base64(b64_lines(data).rstrip(b"\r\n"), "fixture")
-    for prodid in (OUTLOOK_PRODID, EXCHANGE_PRODID, FOLDED_OUTLOOK_PRODID):
+    for prodid in (OUTLOOK_PRODID, EXCHANGE_PRODID, FOLDED_OUTLOOK_PRODID, *NAME_FOLDED_PRODIDS):
         cal = calendar(prodid)
         want = replace_prodid(cal)
         assert want == cal.replace(crlf(prodid), VEIL_PRODID), prodid
@@ -1060,6 +1065,133 @@ def test_non_tnef_attachments_pass_byte_for_byte(make_veil, sink):
     assert accepted(veil, copy.qid).get("tnef_removed", "0") == "0"
 
 
+def only_tnef_cases() -> dict[str, bytes]:
+    """Multiparts each of whose parts is TNEF: removing them would leave a multipart
+    without parts (RFC 2046 5.1.1 wants at least one)."""
+    alternative = b"_000_only-tnef-alternativeEXCH01corpinternal_"
+    unclosed = tnef_message("only-winmail-unclosed", [tnef_part()], [0])
+    return {
+        "mixed-only-winmail": tnef_message("mixed-only-winmail", [tnef_part()], [0]).message,
+        "mixed-only-tnef-by-content": tnef_message("mixed-only-tnef-by-content",
+                                                   [tnef_part("application/octet-stream", "data.bin")], [0]).message,
+        "mixed-two-tnef-parts": tnef_message("mixed-two-tnef-parts", [
+            tnef_part(), tnef_part("application/vnd.ms-tnef", "message.tnef")], [0, 1]).message,
+        "mixed-only-winmail-no-close-delimiter": unclosed.message.replace(b"--" + unclosed.boundary + b"--\r\n", b""),
+        # The outer multipart keeps its text part; the inner alternative would be empty.
+        "nested-alternative-only-tnef": tnef_message("nested-alternative-only-tnef", [
+            text_part(PLAIN_TEXT),
+            multipart_type("alternative", alternative) + b"\r\n\r\n" + multipart_body(alternative, [tnef_part()])],
+            [1]).message,
+    }
+
+
+@pytest.mark.veil(scrub=SCRUB_REMOVE)
+def test_tnef_removal_never_leaves_an_empty_multipart(veil):
+    """tnef = "remove": a multipart whose every part is TNEF (a multipart/mixed of
+    winmail.dat alone, by type or by content, two TNEF parts, one without its close
+    delimiter; a nested multipart/alternative of TNEF alone) is refused with the TNEF
+    reply, nothing queued. A nested alternative of text and TNEF loses its TNEF part
+    and is delivered."""
+    for name, message in only_tnef_cases().items():
+        r = send(veil, message, expect=None)
+        check_tnef_refusal(r, name)
+        assert_queue_holds(veil, [])
+    alternative = b"_000_text-and-tnefEXCH01corpinternal_"
+    kept = text_part("Forwarded rich text.\n")
+    message = tnef_message("nested-alternative-text-and-tnef", [text_part(PLAIN_TEXT), multipart_type(
+        "alternative", alternative) + b"\r\n\r\n" + multipart_body(alternative, [kept, tnef_part()])], [1]).message
+    qid = queue_id(send(veil, message))
+    assert_queue_holds(veil, [qid])
+    assert accepted(veil, qid).get("tnef_removed") == "1", accepted(veil, qid)
+    want = multipart_body(new_boundary(scrub_key(veil), alternative), [kept])
+    assert want in veil.spool_bytes(qid), body_of(veil.spool_bytes(qid))
+
+
+# More than TNEFSniffer's 4096 bytes of content before the first base64 character:
+# empty lines decode to nothing, so only then does the content show what it is.
+LATE = b"\r\n" * 2100
+
+
+def late_part(data: bytes) -> bytes:
+    return (b'Content-Type: application/octet-stream; name="data.bin"\r\n'
+            b"Content-Transfer-Encoding: base64\r\n\r\n" + LATE + b64_lines(data))
+
+
+@pytest.mark.parametrize("scrub", [SCRUB_REJECT, SCRUB_REMOVE], ids=["reject", "remove"])
+def test_tnef_found_late_in_the_content_is_refused(make_veil, sink, scrub):
+    """A part whose content shows the TNEF signature only after 4200 bytes (2100
+    empty lines, then base64 of winmail.dat) has been written on before it is
+    found, so it cannot be removed: refused with the TNEF reply in both tnef modes
+    (as a part of a multipart/mixed and as a whole body), nothing queued. The same
+    part with other content (the signature at offset 1, a PDF) is delivered byte
+    for byte."""
+    veil = routed(make_veil, sink, scrub)
+    text = text_part(PLAIN_TEXT)
+    refused = {
+        "part": tnef_message("late-part", [text, late_part(WINMAIL)], [1]).message,
+        "part-before-text": tnef_message("late-part-first", [late_part(WINMAIL), text], [0]).message,
+        "whole-body": exchange_message("late whole body", "1a7e" * 8,
+                                       b'Content-Type: application/octet-stream; name="data.bin"\r\n'
+                                       b"Content-Transfer-Encoding: base64", LATE + b64_lines(WINMAIL)),
+    }
+    for name, message in refused.items():
+        check_tnef_refusal(send(veil, message, expect=None), name)
+        assert_queue_holds(veil, [])
+    parts = [text, late_part(NOT_TNEF), late_part(PDF)]
+    clean = tnef_message("late-not-tnef", parts, [])
+    copy = Copy(clean.message, queue_id(send(veil, clean.message)))
+    spool_then_deliver(veil, sink, [copy])
+    want = multipart_body(new_boundary(scrub_key(veil), clean.boundary), parts)
+    for where, got in both(copy):
+        assert body_of(got) == want, f"{where}: " + first_difference(body_of(got), want)
+    assert accepted(veil, copy.qid).get("tnef_removed", "0") == "0"
+    check_no_secrets(veil, [copy], [], TNEF_CONTENT_SECRETS + EXCHANGE_SECRETS)
+
+
+def tnef_attached_message(name: str, part: bytes) -> bytes:
+    tag = hashlib.sha256(name.encode()).hexdigest()[:32]
+    boundary = boundary_for(tag)
+    return exchange_message(f"TNEF attached {name}", tag, multipart_type("mixed", boundary),
+                            multipart_body(boundary, [text_part("See the attached message.\n"), part]))
+
+
+def tnef_bodied_message(content_type: bytes) -> bytes:
+    """An attached message whose own body is TNEF (not one of its parts)."""
+    return inner_header(content_type + b"\r\nContent-Transfer-Encoding: base64") + b64_lines(WINMAIL)
+
+
+@pytest.mark.parametrize("scrub", [SCRUB_REJECT, SCRUB_REMOVE], ids=["reject", "remove"])
+def test_attached_message_whose_body_is_tnef_is_refused(make_veil, scrub):
+    """A message/rfc822 part whose attached message is all TNEF (its Content-Type
+    application/ms-tnef, or its content starting with the signature): removing it
+    would leave an attached message without a body, so it is refused with the TNEF
+    reply in both tnef modes, as it is (7bit) and base64 or quoted-printable
+    encoded, also when the signature comes after 4096 bytes; nothing queued."""
+    veil = make_veil(scrub=scrub)
+    by_type = tnef_bodied_message(b'Content-Type: application/ms-tnef; name="winmail.dat"')
+    by_content = tnef_bodied_message(b'Content-Type: application/octet-stream; name="data.bin"')
+    late = (inner_header(b'Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64')
+            + LATE + b64_lines(WINMAIL))
+    cases = {
+        "7bit-by-type": b"Content-Type: message/rfc822\r\n\r\n" + by_type,
+        "7bit-by-content": b"Content-Type: message/rfc822\r\n\r\n" + by_content,
+        "7bit-late": b"Content-Type: message/rfc822\r\n\r\n" + late,
+        "base64-by-type": encoded_message_part(by_type, "base64"),
+        "base64-by-content": encoded_message_part(by_content, "base64"),
+        "base64-late": encoded_message_part(late, "base64"),
+        "quoted-printable-by-type": encoded_message_part(by_type, "quoted-printable"),
+    }
+    failures = []
+    for name, part in cases.items():
+        r = send(veil, tnef_attached_message(name, part), expect=None)
+        try:
+            check_tnef_refusal(r, name)
+        except AssertionError as e:
+            failures.append(str(e))
+    assert not failures, "\n".join(failures)
+    assert_queue_holds(veil, [])
+
+
 # --------------------------------------------------------------------------------------
 # Calendars
 # --------------------------------------------------------------------------------------
@@ -1167,6 +1299,30 @@ def test_calendar_prodid_is_replaced(make_veil, sink):
     veil = routed(make_veil, sink, SCRUB_REJECT)
     key = scrub_key(veil)
     cases = calendar_cases()
+    copies = [Copy(case.message, queue_id(send(veil, case.message))) for case in cases]
+    spool_then_deliver(veil, sink, copies)
+    check_each(cases, copies, lambda case, got, what: check_calendars(case.message, got, key, what))
+    check_no_secrets(veil, copies, CALENDAR_SECRETS + EXCHANGE_SECRETS)
+
+
+def test_calendar_prodid_folded_inside_its_name_is_replaced(make_veil, sink):
+    """`PRO` CRLF ` DID:-//Microsoft Corporation//Outlook 16.0 MIMEDIR//EN` is one
+    content line (RFC 5545 3.1 folds anywhere): replaced by PRODID:-//Veil//Veil//EN
+    like an unfolded one, in 7bit, base64 and quoted-printable calendar parts;
+    everything else unchanged, no Outlook version left anywhere."""
+    veil = routed(make_veil, sink, SCRUB_REJECT)
+    key = scrub_key(veil)
+    text = text_part("The meeting for Q1.\n")
+    cases = []
+    for number, (prodid, encoding) in enumerate([(NAME_FOLDED_PRODIDS[0], "7bit"), (NAME_FOLDED_PRODIDS[0], "base64"),
+                                                 (NAME_FOLDED_PRODIDS[1], "base64"),
+                                                 (NAME_FOLDED_PRODIDS[1], "quoted-printable")]):
+        tag = f"f{number}" * 16
+        boundary = boundary_for(tag)
+        name = f"name-folded-{number}-{encoding}"
+        cases.append(CalendarCase(name, exchange_message(f"calendar {name}", tag, multipart_type("mixed", boundary),
+                                                         multipart_body(boundary, [text, calendar_part(
+                                                             calendar(prodid), encoding)]))))
     copies = [Copy(case.message, queue_id(send(veil, case.message))) for case in cases]
     spool_then_deliver(veil, sink, copies)
     check_each(cases, copies, lambda case, got, what: check_calendars(case.message, got, key, what))
@@ -1345,6 +1501,87 @@ def test_attached_messages_inside_encoded_ones_lf_and_large(make_veil, sink):
                 failures.append(f"--- {what} ({copy.qid}): {e}")
     assert not failures, "\n".join(failures)
     check_no_secrets(veil, copies, INNER_SECRETS + EXCHANGE_SECRETS)
+
+
+@pytest.mark.parametrize("mode", ["allowlist", "denylist"])
+def test_encoded_digest_parts_without_content_type_are_messages(make_veil, sink, mode):
+    """RFC 2046 5.1.5: in a multipart/digest a part without Content-Type is a
+    message/rfc822, also when it is sent base64 or quoted-printable: decoded, its
+    header block scrubbed (Received, X-MS-Exchange-* gone, Message-ID mapped), its
+    parts intact, encoded again with the same encoding, its own part header block
+    unchanged. A digest part typed text/plain is text: byte for byte."""
+    scrub = SCRUB_REJECT if mode == "allowlist" else dict(SCRUB_REJECT, mode="denylist", profile="exchange")
+    veil = routed(make_veil, sink, scrub)
+    key = scrub_key(veil)
+    tag = "d19e5700d19e5700d19e5700d19e5700"
+    boundary = boundary_for(tag)
+    inner = inner_message()
+    parts = [b"Content-Transfer-Encoding: base64\r\n\r\n" + b64_lines(inner),
+             b"Content-Transfer-Encoding: quoted-printable\r\n\r\n" + qp_encode(inner) + b"\r\n",
+             b"Content-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\n" + b64_lines(inner)]
+    message = exchange_message("FW: digest", tag, multipart_type("digest", boundary), multipart_body(boundary, parts))
+    copy = Copy(message, queue_id(send(veil, message)))
+    spool_then_deliver(veil, sink, [copy])
+    failures = []
+    for where, got in both(copy):
+        got_parts = split_multipart(body_of(got), new_boundary(key, boundary)).parts
+        try:
+            assert len(got_parts) == 3, f"{len(got_parts)} parts"
+            for index, encoding in ((0, "base64"), (1, "quoted-printable")):
+                what = f"{where} part {index} ({encoding})"
+                header, content = split_entity(got_parts[index])
+                assert header == split_entity(parts[index])[0], f"{what}: header block {header!r}"
+                if encoding == "base64":
+                    check_base64(content_of(content).rstrip(b"\r\n"), what)
+                else:
+                    check_qp(content_of(content), what)
+                decoded = decode_content(header, content)
+                check_attached_header(decoded, key, what)
+                assert top_boundary(decoded) == new_boundary(key, INNER_ALT), what
+                assert leaf_payloads(decoded) == leaf_payloads(inner), f"{what}: the attached parts changed"
+            assert got_parts[2] == parts[2], f"{where}: the text/plain part changed"
+        except AssertionError as e:
+            failures.append(f"--- {where} ({copy.qid}): {e}")
+    assert not failures, "\n".join(failures)
+    bad = leaked(INNER_SECRETS + EXCHANGE_SECRETS, daemon_log(veil))
+    assert not bad, f"secrets in the log: {bad}"
+
+
+UNREADABLE = ("554 5.6.0 Error: MIME structure that cannot be scrubbed (a part header block that is malformed, "
+              "too large or not ended by an empty line, or nesting deeper than 32 levels)")
+
+
+@pytest.mark.parametrize("mode", ["allowlist", "denylist"])
+def test_encoded_attached_message_with_an_unreadable_header_block(make_veil, mode):
+    """A base64 attached message whose header block the walker cannot read (it starts
+    with a continuation line; it ends at a line that is no field): the allowlist
+    refuses the message with the 554 5.6.0 MIME reply, nothing queued; the denylist
+    delivers it (re-encoded, the same message when decoded; mime_skipped for the
+    malformed block)."""
+    scrub = SCRUB_REJECT if mode == "allowlist" else dict(SCRUB_REJECT, mode="denylist", profile="exchange")
+    veil = make_veil(scrub=scrub)
+    key = scrub_key(veil)
+    cases = {"continuation-first": (b" folded, with no field above it\r\n" + inner_message(), True),
+             "ended-by-text": (inner_message().replace(b"Subject: Northwind figures\r\n",
+                                                       b"Subject: Northwind figures\r\nnot a field\r\n"), False)}
+    queued = []
+    for name, (inner, malformed) in cases.items():
+        message = tnef_attached_message(name, encoded_message_part(inner, "base64"))
+        if mode == "allowlist":
+            r = send(veil, message, expect=None)
+            assert r.lines == [UNREADABLE], (name, r.lines)
+            assert_queue_holds(veil, [])
+            continue
+        qid = queue_id(send(veil, message))
+        queued.append(qid)
+        assert_queue_holds(veil, queued)
+        assert ("mime_skipped" in accepted(veil, qid)) == malformed, (name, accepted(veil, qid))
+        got = veil.spool_bytes(qid)
+        decoded = attached_message(got, new_boundary(key, top_boundary(message)), 1)
+        if malformed:
+            assert decoded == inner, name + ": " + first_difference(decoded, inner)
+        else:                       # read up to the line: the fields above it scrubbed
+            assert decoded.startswith(b"From: Dave Novak") and b"\r\nnot a field\r\n" in decoded, decoded[:400]
 
 
 # --------------------------------------------------------------------------------------

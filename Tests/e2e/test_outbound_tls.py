@@ -58,8 +58,10 @@ def send(veil, to):
 
 
 def sender(make_veil, dns, **delivery):
+    # The receiver is an MX on loopback, an internal network (issue 13): allowed here.
     return make_veil(dns={"servers": [dns.server]},
-                     delivery={"mode": "mx", "smarthost": None, "retry": ["1h"], **delivery})
+                     delivery={"mode": "mx", "smarthost": None, "retry": ["1h"], "allow_networks": ["127.0.0.5/32"],
+                               **delivery})
 
 
 def test_verified_starttls(make_veil, dns, receiver, test_ca):

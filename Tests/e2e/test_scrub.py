@@ -243,11 +243,15 @@ class Rules:
 
 # Veil's own trace field, from an earlier pass through the same Veil: it stays in
 # every mode, so that a loop through Veil gains a hop each time (docs/scrubbing.md).
-OWN_TRACE = f"received: by {HOSTNAME} (veil) ".encode()
+# Only exactly the field Veil writes (RFC 3848 protocol, queue id, RFC 5322 date in
+# UTC): one that starts the same and goes on otherwise is any other trace field.
+OWN_TRACE_RE = re.compile(rb"(?i)Received: by " + re.escape(HOSTNAME.encode())
+                          + rb" \(Veil\) with ESMTP(?:S|A|SA)? id [0-9A-Za-z]{1,64}; "
+                          + RFC5322_DATE.encode() + rb"\r\n")
 
 
 def is_own_trace(raw: bytes) -> bool:
-    return raw.lower().startswith(OWN_TRACE)
+    return OWN_TRACE_RE.fullmatch(raw) is not None
 
 
 def scrub_fields(raw_fields: list[bytes], key: bytes, rules: Rules, message: bool = True) -> tuple[list[bytes], int]:
@@ -285,14 +289,16 @@ def part_scrubber(key: bytes, rules: Rules | None = None):
     return lambda raw_fields: scrub_fields(raw_fields, key, rules, message=False)
 
 
-def expected_mime(data: bytes, key: bytes, embedded: bool = True, scrub: dict | None = None) -> mime_expect.Expected:
+def expected_mime(data: bytes, key: bytes, embedded: bool = True, scrub: dict | None = None,
+                  max_header_size: int = mime_expect.MAX_HEADER_SIZE) -> mime_expect.Expected:
     """The MIME walker's part of the output (top level: only Content-Type), under the
-    rules of `scrub` (a scrub= override; default SCRUB, the denylist)."""
+    rules of `scrub` (a scrub= override; default SCRUB, the denylist) and [limits]
+    max_header_size."""
     scrub = SCRUB if scrub is None else scrub
     rules = Rules.of(scrub)
     embedded = embedded and scrub.get("embedded_messages", True)
     return mime_expect.rewrite(data, key, embedded_scrubber(key, rules) if embedded else None,
-                               part_scrub=part_scrubber(key, rules))
+                               part_scrub=part_scrubber(key, rules), max_header_size=max_header_size)
 
 
 def expected_top(mime: mime_expect.Expected, key: bytes, scrub: dict) -> tuple[list[bytes], int]:

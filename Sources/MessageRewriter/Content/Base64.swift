@@ -56,33 +56,34 @@ struct Base64Encoder: ContentCoder {
     static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
     static let lineLength = 76
 
-    private var pending: [UInt8] = []
+    /// Up to two bytes waiting for the third of their group, high bits first.
+    private var pending: UInt32 = 0
+    private var pendingCount = 0
     private var column = 0
 
     mutating func code(_ input: UnsafeRawBufferPointer, into output: inout [UInt8]) {
         for byte in input {
-            pending.append(byte)
-            if pending.count == 3 {
-                write(pending, into: &output)
-                pending.removeAll(keepingCapacity: true)
-            }
+            pending |= UInt32(byte) << (16 - 8 * UInt32(pendingCount))
+            pendingCount += 1
+            if pendingCount == 3 { writeGroup(into: &output) }
         }
     }
 
-    /// Pads the last quantum and ends the last line, so that whatever follows (a
+    /// Pads the last group and ends the last line, so that whatever follows (a
     /// delimiter line) starts on a line of its own.
     mutating func finish(into output: inout [UInt8]) {
-        if !pending.isEmpty { write(pending, into: &output) }
-        pending.removeAll()
+        if pendingCount > 0 { writeGroup(into: &output) }
         if column > 0 { output += [13, 10] }
         column = 0
     }
 
-    private mutating func write(_ bytes: [UInt8], into output: inout [UInt8]) {
-        let bits = bytes.enumerated().reduce(UInt32(0)) { $0 | UInt32($1.element) << (16 - 8 * UInt32($1.offset)) }
+    /// Four characters for the pending group (`=` for the bytes it lacks).
+    private mutating func writeGroup(into output: inout [UInt8]) {
         for index in 0..<4 {
-            output.append(index <= bytes.count ? Self.alphabet[Int((bits >> (18 - 6 * UInt32(index))) & 63)] : UInt8(ascii: "="))
+            output.append(index <= pendingCount ? Self.alphabet[Int((pending >> (18 - 6 * UInt32(index))) & 63)] : UInt8(ascii: "="))
         }
+        pending = 0
+        pendingCount = 0
         column += 4
         if column == Self.lineLength {
             output += [13, 10]

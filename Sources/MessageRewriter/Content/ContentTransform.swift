@@ -12,6 +12,8 @@ struct ContentTransform: Sendable {
     enum Rewrite: Sendable {
         case calendar(CalendarProductID)
         indirect case message(MIMEWalker)
+        /// Only while the walker of `message` is out of the enum being changed.
+        case lent
     }
 
     private var decoder: any ContentCoder
@@ -45,6 +47,7 @@ struct ContentTransform: Sendable {
         switch rewrite {
         case .calendar(let calendar): calendar.replaced
         case .message(let walker): walker.rewrites
+        case .lent: 0
         }
     }
 
@@ -65,12 +68,14 @@ struct ContentTransform: Sendable {
         case .message(var walker):
             // Let go of the enum's copy, so that the walker's buffers are not copied
             // when it changes them.
-            rewrite = .calendar(CalendarProductID())
+            rewrite = .lent
             var buffers: [ByteBuffer] = []
             defer { rewrite = .message(walker) }
             if !decoded.isEmpty { try walker.process(ByteBuffer(bytes: decoded), into: &buffers) }
             if finishing { try walker.finish(into: &buffers) }
             for buffer in buffers { buffer.withUnsafeReadableBytes { encoder.code($0, into: &output) } }
+        case .lent:
+            preconditionFailure("the walker is lent out only inside this function")
         }
     }
 }

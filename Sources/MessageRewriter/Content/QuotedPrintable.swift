@@ -91,7 +91,7 @@ struct QuotedPrintableEncoder: ContentCoder {
             default:
                 flushSpace(into: &output)
                 if (33...126).contains(byte) && byte != UInt8(ascii: "=") {
-                    write([byte], into: &output)
+                    write(literal: byte, into: &output)
                 } else {
                     write(escaped: byte, into: &output)
                 }
@@ -128,23 +128,30 @@ struct QuotedPrintableEncoder: ContentCoder {
     private mutating func flushSpace(into output: inout [UInt8]) {
         if let space = pendingSpace {
             pendingSpace = nil
-            write([space], into: &output)
+            write(literal: space, into: &output)
         }
+    }
+
+    private mutating func write(literal byte: UInt8, into output: inout [UInt8]) {
+        makeRoom(1, in: &output)
+        output.append(byte)
     }
 
     private mutating func write(escaped byte: UInt8, into output: inout [UInt8]) {
-        write([UInt8(ascii: "="), Self.hex[Int(byte >> 4)], Self.hex[Int(byte & 15)]], into: &output)
+        makeRoom(3, in: &output)
+        output.append(UInt8(ascii: "="))
+        output.append(Self.hex[Int(byte >> 4)])
+        output.append(Self.hex[Int(byte & 15)])
     }
 
-    /// Writes one encoded character (1 or 3 bytes), after a soft line break if it
-    /// would not fit before the 76th column (which the soft break's `=` may take).
-    private mutating func write(_ encoded: [UInt8], into output: inout [UInt8]) {
-        if column + encoded.count > Self.lineLength - 1 {
+    /// Before an encoded character of `width` bytes: a soft line break if it would
+    /// not fit before the 76th column (which the soft break's `=` may take).
+    private mutating func makeRoom(_ width: Int, in output: inout [UInt8]) {
+        if column + width > Self.lineLength - 1 {
             output += [UInt8(ascii: "="), 13, 10]
             column = 0
         }
-        output += encoded
-        column += encoded.count
+        column += width
     }
 
     private static let hex = Array("0123456789ABCDEF".utf8)

@@ -16,11 +16,13 @@ enum TNEF {
     private static let fileName = Array("winmail.dat".utf8)
 }
 
-/// Decides whether a part's content is TNEF from its first decoded bytes, holding
-/// what the walker must not write before it knows: the part's delimiter line and
-/// header block, and the content read so far (at most ``lookahead`` bytes of it).
+/// Decides whether a part's content is TNEF from its first decoded bytes. Until it
+/// knows, it holds what the walker must not write yet: the part's delimiter line
+/// and header block, and the content read so far, at most ``lookahead`` bytes of
+/// it. Content that has given no four decoded bytes by then (spaces and line ends
+/// before base64) is written, and read on without holding: the part can then no
+/// longer be removed, so TNEF found later refuses the message.
 struct TNEFSniffer: Sendable {
-    /// Content that has not given four decoded bytes by then is not TNEF.
     static let lookahead = 4096
 
     enum Verdict {
@@ -28,51 +30,80 @@ struct TNEFSniffer: Sendable {
         case other
     }
 
-    private var decoder: any ContentCoder
+    private let encoding: TransferEncoding
+    /// Made when the first byte of content does not settle the verdict alone.
+    private var decoder: (any ContentCoder)?
     private var decoded: [UInt8] = []
     private var seen = 0
     /// The delimiter line, the header block and the content read so far.
     private(set) var held: [UInt8]
-    /// The part can be removed: it is a part of a multipart, not a message's body.
+    private(set) var isHolding = true
+    /// The part is a part of a multipart (not a message's body), so it can be removed.
     let inPart: Bool
     private(set) var verdict: Verdict?
 
+    /// The part can be removed: it is a part of a multipart and nothing of it was
+    /// written yet.
+    var canRemove: Bool { inPart && isHolding }
+
     init(encoding: TransferEncoding, held: [UInt8], inPart: Bool) {
-        decoder = encoding.decoder()
+        self.encoding = encoding
         self.held = held
         self.inPart = inPart
     }
 
-    /// Reads content until the verdict; returns how many bytes of `input` it took
-    /// (and holds): all of them while there is no verdict yet. It decodes a few
-    /// bytes at a time, so that the verdict costs little whatever the chunk size.
+    /// Reads content until the verdict, a few bytes at a time (so that the verdict
+    /// costs little whatever the chunk size); returns how many bytes of `input` it
+    /// read. While holding, what it read is held; it stops holding (and returns)
+    /// when the lookahead is full.
     mutating func take(_ input: UnsafeRawBufferPointer) -> Int {
+        if seen == 0, let first = input.first, !Self.mayStartTNEF(first) {
+            // Most content settles it at its first byte, with nothing to decode.
+            verdict = .other
+            return 0
+        }
         var count = 0
         while verdict == nil && count < input.count {
-            let step = min(input.count - count, Self.step, Self.lookahead - seen)
+            var step = min(input.count - count, Self.step)
+            if isHolding { step = min(step, Self.lookahead - seen) }
             let taken = UnsafeRawBufferPointer(rebasing: input[count..<(count + step)])
-            held += taken
+            if isHolding { held += taken }
             seen += step
             count += step
-            decoder.code(taken, into: &decoded)
+            if decoder == nil { decoder = encoding.decoder() }
+            decoder!.code(taken, into: &decoded)
             if decoded.count >= TNEF.signature.count {
                 verdict = decoded.starts(with: TNEF.signature) ? .tnef : .other
-            } else if seen == Self.lookahead {
-                verdict = .other
+            } else if isHolding && seen == Self.lookahead {
+                isHolding = false
+                break
             }
         }
         return count
+    }
+
+    /// Stops holding: the held bytes, for the walker to write.
+    mutating func release() -> [UInt8] {
+        defer { held = [] }
+        return held
+    }
+
+    /// The end of the part: the verdict on what there is.
+    mutating func finish() {
+        guard verdict == nil else { return }
+        decoder?.finish(into: &decoded)
+        verdict = decoded.starts(with: TNEF.signature) ? .tnef : .other
     }
 
     /// Enough for four decoded bytes in every encoding, unless spaces or line ends
     /// come first.
     private static let step = 16
 
-    /// The end of the part: the verdict on what there is.
-    mutating func finish() -> Verdict {
-        if let verdict { return verdict }
-        decoder.finish(into: &decoded)
-        verdict = decoded.starts(with: TNEF.signature) ? .tnef : .other
-        return verdict!
+    /// Whether content whose first byte is `byte` can decode to TNEF: 0x78 is `x`
+    /// as it stands and in quoted-printable (or `=78`), `eJ` in base64; white space
+    /// may come first in base64.
+    private static func mayStartTNEF(_ byte: UInt8) -> Bool {
+        byte == UInt8(ascii: "x") || byte == UInt8(ascii: "e") || byte == UInt8(ascii: "=")
+            || byte == 32 || byte == 9 || byte == 13 || byte == 10
     }
 }

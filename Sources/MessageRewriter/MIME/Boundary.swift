@@ -14,6 +14,11 @@ struct Boundary {
     /// The nesting level of the multipart entity it belongs to (the message is 1).
     let depth: Int
     let parts: Parts
+    /// Parts whose header block was read, and those of them removed (TNEF): a
+    /// multipart must keep at least one part (RFC 2046 §5.1.1).
+    var partsRead = 0
+    var partsRemoved = 0
+    var isEmptied: Bool { partsRead > 0 && partsRead == partsRemoved }
 
     enum Parts {
         /// Each part's header block is read (and its content followed).

@@ -1,7 +1,8 @@
 import NIOCore
 
 /// Builds the output of one chunk: runs of the chunk that pass unchanged become
-/// slices of it; replaced or held runs are skipped and new bytes put in their place.
+/// slices of it; held runs are skipped, and new bytes are put where the walker
+/// inserts them.
 struct ChunkEmitter {
     let chunk: ByteBuffer
     private var output: [ByteBuffer] = []
@@ -12,16 +13,10 @@ struct ChunkEmitter {
         self.chunk = chunk
     }
 
-    /// `range` of the chunk does not pass; `bytes` stand in its place.
-    mutating func replace(_ range: Range<Int>, with bytes: [UInt8]) {
-        pass(upTo: range.lowerBound)
-        if !bytes.isEmpty { output.append(ByteBuffer(bytes: bytes)) }
-        passFrom = range.upperBound
-    }
-
-    /// `range` of the chunk is held back (it is part of a held line or header).
+    /// `range` of the chunk does not pass (it is held, dropped or rewritten).
     mutating func hold(_ range: Range<Int>) {
-        replace(range, with: [])
+        pass(upTo: range.lowerBound)
+        passFrom = range.upperBound
     }
 
     /// New bytes where the chunk stands now (after everything passed or held so far).
@@ -31,12 +26,6 @@ struct ChunkEmitter {
 
     mutating func insert(_ buffer: ByteBuffer) {
         if buffer.readableBytes > 0 { output.append(buffer) }
-    }
-
-    /// New bytes before chunk offset `index` (everything before it passes).
-    mutating func insert(_ bytes: [UInt8], at index: Int) {
-        passAll(upTo: index)
-        insert(bytes)
     }
 
     /// Everything before chunk offset `index` passes now, so that bytes inserted next

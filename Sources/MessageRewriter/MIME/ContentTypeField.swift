@@ -86,6 +86,9 @@ struct ContentTypeField {
 
     static let maximumBoundaryLength = 1000
 
+    /// A digest's parts without Content-Type are message/rfc822 (RFC 2046 §5.1.5).
+    static let digestDefault = ContentTypeField(field: Array("Content-Type: message/rfc822".utf8)[...])
+
     /// `field` (the bytes this was parsed from) with every boundary value replaced
     /// by its ``Boundary/replacement(for:key:)``, quoted.
     func replacingBoundaries(in field: ArraySlice<UInt8>, key: HMACKey) -> [UInt8] {

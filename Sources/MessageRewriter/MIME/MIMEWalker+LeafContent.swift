@@ -21,7 +21,7 @@ extension MIMEWalker {
     mutating func enterLeaf(_ entity: EntityHeader, depth: Int, inPart: Bool, written: [UInt8],
                             _ emitter: inout ChunkEmitter) throws(MessageRejection) {
         if TNEF.isDeclared(entity) {
-            try tnefFound(inPart: inPart)
+            try tnefFound(removable: inPart)
             return
         }
         let encoding = entity.encoding
@@ -31,7 +31,7 @@ extension MIMEWalker {
         if let block = entity.contentType?.embeddedBlock, encoding == .base64 || encoding == .quotedPrintable,
            configuration.scrubEmbeddedMessages {
             guard depth + 1 <= Self.maximumDepth else {
-                note(.depth)
+                try unread(.depth)
                 leaf = .sniffing(TNEFSniffer(encoding: encoding, held: written, inPart: inPart))
                 return
             }
@@ -57,10 +57,14 @@ extension MIMEWalker {
             emitter.hold(range)
         case .sniffing(var sniffer):
             leaf = .pass
-            let taken = sniffer.take(UnsafeRawBufferPointer(rebasing: bytes[range]))
-            emitter.hold(range.lowerBound..<(range.lowerBound + taken))
+            let wasHolding = sniffer.isHolding
+            let read = sniffer.take(UnsafeRawBufferPointer(rebasing: bytes[range]))
+            if wasHolding {
+                emitter.hold(range.lowerBound..<(range.lowerBound + read))
+                if !sniffer.isHolding { emitter.insert(sniffer.release()) }
+            }
             try sniffed(sniffer, &emitter)
-            try content(bytes, (range.lowerBound + taken)..<range.upperBound, &emitter)
+            try content(bytes, (range.lowerBound + read)..<range.upperBound, &emitter)
         case .transformed(var transform):
             leaf = .pass
             emitter.hold(range)
@@ -95,8 +99,9 @@ extension MIMEWalker {
         case .pass, .dropped:
             break
         case .sniffing(var sniffer):
-            _ = sniffer.finish()
+            sniffer.finish()
             try sniffed(sniffer, &emitter)
+            // The part is over, whatever the verdict made of it.
             leaf = .pass
         case .transformed(var transform):
             var output: [UInt8] = []
@@ -116,15 +121,16 @@ extension MIMEWalker {
         switch sniffer.verdict {
         case nil: leaf = .sniffing(sniffer)
         case .other?: emitter.insert(sniffer.held)
-        case .tnef?: try tnefFound(inPart: sniffer.inPart)
+        case .tnef?: try tnefFound(removable: sniffer.canRemove)
         }
     }
 
-    /// A TNEF part: removed with `tnef = "remove"` when it is a part of a multipart,
-    /// the message refused otherwise.
-    private mutating func tnefFound(inPart: Bool) throws(MessageRejection) {
-        guard configuration.tnef == .remove, inPart else { throw .tnef }
+    /// A TNEF part: removed with `tnef = "remove"` when it is a part of a multipart
+    /// (and none of it was written), the message refused otherwise.
+    private mutating func tnefFound(removable: Bool) throws(MessageRejection) {
+        guard configuration.tnef == .remove, removable else { throw .tnef }
         tnefRemoved += 1
+        boundaries[boundaries.count - 1].partsRemoved += 1
         leaf = .dropped
     }
 }

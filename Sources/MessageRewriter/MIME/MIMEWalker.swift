@@ -71,7 +71,7 @@ struct MIMEWalker: Sendable {
     }
 
     /// The boundaries of the multipart entities we are in, innermost last.
-    private var boundaries: [Boundary] = []
+    var boundaries: [Boundary] = []
     private var mode = Mode.body
     /// The header block read so far (header mode).
     private var header: [UInt8] = []
@@ -141,6 +141,7 @@ struct MIMEWalker: Sendable {
             try endHeader(block: block, depth: depth, &emitter)
         }
         try finishLeaf(&emitter)
+        try leave(levels: 0)
         emitter.finish(into: &output)
     }
 
@@ -256,7 +257,7 @@ struct MIMEWalker: Sendable {
     /// part that is removed goes with its delimiter.
     private mutating func delimiterLine(_ line: [UInt8], _ delimiter: Delimiter, _ emitter: inout ChunkEmitter) throws(MessageRejection) {
         try finishLeaf(&emitter)
-        apply(delimiter)
+        try apply(delimiter)
         if case .header(.part, _) = mode {
             pendingDelimiter = line
         } else {
@@ -266,20 +267,27 @@ struct MIMEWalker: Sendable {
 
     /// After a delimiter: the inner multiparts it interrupts are left; a closing
     /// delimiter ends its multipart (the epilogue follows), any other starts a part.
-    private mutating func apply(_ delimiter: Delimiter) {
-        boundaries.removeLast(boundaries.count - 1 - delimiter.level)
+    private mutating func apply(_ delimiter: Delimiter) throws(MessageRejection) {
+        try leave(levels: delimiter.isClosing ? delimiter.level : delimiter.level + 1)
+        mode = .body
+        guard !delimiter.isClosing else { return }
         let multipart = boundaries[delimiter.level]
-        if delimiter.isClosing {
-            boundaries.removeLast()
-            mode = .body
-        } else if multipart.parts == .leftAlone {
-            mode = .body
+        if multipart.parts == .leftAlone {
+            return
         } else if multipart.depth + 1 > Self.maximumDepth {
-            note(.depth)
-            mode = .body
+            try unread(.depth)
         } else {
+            boundaries[delimiter.level].partsRead += 1
             mode = .header(.part(inDigest: multipart.parts == .readAsMessages), depth: multipart.depth + 1)
         }
+    }
+
+    /// The multiparts from `level` on have ended; one left without parts because
+    /// every part was removed refuses the message.
+    private mutating func leave(levels level: Int) throws(MessageRejection) {
+        guard level < boundaries.count else { return }
+        if boundaries[level...].contains(where: \.isEmptied) { throw .tnef }
+        boundaries.removeLast(boundaries.count - level)
     }
 
     // MARK: Header blocks
@@ -293,11 +301,12 @@ struct MIMEWalker: Sendable {
             // Too large to hold: the complete lines pass as they were and the part is
             // body text, from the line being read (which may be a delimiter, and is
             // held as in body text, so that where the limit was met does not matter).
-            emitter.insert(pendingDelimiter + header, at: start)
+            try unread(.headerSize)
+            emitter.passAll(upTo: start)
+            emitter.insert(pendingDelimiter + header)
             pendingDelimiter = []
             header = []
             atLineStart = true
-            note(.headerSize)
             mode = .body
             return start
         }
@@ -335,7 +344,9 @@ struct MIMEWalker: Sendable {
             return
         }
         // Not a header line: the block ended without its empty line, and this line
-        // is the first of what follows it.
+        // is the first of what follows it. Mail programs differ in how they read
+        // such a line (some skip it and read more fields), so the allowlist refuses it.
+        if configuration.rules.mode == .allowlist { throw .unreadableMIME }
         try endHeader(block: block, depth: depth, &emitter)
         switch mode {
         case .header(let next, let nextDepth): try headerLine(line, block: next, depth: nextDepth, &emitter)
@@ -367,8 +378,8 @@ struct MIMEWalker: Sendable {
         do {
             fields = try HeaderField.split(bytes)
         } catch {
+            try unread(.malformedHeader)
             emitter.insert(written + bytes)
-            note(.malformedHeader)
             return
         }
         let scope: FieldScrubber.Scope = switch block {
@@ -391,12 +402,8 @@ struct MIMEWalker: Sendable {
         case .part(let inDigest):
             // RFC 2046 §5.1.5: in a digest a part without Content-Type is a message
             // (one with a Content-Type that cannot be read is text/plain).
-            if entity.contentType == nil && inDigest && entity.encoding == .identity {
-                emitter.insert(written)
-                enterEmbeddedMessage(block: .message, depth: depth + 1)
-            } else {
-                try enter(entity, depth: depth, inPart: true, written: written, &emitter)
-            }
+            if entity.contentType == nil && inDigest { entity.contentType = ContentTypeField.digestDefault }
+            try enter(entity, depth: depth, inPart: true, written: written, &emitter)
         case .message:
             try enter(entity, depth: depth, inPart: false, written: written, &emitter)
         }
@@ -416,17 +423,16 @@ struct MIMEWalker: Sendable {
             atLineStart = true
         } else if let block = contentType?.embeddedBlock, entity.encoding == .identity, configuration.scrubEmbeddedMessages {
             emitter.insert(written)
-            enterEmbeddedMessage(block: block, depth: depth + 1)
+            try enterEmbeddedMessage(block: block, depth: depth + 1)
         } else {
             try enterLeaf(entity, depth: depth, inPart: inPart, written: written, &emitter)
         }
     }
 
     /// An embedded header block as it stands (7bit, 8bit, binary), read as it passes.
-    private mutating func enterEmbeddedMessage(block: HeaderBlock, depth: Int) {
-        guard configuration.scrubEmbeddedMessages else { return }
+    private mutating func enterEmbeddedMessage(block: HeaderBlock, depth: Int) throws(MessageRejection) {
         guard depth <= Self.maximumDepth else {
-            note(.depth)
+            try unread(.depth)
             return
         }
         mode = .header(block, depth: depth)
@@ -434,6 +440,13 @@ struct MIMEWalker: Sendable {
 
     mutating func note(_ reason: Skipped) {
         if skipped == nil { skipped = reason }
+    }
+
+    /// Something the walker cannot read passes as it is; the allowlist refuses the
+    /// message instead, since it cannot tell what would leave.
+    mutating func unread(_ reason: Skipped) throws(MessageRejection) {
+        if configuration.rules.mode == .allowlist { throw .unreadableMIME }
+        note(reason)
     }
 
     // MARK: Bytes

@@ -19,7 +19,13 @@ public struct CIDR: Sendable, Equatable, CustomStringConvertible {
 
     /// True when `address` (text form, IPv4-mapped IPv6 allowed) is inside.
     public func contains(_ address: String) -> Bool {
-        guard var bytes = Self.bytes(of: address) else { return false }
+        guard let bytes = Self.bytes(of: address) else { return false }
+        return contains(bytes)
+    }
+
+    /// The same for an address's 4 or 16 bytes.
+    func contains(_ address: [UInt8]) -> Bool {
+        var bytes = address
         if bytes.count == 16 && network.count == 4 && bytes.prefix(12) == [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF] {
             bytes = Array(bytes.suffix(4))
         }

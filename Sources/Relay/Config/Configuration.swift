@@ -163,6 +163,9 @@ public struct Configuration: Sendable {
         /// Seconds for the reply to the end of the text.
         public var dataTimeout = 600
         public var domains: [DomainRoute] = []
+        /// Internal networks that MX delivery may connect to all the same (routes
+        /// and the smarthost are never checked).
+        public var allowNetworks: [CIDR] = []
     }
 
     /// `[dns]`: the resolvers for MX lookups.

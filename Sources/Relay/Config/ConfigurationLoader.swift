@@ -204,6 +204,9 @@ private struct TableReader {
                 throw scrubReader.error(key, "\"\(bad)\" is not a header field name (a trailing * matches a prefix)")
             }
         }
+        if let field = ScrubRules.removedStructuralField(scrub.remove) {
+            throw scrubReader.error("remove", "would remove \(field), without which mail programs cannot read MIME messages")
+        }
         scrub.messageID = try scrubReader.choice("message_id", default: scrub.messageID)
         scrub.received = try scrubReader.choice("received", default: scrub.received)
         scrub.maximumHops = try scrubReader.integer("max_hops", default: scrub.maximumHops, range: 1...1000)
@@ -295,6 +298,7 @@ private struct TableReader {
         delivery.connectTimeout = try duration("connect_timeout", default: delivery.connectTimeout)
         delivery.commandTimeout = try duration("command_timeout", default: delivery.commandTimeout)
         delivery.dataTimeout = try duration("data_timeout", default: delivery.dataTimeout)
+        delivery.allowNetworks = try cidrArray("allow_networks")
         for var reader in try tables("domain") {
             guard let domain = try reader.string("domain")?.lowercased(), !domain.isEmpty else {
                 throw reader.error("domain", "every [[delivery.domain]] needs a domain")

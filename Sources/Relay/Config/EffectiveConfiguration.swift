@@ -43,6 +43,7 @@ extension Configuration {
                   "messages_per_connection = \(delivery.messagesPerConnection)",
                   "retry = [\(delivery.retry.map { "\"\($0)s\"" }.joined(separator: ", "))]",
                   "max_lifetime = \"\(delivery.maximumLifetime)s\"", "helo_name = \(quoted(delivery.heloName ?? hostname))",
+                  "allow_networks = [\(delivery.allowNetworks.map { quoted($0.description) }.joined(separator: ", "))]",
                   "connect_timeout = \"\(delivery.connectTimeout)s\"",
                   "command_timeout = \"\(delivery.commandTimeout)s\"", "data_timeout = \"\(delivery.dataTimeout)s\""]
         for domain in delivery.domains {

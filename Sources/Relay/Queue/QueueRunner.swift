@@ -263,7 +263,16 @@ final class QueueRunner: Service {
                                 relay: relay, started: started, saved: &saved)
             case .temporaryFailure(let reason):
                 report.failure = reason
-            case .hosts(let hosts):
+            case .hosts(let found):
+                // An MX in an internal network is unusable: the next one is tried; with
+                // none left the recipients bounce (no retries against it).
+                let networks = InternalNetworks(allowed: configuration.delivery.allowNetworks)
+                let hosts = found.map { MXResolver.Host(name: $0.name, addresses: $0.addresses.filter(networks.mayConnect)) }
+                guard hosts.contains(where: { !$0.addresses.isEmpty }) else {
+                    await refuseAll(session, SMTPReply(550, "5.4.4", "Recipient address rejected: the MX of \(domain) points into a private network"),
+                                    relay: relay, started: started, saved: &saved)
+                    break
+                }
                 // Each MX host and each of its addresses in turn, until one takes the
                 // session (RFC 5321 §5.1); a refused connection or greeting moves on.
                 hosts: for host in hosts {

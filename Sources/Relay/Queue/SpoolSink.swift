@@ -113,6 +113,9 @@ final class SpoolSink: MessageSink {
         case .multipleFrom: return SMTPReply(550, "5.6.0", "Error: more than one From field (RFC 5322 section 3.6)")
         case .tnef: return SMTPReply(554, "5.6.0", "Error: TNEF (winmail.dat) content is not accepted; turn it off in Exchange"
                                          + " with Set-RemoteDomain Default -TNEFEnabled $false")
+        case .unreadableMIME: return SMTPReply(554, "5.6.0", "Error: MIME structure that cannot be scrubbed (a part header block"
+                                                   + " that is malformed, too large or not ended by an empty line, or nesting"
+                                                   + " deeper than 32 levels)")
         }
     }
 
