@@ -8,7 +8,7 @@ PREFIX       ?= /usr/local
 INSTALL_BIN  ?= .build/release/veil
 UNIT_DIR     := /etc/systemd/system
 CONF_DIR     := /etc/veil
-BUILD_PACKAGES := libsystemd-dev libcrypt-dev libunbound-dev libsqlite3-dev pkg-config
+BUILD_PACKAGES := libsystemd-dev libcrypt-dev libunbound-dev libidn2-dev libsqlite3-dev pkg-config
 TEST_PACKAGES  := openssl swaks postfix unbound
 DEBUG_BIN    := .build/debug/veil
 
@@ -41,7 +41,10 @@ deps build-deps:
 	    exit 1; \
 	  fi; \
 	fi
-	@if [ "$@" = deps ]; then $(PYTHON) -c 'import pytest' 2>/dev/null || $(PYTHON) -m pip install -q pytest; fi
+	@if [ "$@" = deps ]; then \
+	  $(PYTHON) -c 'import pytest' 2>/dev/null || $(PYTHON) -m pip install -q pytest; \
+	  $(PYTHON) -c 'import idna' 2>/dev/null || $(PYTHON) -m pip install -q idna; \
+	fi
 
 build: deps
 	$(SWIFT) build --product veil

@@ -21,6 +21,7 @@ let package = Package(
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         .systemLibrary(name: "CCrypt", providers: [.apt(["libcrypt-dev"])]),
         .systemLibrary(name: "CUnbound", pkgConfig: "libunbound", providers: [.apt(["libunbound-dev"])]),
+        .systemLibrary(name: "CIDN2", pkgConfig: "libidn2", providers: [.apt(["libidn2-dev"])]),
         .target(
             name: "SMTPCore",
             dependencies: [.product(name: "NIOCore", package: "swift-nio")]
@@ -51,7 +52,7 @@ let package = Package(
         .target(
             name: "Delivery",
             dependencies: [
-                "SMTPCore", "SMTPNIO", "CUnbound",
+                "SMTPCore", "SMTPNIO", "CUnbound", "CIDN2",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

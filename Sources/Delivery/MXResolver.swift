@@ -25,6 +25,9 @@ public struct MXResolver: Sendable {
         case nullMX
         /// NXDOMAIN, or no MX and no address: the domain cannot receive mail (5.1.2).
         case noSuchDomain
+        /// The name has no ASCII form (UTS #46 / IDNA2008 refuse it): never looked
+        /// up, the domain cannot exist (5.1.2). The reason is for people.
+        case invalidDomain(String)
         /// SERVFAIL, timeouts, MX hosts without addresses: try again later.
         case temporaryFailure(String)
     }
@@ -38,9 +41,16 @@ public struct MXResolver: Sendable {
         self.resolver = resolver
     }
 
-    /// Blocking: call from a thread pool.
+    /// Blocking: call from a thread pool. `domain` as the recipient wrote it.
     public func resolve(_ domain: String) -> Outcome {
-        guard let domain = IDNA.toASCII(domain) else { return .noSuchDomain }
+        do {
+            return resolve(ascii: try IDNA.toASCII(domain))
+        } catch {
+            return .invalidDomain(error.reason)
+        }
+    }
+
+    private func resolve(ascii domain: String) -> Outcome {
         switch resolver.query(domain, .mx) {
         case .nameError:
             return .noSuchDomain

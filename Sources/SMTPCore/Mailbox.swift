@@ -114,7 +114,9 @@ public enum MailboxParser {
             .allSatisfy { !$0.isEmpty && $0.allSatisfy(isAtext) }
     }
 
-    static func isValidDomain(_ domain: ArraySlice<UInt8>) -> Bool {
+    /// RFC 5321 §4.1.2 `Domain` (labels of letters, digits and hyphens, UTF-8 bytes
+    /// allowed as letters), at most 255 bytes with labels of at most 63.
+    public static func isValidDomain(_ domain: ArraySlice<UInt8>) -> Bool {
         guard !domain.isEmpty, domain.count <= 255 else { return false }
         return domain.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false).allSatisfy { label in
             guard let first = label.first, let last = label.last, label.count <= 63 else { return false }

@@ -1,18 +1,6 @@
 import Testing
 @testable import Delivery
 
-@Suite struct IDNATests {
-    @Test func rfc3492AndCommonNames() {
-        #expect(IDNA.toASCII("bücher.example") == "xn--bcher-kva.example")
-        #expect(IDNA.toASCII("MÜNCHEN.de") == "xn--mnchen-3ya.de")
-        #expect(IDNA.toASCII("example.org") == "example.org")
-        #expect(IDNA.punycode("ü") == "tda")
-        // RFC 3492 §7.1 (L) Japanese: 3年B組金八先生
-        #expect(IDNA.punycode("3年b組金八先生") == "3b-ww4c5e180e575a65lsy2b")
-        #expect(IDNA.toASCII("例え.テスト") == "xn--r8jz45g.xn--zckzah")
-    }
-}
-
 @Suite struct MXParsingTests {
     @Test func mxRdata() {
         let rdata: [UInt8] = [0, 10, 3] + Array("mx1".utf8) + [7] + Array("example".utf8) + [0]

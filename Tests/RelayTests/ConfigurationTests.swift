@@ -88,6 +88,15 @@ import Testing
         #expect(badDuration?.line == 11)
         let syntax = error("hostname = \"unterminated\n")
         #expect(syntax?.line == 1)
+        let badRoute = error(Self.minimal + "\n[[delivery.domain]]\ndomain = \"b\u{1F4A9}.example\"\nroute = \"[192.0.2.1]\"\n")
+        #expect(badRoute?.line == 11)
+        #expect(badRoute?.key == "delivery.domain.domain")
+        #expect(badRoute?.problem.contains("disallowed") == true)
+    }
+
+    @Test func routeDomainsAreKeptInTheirASCIIForm() throws {
+        let configuration = try load(Self.minimal + "\n[[delivery.domain]]\ndomain = \"BU\u{308}CHER.example\"\nroute = \"[192.0.2.1]\"\n")
+        #expect(configuration.delivery.domains.map(\.domain) == ["xn--bcher-kva.example"])
     }
 
     @Test func tlsAndAuthListenersNeedTheirFiles() {

@@ -49,4 +49,18 @@ import Testing
         #expect(sessions.map(\.jobs.count) == [2, 2])
         #expect(sessions.allSatisfy { $0.hop == .fixed(host: "192.0.2.1", port: 2525) && $0.verify })
     }
+
+    @Test func routesMatchEverySpellingOfAnInternationalisedDomain() throws {
+        let router = try Self.router("""
+            [[delivery.domain]]
+            domain = "Bücher.example"
+            route = "[192.0.2.1]:2525"
+            """)
+        for domain in ["bücher.example", "BÜCHER.example", "bu\u{308}cher.example", "xn--bcher-kva.example", "XN--BCHER-KVA.example"] {
+            #expect(router.hop(for: domain).0 == .fixed(host: "192.0.2.1", port: 2525), "\(domain)")
+        }
+        // Another name (nontransitional: ß is not ss), and one with no ASCII form.
+        #expect(router.hop(for: "bücher.example.org").0 == .mx(domain: "bücher.example.org"))
+        #expect(router.hop(for: "b\u{1F4A9}.example").0 == .mx(domain: "b\u{1F4A9}.example"))
+    }
 }

@@ -1,7 +1,8 @@
 """A small receiving MTA with scripted misbehaviour, for what smtp-sink cannot do:
 refuse one recipient of several, drop the connection in the middle of DATA, take
-the text in BDAT chunks (RFC 3030). It records every message it accepted
-(envelope, text as received on the wire, how it came) and every session.
+the text in BDAT chunks (RFC 3030), offer SMTPUTF8 (RFC 6531). It records every
+message it accepted (envelope, text as received on the wire, how it came) and
+every session.
 
 Destination faults (issue 6) apply to the first `fault_sessions` sessions only, so
 that a retry finds a healthy server: a refused greeting, a refusal at one command,
@@ -38,6 +39,7 @@ class Script:
     refuse: set[str] = field(default_factory=set)     # RCPT addresses answered 550 5.1.1
     drop_in_data: int = 0                             # sessions that lose the connection mid-DATA
     chunking: bool = False                            # offer CHUNKING (and PIPELINING with it)
+    smtputf8: bool = False                            # offer SMTPUTF8 (RFC 6531)
     refuse_chunk: int = 0                             # first BDAT chunks (not LAST) answered 452
     sessions: int = 0
     received: list[Received] = field(default_factory=list)
@@ -185,6 +187,8 @@ class _Handler(socketserver.StreamRequestHandler):
                     lines += ["250-PIPELINING", "250-CHUNKING"]
                 if script.starttls and not self.tls:
                     lines.append("250-STARTTLS")
+                if script.smtputf8:
+                    lines.append("250-SMTPUTF8")
                 self.answer(lines + ["250 8BITMIME"], verb)
             elif verb == "STAR" and command.upper() == "STARTTLS" and script.starttls and not self.tls:
                 if not self.start_tls():

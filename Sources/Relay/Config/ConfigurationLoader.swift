@@ -1,3 +1,4 @@
+import Delivery
 import Foundation
 import MessageRewriter
 import SMTPCore
@@ -300,8 +301,15 @@ private struct TableReader {
         delivery.dataTimeout = try duration("data_timeout", default: delivery.dataTimeout)
         delivery.allowNetworks = try cidrArray("allow_networks")
         for var reader in try tables("domain") {
-            guard let domain = try reader.string("domain")?.lowercased(), !domain.isEmpty else {
+            guard let written = try reader.string("domain"), !written.isEmpty else {
                 throw reader.error("domain", "every [[delivery.domain]] needs a domain")
+            }
+            // Kept in its ASCII form, as recipient domains are compared (Router).
+            let domain: String
+            do {
+                domain = try IDNA.toASCII(written)
+            } catch {
+                throw reader.error("domain", "\"\(written)\" is not a valid domain name: \(error.reason)")
             }
             delivery.domains.append(.init(domain: domain, route: try reader.hop("route"), tls: try reader.tlsPolicy("tls")))
             try reader.rejectUnknownKeys()

@@ -261,6 +261,11 @@ final class QueueRunner: Service {
             case .noSuchDomain:
                 await refuseAll(session, SMTPReply(550, "5.1.2", "Recipient address rejected: domain \(domain) not found"),
                                 relay: relay, started: started, saved: &saved)
+            case .invalidDomain(let reason):
+                // RFC 3463 X.1.2: the part right of the "@" is invalid for mail. No
+                // lookup, no retry: the name is refused the same way every time.
+                await refuseAll(session, SMTPReply(553, "5.1.2", "Recipient address rejected: \(domain) is not a valid domain name: \(reason)"),
+                                relay: relay, started: started, saved: &saved)
             case .temporaryFailure(let reason):
                 report.failure = reason
             case .hosts(let found):

@@ -51,9 +51,13 @@ struct Router: Sendable {
         }
     }
 
-    /// The next hop and TLS policy for a domain.
+    /// The next hop and TLS policy for a domain. Routes are compared in their ASCII
+    /// form (IDNA), so `bücher.example`, `BÜCHER.example`, its decomposed spelling
+    /// and `xn--bcher-kva.example` all find the route of any of them. A domain with
+    /// no ASCII form matches no route; the MX lookup refuses it.
     func hop(for domain: String) -> (NextHop, Configuration.Delivery.TLSPolicy, smarthost: Bool) {
-        let route = delivery.domains.first { $0.domain == domain }
+        let ascii = delivery.domains.isEmpty ? nil : try? IDNA.toASCII(domain)
+        let route = ascii.flatMap { ascii in delivery.domains.first { $0.domain == ascii } }
         if let hop = route?.route {
             return (.fixed(host: hop.host, port: hop.port), route?.tls ?? delivery.tls, false)
         }
