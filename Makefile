@@ -13,7 +13,7 @@ TEST_PACKAGES  := openssl swaks postfix unbound
 DEBUG_BIN    := .build/debug/veil
 
 FUZZ_SECONDS ?= 60
-FUZZERS      := CommandFuzzer DataReaderFuzzer SessionFuzzer RewriterFuzzer
+FUZZERS      := CommandFuzzer DataReaderFuzzer SessionFuzzer RewriterFuzzer TOMLFuzzer
 FUZZ_CONFIG  ?= debug
 FUZZ_BUILD   := $(SWIFT) build -c $(FUZZ_CONFIG) --scratch-path .build-fuzz --sanitize=fuzzer \
                 -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library -Xswiftc -DFUZZING
@@ -78,9 +78,10 @@ e2e-test:
 	VEIL_BIN=$(CURDIR)/$(DEBUG_BIN) $(PYTHON) -m pytest -q -p no:cacheprovider Tests/e2e
 
 ## fuzz: each libFuzzer target (command/reply parser, DATA/BDAT reader, server
-## session, header rewriter) for FUZZ_SECONDS, with AddressSanitizer. New inputs go
-## to .build-fuzz/corpus; the committed seeds (Tests/Fuzz) stay as they are; a crash
-## leaves crash-* in the current folder. FUZZ_CONFIG=release for long runs.
+## session, header rewriter, TOML configuration reader) for FUZZ_SECONDS, with
+## AddressSanitizer. New inputs go to .build-fuzz/corpus; the committed seeds
+## (Tests/Fuzz) stay as they are; a crash leaves crash-* in the current folder.
+## FUZZ_CONFIG=release for long runs.
 fuzz: build-deps
 	for f in $(FUZZERS); do $(FUZZ_BUILD) --product $$f || exit 1; done
 	for f in $(FUZZERS); do \

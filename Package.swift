@@ -30,6 +30,8 @@ let package = Package(
             name: "MessageRewriter",
             dependencies: [.product(name: "NIOCore", package: "swift-nio")]
         ),
+        // The configuration file's reader: TOML 1.0, every value with its line. No dependencies.
+        .target(name: "TOML"),
         .target(
             name: "SMTPNIO",
             dependencies: [
@@ -62,7 +64,7 @@ let package = Package(
         .target(
             name: "Relay",
             dependencies: [
-                "SMTPCore", "SMTPNIO", "MailQueue", "MessageRewriter", "Delivery", "CSystemd", "CCrypt",
+                "SMTPCore", "SMTPNIO", "MailQueue", "MessageRewriter", "Delivery", "TOML", "CSystemd", "CCrypt",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -92,6 +94,10 @@ let package = Package(
             name: "SessionFuzzer",
             dependencies: ["SMTPCore", "FuzzSupport", .product(name: "NIOCore", package: "swift-nio")]
         ),
+        .executableTarget(
+            name: "TOMLFuzzer",
+            dependencies: ["TOML", "FuzzSupport"]
+        ),
         // Benchmarks (`make bench`): figures printed, never timed tests.
         .executableTarget(
             name: "veil-bench",
@@ -111,6 +117,11 @@ let package = Package(
         .testTarget(
             name: "MessageRewriterTests",
             dependencies: ["MessageRewriter", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .testTarget(
+            name: "TOMLTests",
+            dependencies: ["TOML"],
+            exclude: ["tomllib_cases.py"]
         ),
         .testTarget(
             name: "DeliveryTests",

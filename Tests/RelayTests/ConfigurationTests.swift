@@ -99,6 +99,43 @@ import Testing
         #expect(configuration.delivery.domains.map(\.domain) == ["xn--bcher-kva.example"])
     }
 
+    @Test func toml10FormsAreReadAsWritten() throws {
+        let configuration = try load("""
+            "hostname" = 'relay.example'
+            limits = { max_recipients = 0x10 }
+            log.level = "debug"
+            listener = [
+              # an array of inline tables
+              { name = "plain", address = "127.0.0.1:2525", tls = "none", auth = "off" },
+            ]
+            [scrub]
+            remove = [ # comments inside the array
+              "X-A",
+            ]
+            """)
+        #expect(configuration.hostname == "relay.example")
+        #expect(configuration.limits.maximumRecipients == 16)
+        #expect(configuration.log.level == "debug")
+        #expect(configuration.listeners.map(\.name) == ["plain"])
+        #expect(configuration.listeners[0].line == 6)
+        #expect(configuration.scrub.remove == ["X-A"])
+    }
+
+    @Test func toml10ErrorsNameTheKey() {
+        let twice = error(Self.minimal + "\ntls = \"none\"\n")
+        #expect(twice?.description.hasSuffix(":10: listener.tls: defined twice (first on line 7)") == true)
+        let item = error(Self.minimal.replacingOccurrences(of: "relay_networks = [\"127.0.0.0/8\", \"::1/128\"]",
+                                                          with: "relay_networks = [\n  \"10.0.0.0/8\",\n  \"bogus\",\n]"))
+        #expect(item?.line == 11)
+        #expect(item?.key == "listener.relay_networks")
+        let float = error(Self.minimal + "\n[limits]\nmax_recipients = 2.5\n")
+        #expect(float?.description.hasSuffix(":11: limits.max_recipients: must be an integer, not a float") == true)
+        let quoted = error(Self.minimal + "\n[limits]\n\"odd key\" = 1\n")
+        #expect(quoted?.key == "limits.\"odd key\"")
+        let date = error("when = 2026-11-30\n" + Self.minimal)
+        #expect(date?.line == 1 && date?.key == "when")
+    }
+
     @Test func tlsAndAuthListenersNeedTheirFiles() {
         let tls = error(Self.minimal.replacingOccurrences(of: "tls = \"none\"", with: "tls = \"starttls\""))
         #expect(tls?.key == "tls.certificate")

@@ -201,3 +201,109 @@ def test_scrub_remove_cannot_remove_what_mime_needs(write_config, remove, field,
     assert_error(p, path, line, "remove")
     assert f"{path}:{line}: scrub.remove: would remove {field}, without which mail programs cannot read MIME " \
            "messages" in p.stderr, p.stderr
+
+
+# ---- TOML 1.0 (issue 13, point 8) --------------------------------------------------------
+
+def toml_1_0_config(tmp_path, certs, users_file) -> str:
+    """A configuration that uses what TOML 1.0 allows and the first reader refused:
+    comments inside multi-line arrays, inline tables and an array of inline tables,
+    quoted and dotted keys, tables in any order, hex and underscored integers,
+    literal and multi-line strings, CRLF line ends and trailing blanks."""
+    cert, key = certs
+    return "\r\n".join([
+        "# Veil written in TOML 1.0 ",
+        "\"hostname\" = 'veil.test'\t",
+        f"spool_dir = '{tmp_path / 'spool'}'",
+        "log.level = \"debug\"                     # a dotted key",
+        "limits = { max_recipients = 0x64, max_message_size = \"10MB\", 'max_errors' = 1_0 }",
+        "listener = [",
+        "  # an array of inline tables, with comments between them",
+        "  { name = \"plain\", address = \"127.0.0.1:0\", tls = \"none\", auth = \"off\", relay_networks = [",
+        "      \"127.0.0.0/8\",   # loopback",
+        "      # a whole comment line",
+        "      \"10.0.0.0/8\",",
+        "  ] },",
+        "  { name = \"submission\", address = \"127.0.0.1:0\" },",
+        "]",
+        "",
+        "[[delivery.domain]]                      # before [delivery]",
+        "domain = \"partner.example\"",
+        "route = \"[192.0.2.5]:25\"",
+        "",
+        "[auth]",
+        f"users_file = \"\"\"\n{users_file}\"\"\"",
+        "",
+        "[delivery]",
+        "mode = \"smarthost\"",
+        "smarthost = \"[127.0.0.1]:9\"",
+        "retry = [ # first try after a minute",
+        "  \"1m\",",
+        "  \"1h\", # then every hour",
+        "]",
+        "",
+        "[scrub]",
+        "mode = \"denylist\"",
+        "remove = ['X-Internal-*', \"X-\\u0041ntivirus\"]",
+        "",
+        "[tls]",
+        f"certificate = '{cert}'",
+        f"private_key = '''{key}'''",
+        "",
+    ])
+
+
+def test_toml_1_0_config_is_read_as_written(tmp_path, certs, users_file):
+    import tomllib
+    path = tmp_path / "veil.toml"
+    path.write_bytes(toml_1_0_config(tmp_path, certs, users_file).encode())
+    p = check_config(path)
+    assert p.returncode == 0, p.stderr
+    # check-config prints the effective configuration as TOML.
+    effective = tomllib.loads(p.stdout)
+    assert effective["hostname"] == "veil.test"
+    assert effective["log"]["level"] == "debug"
+    assert effective["limits"]["max_recipients"] == 100
+    assert effective["limits"]["max_message_size"] == 10 << 20
+    assert effective["limits"]["max_errors"] == 10
+    assert [l["name"] for l in effective["listener"]] == ["plain", "submission"]
+    assert effective["listener"][0]["relay_networks"] == ["127.0.0.0/8", "10.0.0.0/8"]
+    assert effective["listener"][1]["tls"] == "starttls"
+    assert effective["delivery"]["retry"] == ["60s", "3600s"]
+    assert effective["delivery"]["domain"] == [{"domain": "partner.example", "route": "[192.0.2.5]:25",
+                                                "tls": "opportunistic"}]
+    assert effective["scrub"]["remove"] == ["X-Internal-*", "X-Antivirus"]
+    assert effective["auth"]["users_file"] == str(users_file)
+    assert effective["tls"]["private_key"] == str(certs[1])
+
+
+def test_duplicate_key_names_its_line_and_key(write_config):
+    path = write_config(insert_after(r"^max_recipients", "max_recipients = 20"), limits={"max_recipients": 10})
+    p = check_config(path)
+    assert_error(p, path, line_of(path, r"^max_recipients", nth=1), "max_recipients")
+    assert f"limits.max_recipients: defined twice (first on line {line_of(path, r'^max_recipients')})" in p.stderr
+
+
+def test_table_defined_twice_names_its_line(write_config):
+    path = write_config(lambda lines: lines.extend(["", "[limits]", "max_errors = 3"]), limits={"max_recipients": 10})
+    p = check_config(path)
+    assert_error(p, path, line_of(path, r"^\[limits\]", nth=1), "limits")
+    first = line_of(path, r"^\[limits\]")
+    assert f"already defined as a table on line {first}" in p.stderr
+
+
+def test_value_of_the_wrong_type_names_its_key(write_config):
+    path = write_config(limits={"max_recipients": 10},
+                        edit=replace_line(r"^max_recipients", "max_recipients = 2.5  # a float"))
+    p = check_config(path)
+    assert_error(p, path, line_of(path, r"^max_recipients"), "max_recipients")
+    assert "must be an integer, not a float" in p.stderr
+
+
+def test_bad_item_of_a_multi_line_array_names_the_item_line(write_config):
+    def edit(lines):
+        at = next(i for i, l in enumerate(lines) if l.startswith("relay_networks"))
+        lines[at:at + 1] = ["relay_networks = [", "  # the office", '  "10.0.0.0/8",', '  "10.0.0.0/33",  # a typo', "]"]
+    path = write_config(edit)
+    p = check_config(path)
+    assert_error(p, path, line_of(path, r"10\.0\.0\.0/33"), "relay_networks")

@@ -2,19 +2,20 @@ import Delivery
 import Foundation
 import MessageRewriter
 import SMTPCore
+import TOML
 
 extension Configuration {
     /// Reads and validates a configuration file. Every problem is reported as
     /// `file:line: key: problem`; unknown keys are errors.
     public static func load(path: String) throws(ConfigError) -> Configuration {
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+        guard let data = FileManager.default.contents(atPath: path) else {
             throw ConfigError(file: path, line: nil, key: "file", problem: "cannot be read")
         }
         let root: TOMLTable
         do {
-            root = try TOMLParser.parse(text)
+            root = try TOMLParser.parse(Array(data))
         } catch {
-            throw ConfigError(file: path, line: error.line, key: "syntax", problem: error.message)
+            throw ConfigError(file: path, line: error.line, key: error.key ?? "syntax", problem: error.message)
         }
         let absolutePath = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
         let directory = (absolutePath as NSString).deletingLastPathComponent
@@ -39,18 +40,20 @@ private struct TableReader {
         self.baseDirectory = baseDirectory
     }
 
+    /// A problem with `key`, at the line of its value (or of the table, when the
+    /// key is missing). Keys are printed as the file would write them.
     func error(_ key: String, _ problem: String, line: Int? = nil) -> ConfigError {
-        ConfigError(file: file, line: line ?? table[key]?.line ?? table.line, key: prefix + key, problem: problem)
+        ConfigError(file: file, line: line ?? table[key]?.line ?? table.line, key: prefix + TOMLKey.display(key), problem: problem)
     }
 
-    mutating func raw(_ key: String) -> TOMLTable.Entry? {
+    mutating func raw(_ key: String) -> TOMLValue? {
         used.insert(key)
         return table[key]
     }
 
     mutating func string(_ key: String) throws(ConfigError) -> String? {
         guard let entry = raw(key) else { return nil }
-        guard case .string(let value) = entry.value else { throw error(key, "must be a string, not \(entry.value.typeName)") }
+        guard case .string(let value) = entry.kind else { throw error(key, "must be a string, not \(entry.typeName)") }
         return value
     }
 
@@ -67,14 +70,14 @@ private struct TableReader {
 
     mutating func integer(_ key: String, default value: Int, range: ClosedRange<Int>) throws(ConfigError) -> Int {
         guard let entry = raw(key) else { return value }
-        guard case .integer(let number) = entry.value else { throw error(key, "must be an integer, not \(entry.value.typeName)") }
+        guard case .integer(let number) = entry.kind else { throw error(key, "must be an integer, not \(entry.typeName)") }
         guard range.contains(number) else { throw error(key, "must be between \(range.lowerBound) and \(range.upperBound)") }
         return number
     }
 
     mutating func boolean(_ key: String, default value: Bool) throws(ConfigError) -> Bool {
         guard let entry = raw(key) else { return value }
-        guard case .boolean(let flag) = entry.value else { throw error(key, "must be true or false") }
+        guard case .boolean(let flag) = entry.kind else { throw error(key, "must be true or false, not \(entry.typeName)") }
         return flag
     }
 
@@ -95,7 +98,7 @@ private struct TableReader {
 
     mutating func size(_ key: String, default value: Int) throws(ConfigError) -> Int {
         guard let entry = raw(key) else { return value }
-        switch entry.value {
+        switch entry.kind {
         case .integer(let number) where number >= 0:
             return number
         case .string(let text):
@@ -107,28 +110,42 @@ private struct TableReader {
     }
 
     mutating func stringArray(_ key: String) throws(ConfigError) -> [String] {
+        try stringItems(key).map(\.text)
+    }
+
+    /// The strings of an array with their lines, for errors about one of them.
+    mutating func stringItems(_ key: String) throws(ConfigError) -> [(text: String, line: Int)] {
         guard let entry = raw(key) else { return [] }
-        guard case .array(let items) = entry.value else { throw error(key, "must be an array of strings") }
-        var strings: [String] = []
+        guard case .array(let items) = entry.kind else { throw error(key, "must be an array of strings, not \(entry.typeName)") }
+        var strings: [(text: String, line: Int)] = []
         for item in items {
-            guard case .string(let text) = item else { throw error(key, "must be an array of strings") }
-            strings.append(text)
+            guard case .string(let text) = item.kind else { throw error(key, "must be an array of strings, not one with \(item.typeName)", line: item.line) }
+            strings.append((text, item.line))
         }
         return strings
     }
 
     mutating func subtable(_ key: String) throws(ConfigError) -> TableReader {
+        let childPrefix = prefix + TOMLKey.display(key) + "."
         guard let entry = raw(key) else {
-            return TableReader(file: file, table: TOMLTable(line: table.line), prefix: prefix + key + ".", baseDirectory: baseDirectory)
+            return TableReader(file: file, table: TOMLTable(line: table.line), prefix: childPrefix, baseDirectory: baseDirectory)
         }
-        guard case .table(let child) = entry.value else { throw error(key, "must be a table ([\(key)])") }
-        return TableReader(file: file, table: child, prefix: prefix + key + ".", baseDirectory: baseDirectory)
+        guard case .table(let child) = entry.kind else { throw error(key, "must be a table ([\(key)]), not \(entry.typeName)") }
+        return TableReader(file: file, table: child, prefix: childPrefix, baseDirectory: baseDirectory)
     }
 
+    /// `[[key]]` blocks, or an array of inline tables: the same to TOML 1.0.
     mutating func tables(_ key: String) throws(ConfigError) -> [TableReader] {
         guard let entry = raw(key) else { return [] }
-        guard case .tables(let list) = entry.value else { throw error(key, "must be an array of tables ([[\(key)]])") }
-        return list.map { TableReader(file: file, table: $0, prefix: prefix + key + ".", baseDirectory: baseDirectory) }
+        guard case .array(let items) = entry.kind else { throw error(key, "must be an array of tables ([[\(key)]]), not \(entry.typeName)") }
+        var readers: [TableReader] = []
+        for item in items {
+            guard case .table(let child) = item.kind else {
+                throw error(key, "must be an array of tables ([[\(key)]]), not one with \(item.typeName)", line: item.line)
+            }
+            readers.append(TableReader(file: file, table: child, prefix: prefix + TOMLKey.display(key) + ".", baseDirectory: baseDirectory))
+        }
+        return readers
     }
 
     func rejectUnknownKeys() throws(ConfigError) {
@@ -200,9 +217,9 @@ private struct TableReader {
         scrub.profile = try scrubReader.choice("profile", default: scrub.profile)
         scrub.remove = try scrubReader.stringArray("remove")
         scrub.keep = try scrubReader.stringArray("keep")
-        for (key, patterns) in [("remove", scrub.remove), ("keep", scrub.keep)] {
-            if let bad = patterns.first(where: { !ScrubRules.isValidPattern($0) }) {
-                throw scrubReader.error(key, "\"\(bad)\" is not a header field name (a trailing * matches a prefix)")
+        for key in ["remove", "keep"] {
+            if let bad = try scrubReader.stringItems(key).first(where: { !ScrubRules.isValidPattern($0.text) }) {
+                throw scrubReader.error(key, "\"\(bad.text)\" is not a header field name (a trailing * matches a prefix)", line: bad.line)
             }
         }
         if let field = ScrubRules.removedStructuralField(scrub.remove) {
@@ -225,10 +242,10 @@ private struct TableReader {
         var dns = Configuration.DNS()
         dns.servers = try dnsReader.stringArray("servers")
         dns.serversLine = dnsReader.table["servers"]?.line
-        for server in dns.servers {
+        for (server, line) in try dnsReader.stringItems("servers") {
             let parts = server.split(separator: "@", maxSplits: 1, omittingEmptySubsequences: false)
             guard CIDR.bytes(of: String(parts[0])) != nil, parts.count == 1 || Int(parts[1]).map({ (1...65535).contains($0) }) == true else {
-                throw dnsReader.error("servers", "\"\(server)\" is not an IP address, optionally with @port")
+                throw dnsReader.error("servers", "\"\(server)\" is not an IP address, optionally with @port", line: line)
             }
         }
         try dnsReader.rejectUnknownKeys()
@@ -287,8 +304,8 @@ private struct TableReader {
         delivery.messagesPerConnection = try integer("messages_per_connection", default: delivery.messagesPerConnection, range: 1...100_000)
         if table["retry"] != nil {
             var schedule: [Int] = []
-            for text in try stringArray("retry") {
-                guard let seconds = parseDuration(text), seconds > 0 else { throw error("retry", "\"\(text)\" is not a duration such as \"5m\"") }
+            for (text, line) in try stringItems("retry") {
+                guard let seconds = parseDuration(text), seconds > 0 else { throw error("retry", "\"\(text)\" is not a duration such as \"5m\"", line: line) }
                 schedule.append(seconds)
             }
             guard !schedule.isEmpty else { throw error("retry", "needs at least one duration") }
@@ -355,8 +372,8 @@ private struct TableReader {
 
     mutating func cidrArray(_ key: String) throws(ConfigError) -> [CIDR] {
         var networks: [CIDR] = []
-        for text in try stringArray(key) {
-            guard let network = CIDR(text) else { throw error(key, "\"\(text)\" is not a network such as 10.0.0.0/8") }
+        for (text, line) in try stringItems(key) {
+            guard let network = CIDR(text) else { throw error(key, "\"\(text)\" is not a network such as 10.0.0.0/8", line: line) }
             networks.append(network)
         }
         return networks
