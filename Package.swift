@@ -146,6 +146,7 @@ let package = Package(
                 "Relay", "SMTPNIO", "MailQueue",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
     ],

@@ -184,3 +184,42 @@ import Testing
         #expect(Timestamp.rfc5322(early) == "Mon, 05 Jan 2026 03:04:05 +0000")
     }
 }
+
+@Suite struct TLSConfigurationTests {
+    static let withTLS = ConfigurationTests.minimal + "\n[tls]\n"
+
+    func load(_ text: String) throws(ConfigError) -> Configuration {
+        try ConfigurationTests().load(text)
+    }
+
+    func error(_ text: String) -> ConfigError? {
+        ConfigurationTests().error(text)
+    }
+
+    @Test func defaultsOfferTLS12OnlyWithForwardSecretAEADSuites() throws {
+        let tls = try load(Self.withTLS).tls
+        #expect(tls.minimumVersion == .v1_2)
+        #expect(tls.maximumVersion == .v1_2)
+        #expect(tls.ciphers == Configuration.TLS.defaultCiphers)
+        #expect(try load(Self.withTLS + "max_version = \"1.3\"\n").tls.maximumVersion == .v1_3)
+        // TLS 1.3 only: max_version follows.
+        let only13 = try load(Self.withTLS + "min_version = \"1.3\"\n").tls
+        #expect(only13.minimumVersion == .v1_3 && only13.maximumVersion == .v1_3)
+        let effective = try load(Self.withTLS).effectiveDescription
+        #expect(effective.contains("max_version = \"1.2\""))
+        #expect(effective.contains("ciphers = \"\(Configuration.TLS.defaultCiphers)\""))
+        #expect(effective.contains("# TLS 1.2 suites: ECDHE-ECDSA-AES128-GCM-SHA256"))
+    }
+
+    @Test func badVersionsAndCiphersNameTheirLine() {
+        let below = error(Self.withTLS + "min_version = \"1.3\"\nmax_version = \"1.2\"\n")
+        #expect(below?.key == "tls.max_version")
+        #expect(below?.line == 12)
+        let version = error(Self.withTLS + "max_version = \"1.1\"\n")
+        #expect(version?.key == "tls.max_version")
+        let ciphers = error(Self.withTLS + "\nciphers = \"ECDHE+AESGCM:NOPE\"\n")
+        #expect(ciphers?.key == "tls.ciphers")
+        #expect(ciphers?.line == 12)
+        #expect(ciphers?.problem.contains("\"NOPE\"") == true)
+    }
+}

@@ -42,10 +42,13 @@ USERS = {
 # Files: certificate, users file, config
 # --------------------------------------------------------------------------------------
 
-def make_certificate(directory: Path) -> tuple[Path, Path]:
-    cert, key = directory / "cert.pem", directory / "key.pem"
+def make_certificate(directory: Path, key_type: str = "rsa") -> tuple[Path, Path]:
+    """A self-signed certificate for CN=localhost with an RSA 2048 or ("ec") P-256 key."""
+    prefix = "" if key_type == "rsa" else f"{key_type}-"
+    cert, key = directory / f"{prefix}cert.pem", directory / f"{prefix}key.pem"
+    new_key = ["rsa:2048"] if key_type == "rsa" else ["ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"]
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ["openssl", "req", "-x509", "-newkey", *new_key, "-nodes", "-days", "2",
          "-subj", "/CN=localhost", "-keyout", str(key), "-out", str(cert)],
         check=True, capture_output=True, timeout=60,
     )

@@ -161,6 +161,50 @@ def test_serve_refuses_bad_config(write_config):
     assert f"{path}:{line_of(path, r'^bogus_key')}: " in p.stderr, p.stderr
 
 
+def test_tls_policy_is_printed(write_config):
+    """Without max_version and ciphers: TLS 1.2 only (Exchange, docs/exchange.md), ECDHE
+    with AEAD; the suites a cipher string enables are listed."""
+    p = check_config(write_config())
+    assert p.returncode == 0, p.stderr
+    assert 'max_version = "1.2"' in p.stdout, p.stdout
+    suites = re.search(r"^# TLS 1\.2 suites: (.*)$", p.stdout, re.M)
+    assert suites and set(suites[1].split()) == {
+        "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384",
+        "ECDHE-RSA-AES256-GCM-SHA384", "ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-RSA-CHACHA20-POLY1305"}, p.stdout
+    p = check_config(write_config(tls={"min_version": "1.3"}))
+    assert p.returncode == 0 and 'max_version = "1.3"' in p.stdout, p.stdout + p.stderr
+
+
+@pytest.mark.parametrize("ciphers, problem", [
+    ("ECDHE+AESGCM:NOT-A-SUITE", '"NOT-A-SUITE"'),
+    ("ALL:!ECDHE-RSA-AES128-SHA1", '"ECDHE-RSA-AES128-SHA1"'),      # a typo must not leave CBC on
+    ("!ALL", "enables no TLS 1.2 cipher suite"),
+    ("", "empty"),
+    ("TLS_AES_128_GCM_SHA256", "TLS 1.3"),
+    ("HIGH:@SECLEVEL=2", "@SECLEVEL"),
+])
+def test_bad_tls_ciphers(write_config, ciphers, problem):
+    """A cipher string BoringSSL refuses would stop the process inside NIOSSL (a
+    precondition): it must be a configuration error at check-config and serve."""
+    path = write_config(tls={"ciphers": ciphers})
+    line = line_of(path, r"^ciphers = ")
+    for command in ("check-config", "serve"):
+        p = subprocess.run([VEIL_BIN, command, "--config", str(path)], capture_output=True, text=True, timeout=60)
+        assert_error(p, path, line, "tls.ciphers")
+        assert problem in p.stderr and "unknown key" not in p.stderr, p.stderr
+
+
+def test_bad_tls_max_version(write_config):
+    path = write_config(tls={"max_version": "1.1"})
+    p = check_config(path)
+    assert_error(p, path, line_of(path, r"^max_version"), "tls.max_version")
+    assert '"1.2", "1.3"' in p.stderr, p.stderr
+    path = write_config(tls={"min_version": "1.3", "max_version": "1.2"})
+    p = check_config(path)
+    assert_error(p, path, line_of(path, r"^max_version"), "tls.max_version")
+    assert "below min_version" in p.stderr, p.stderr
+
+
 def test_shipped_example_config_is_valid(tmp_path, certs, users_file):
     """config/veil.toml documents every key with its default: it must load as it is,
     once its /etc paths point at real files."""

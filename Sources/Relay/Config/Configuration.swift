@@ -34,12 +34,37 @@ public struct Configuration: Sendable {
         public var line: Int
     }
 
+    /// Inbound TLS (the listeners' certificate and protocol policy).
     public struct TLS: Sendable {
         public var certificate: String?
         public var privateKey: String?
-        public var minimumVersion: String
+        public var minimumVersion: Version
+        /// TLS 1.3 is offered only when this is `.v1_3`: swift-nio-ssl cannot stop the
+        /// TLS 1.3 session tickets that make Microsoft's SMTP client abort STARTTLS
+        /// (docs/exchange.md).
+        public var maximumVersion: Version
+        /// OpenSSL-style cipher string for TLS 1.2 (TLSCipherString); TLS 1.3 suites are fixed.
+        public var ciphers: String
         public var certificateLine: Int?
         public var privateKeyLine: Int?
+        public var ciphersLine: Int?
+
+        public enum Version: String, Sendable, CaseIterable, Comparable {
+            case v1_2 = "1.2"
+            case v1_3 = "1.3"
+
+            public static func < (lhs: Version, rhs: Version) -> Bool {
+                lhs == .v1_2 && rhs == .v1_3
+            }
+        }
+
+        /// ECDHE (forward secret) with AEAD only, for ECDSA and RSA certificates: no
+        /// static RSA key exchange, no CBC suites and so no SHA-1 MACs.
+        public static let defaultCiphers = [
+            "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256",
+            "ECDHE-ECDSA-AES256-GCM-SHA384", "ECDHE-RSA-AES256-GCM-SHA384",
+            "ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-RSA-CHACHA20-POLY1305",
+        ].joined(separator: ":")
     }
 
     public struct Auth: Sendable {

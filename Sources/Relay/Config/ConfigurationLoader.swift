@@ -174,11 +174,23 @@ private struct TableReader {
         }
 
         var tlsReader = try subtable("tls")
+        let minimumVersion = try tlsReader.choice("min_version", default: Configuration.TLS.Version.v1_2)
+        // TLS 1.3 only when asked for (max_version, or min_version = "1.3"): docs/exchange.md.
+        let maximumVersion = try tlsReader.choice("max_version", default: minimumVersion)
+        guard maximumVersion >= minimumVersion else {
+            throw tlsReader.error("max_version", "\"\(maximumVersion.rawValue)\" is below min_version \"\(minimumVersion.rawValue)\"")
+        }
         let tls = Configuration.TLS(
             certificate: try tlsReader.path("certificate"), privateKey: try tlsReader.path("private_key"),
-            minimumVersion: try tlsReader.string("min_version", default: "1.2"),
-            certificateLine: tlsReader.table["certificate"]?.line, privateKeyLine: tlsReader.table["private_key"]?.line)
-        guard ["1.2", "1.3"].contains(tls.minimumVersion) else { throw tlsReader.error("min_version", "must be \"1.2\" or \"1.3\"") }
+            minimumVersion: minimumVersion, maximumVersion: maximumVersion,
+            ciphers: try tlsReader.string("ciphers", default: Configuration.TLS.defaultCiphers),
+            certificateLine: tlsReader.table["certificate"]?.line, privateKeyLine: tlsReader.table["private_key"]?.line,
+            ciphersLine: tlsReader.table["ciphers"]?.line)
+        do {
+            _ = try TLSCipherString.enabledSuites(tls.ciphers)
+        } catch {
+            throw tlsReader.error("ciphers", error.message)
+        }
         try tlsReader.rejectUnknownKeys()
         if let listener = listeners.first(where: { $0.tls != .none }) {
             if tls.certificate == nil { throw tlsReader.error("certificate", "needed by listener \"\(listener.name)\" (tls = \"\(listener.tls.rawValue)\")") }

@@ -19,7 +19,13 @@ extension Configuration {
                       "proxy_networks = [\(listener.proxyNetworks.map { quoted($0.description) }.joined(separator: ", "))]"]
         }
         lines += ["", "[tls]", "certificate = \(quoted(tls.certificate ?? ""))",
-                  "private_key = \(quoted(tls.privateKey ?? ""))", "min_version = \(quoted(tls.minimumVersion))"]
+                  "private_key = \(quoted(tls.privateKey ?? ""))", "min_version = \(quoted(tls.minimumVersion.rawValue))",
+                  "max_version = \(quoted(tls.maximumVersion.rawValue))", "ciphers = \(quoted(tls.ciphers))"]
+        if let suites = try? TLSCipherString.enabledSuites(tls.ciphers) {
+            // PSK suites are never chosen: Veil has no pre-shared keys.
+            let usable = suites.filter { $0.authentication != TLSCipherString.aPSK }
+            lines.append("# TLS 1.2 suites: \(usable.map(\.name).joined(separator: " "))")
+        }
         lines += ["", "[auth]", "users_file = \(quoted(auth.usersFile ?? ""))", "max_failures = \(auth.maximumFailures)",
                   "failure_window = \"\(auth.failureWindow)s\"", "lockout = \"\(auth.lockout)s\""]
         lines += ["", "[limits]", "max_message_size = \(limits.maximumMessageSize)",
