@@ -1,3 +1,5 @@
+import NIOCore
+
 /// Transport-Neutral Encapsulation Format (`winmail.dat`): Outlook's rich text and
 /// MAPI properties in one binary attachment ([MS-OXTNEF]). It carries the sender's
 /// legacy Exchange DN (`/O=.../OU=EXCHANGE ADMINISTRATIVE GROUP
@@ -9,7 +11,7 @@ enum TNEF {
     /// A part is TNEF by its media type or its file name.
     static func isDeclared(_ entity: EntityHeader) -> Bool {
         if let type = entity.contentType?.mediaType, mediaTypes.contains(type) { return true }
-        return entity.fileNames.contains { $0.asciiLowercased() == fileName }
+        return entity.fileNames.contains { $0.count == fileName.count && zip($0, fileName).allSatisfy { $0.asciiLowercased == $1 } }
     }
 
     private static let mediaTypes = ["application/ms-tnef", "application/vnd.ms-tnef"].map { Array($0.utf8) }
@@ -36,7 +38,7 @@ struct TNEFSniffer: Sendable {
     private var decoded: [UInt8] = []
     private var seen = 0
     /// The delimiter line, the header block and the content read so far.
-    private(set) var held: [UInt8]
+    private(set) var held: ByteBuffer
     private(set) var isHolding = true
     /// The part is a part of a multipart (not a message's body), so it can be removed.
     let inPart: Bool
@@ -46,7 +48,7 @@ struct TNEFSniffer: Sendable {
     /// written yet.
     var canRemove: Bool { inPart && isHolding }
 
-    init(encoding: TransferEncoding, held: [UInt8], inPart: Bool) {
+    init(encoding: TransferEncoding, held: ByteBuffer, inPart: Bool) {
         self.encoding = encoding
         self.held = held
         self.inPart = inPart
@@ -67,7 +69,7 @@ struct TNEFSniffer: Sendable {
             var step = min(input.count - count, Self.step)
             if isHolding { step = min(step, Self.lookahead - seen) }
             let taken = UnsafeRawBufferPointer(rebasing: input[count..<(count + step)])
-            if isHolding { held += taken }
+            if isHolding { held.writeBytes(taken) }
             seen += step
             count += step
             if decoder == nil { decoder = encoding.decoder() }
@@ -83,8 +85,8 @@ struct TNEFSniffer: Sendable {
     }
 
     /// Stops holding: the held bytes, for the walker to write.
-    mutating func release() -> [UInt8] {
-        defer { held = [] }
+    mutating func release() -> ByteBuffer {
+        defer { held = ByteBuffer() }
         return held
     }
 

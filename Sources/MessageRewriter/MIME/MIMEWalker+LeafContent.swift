@@ -18,7 +18,7 @@ extension MIMEWalker {
     /// rewritten as `written` (with the part's delimiter line; nothing of it is
     /// written yet). `inPart`: it is a part of a multipart, which can be removed; the
     /// body of a message cannot.
-    mutating func enterLeaf(_ entity: EntityHeader, depth: Int, inPart: Bool, written: [UInt8],
+    mutating func enterLeaf(_ entity: EntityHeader, depth: Int, inPart: Bool, written: ByteBuffer,
                             _ emitter: inout ChunkEmitter) throws(MessageRejection) {
         if TNEF.isDeclared(entity) {
             try tnefFound(removable: inPart)
@@ -27,7 +27,8 @@ extension MIMEWalker {
         let encoding = entity.encoding
         // Rewritten content must not be read as more header fields: a header block
         // that ended at a line that was no field line gets its empty line.
-        let header = entity.endsWithEmptyLine ? written : written + [13, 10]
+        var header = written
+        if !entity.endsWithEmptyLine { header.writeStaticString("\r\n") }
         if let block = entity.contentType?.embeddedBlock, encoding == .base64 || encoding == .quotedPrintable,
            configuration.scrubEmbeddedMessages {
             guard depth + 1 <= Self.maximumDepth else {

@@ -99,7 +99,7 @@ struct MIMEWalker: Sendable {
     /// Starts with the body of the message, whose header block said `entity`.
     mutating func start(_ entity: EntityHeader) throws(MessageRejection) {
         var emitter = ChunkEmitter(chunk: ByteBuffer())
-        try enter(entity, depth: 1, inPart: false, written: [], &emitter)
+        try enter(entity, depth: 1, inPart: false, written: ByteBuffer(), &emitter)
         var output: [ByteBuffer] = []
         emitter.finish(into: &output)
         precondition(output.isEmpty, "the message's own header block is written by the rewriter")
@@ -372,14 +372,14 @@ struct MIMEWalker: Sendable {
         let bytes = header
         header = []
         mode = .body
-        var written = pendingDelimiter
+        let delimiter = pendingDelimiter
         pendingDelimiter = []
         let fields: HeaderField.Block
         do {
             fields = try HeaderField.split(bytes)
         } catch {
             try unread(.malformedHeader)
-            emitter.insert(written + bytes)
+            emitter.insert(delimiter + bytes)
             return
         }
         let scope: FieldScrubber.Scope = switch block {
@@ -387,12 +387,12 @@ struct MIMEWalker: Sendable {
         case .message, .headersOnly: .message(of: fields.fields, configuration: configuration)
         }
         var scrubber = FieldScrubber(configuration: configuration, scope: scope)
-        var output = ByteBuffer()
-        output.reserveCapacity(bytes.count + 64)
-        for field in fields.fields { scrubber.write(field, into: &output) }
-        output.writeBytes(fields.separator)
+        var written = ByteBuffer()
+        written.reserveCapacity(delimiter.count + bytes.count + 64)
+        written.writeBytes(delimiter)
+        for field in fields.fields { scrubber.write(field, into: &written) }
+        written.writeBytes(fields.separator)
         rewrites += scrubber.changedFields + scrubber.replacedBoundaries
-        output.withUnsafeReadableBytes { written += $0 }
         var entity = scrubber.entity
         entity.endsWithEmptyLine = !fields.separator.isEmpty
 
@@ -412,7 +412,7 @@ struct MIMEWalker: Sendable {
     /// The body of an entity at `depth` whose header block said `entity` and was
     /// rewritten as `written` (with its delimiter line, for a part; not yet
     /// written, since a leaf part may be removed with it).
-    private mutating func enter(_ entity: EntityHeader, depth: Int, inPart: Bool, written: [UInt8],
+    private mutating func enter(_ entity: EntityHeader, depth: Int, inPart: Bool, written: ByteBuffer,
                                 _ emitter: inout ChunkEmitter) throws(MessageRejection) {
         let contentType = entity.contentType
         if let contentType, contentType.isMultipart, let boundary = contentType.boundary {
