@@ -61,8 +61,10 @@ dev-setup:
 	@[ -f var/users ] || echo "demo:$$(openssl passwd -6 demo)" > var/users
 	@chmod 600 var/tls/key.pem var/users
 
+## run: VEIL_ALLOW_ROOT=1 because `make run` may be run as root (the README's
+## fresh machine); `veil serve` refuses root otherwise (docs/admin-guide.md §5).
 run: build dev-setup
-	$(DEBUG_BIN) serve --config $(CONFIG)
+	VEIL_ALLOW_ROOT=1 $(DEBUG_BIN) serve --config $(CONFIG)
 
 test: deps
 	$(SWIFT) build --build-tests

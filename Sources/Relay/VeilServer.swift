@@ -16,7 +16,8 @@ public enum VeilServer {
         return configuration
     }
 
-    public static func run(configurationPath: String) async throws {
+    /// `rootWarning`: RootGuard allowed root (VEIL_ALLOW_ROOT=1); logged once.
+    public static func run(configurationPath: String, rootWarning: String? = nil) async throws {
         // Files and sockets the daemon makes are its own (the spool sets 0600 anyway).
         umask(0o077)
         // Before any other thread reads the environment: this clears LISTEN_FDS.
@@ -27,6 +28,9 @@ public enum VeilServer {
                              json: configuration.log.format == .json)
         }
         let logger = Logger(label: "veil")
+        if let rootWarning {
+            logger.warning("running_as_root", metadata: ["note": "\(rootWarning)"])
+        }
         let (spool, recovery): (Spool, Spool.Recovery)
         do {
             (spool, recovery) = try Spool.open(directory: configuration.spoolDirectory)

@@ -28,8 +28,18 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup var options: ConfigOption
 
     func run() async throws {
+        // Before the configuration is read: root is refused whatever the file says.
+        var rootWarning: String?
+        switch RootGuard.decide(euid: geteuid(), environment: ProcessInfo.processInfo.environment) {
+        case .proceed:
+            break
+        case .proceedAsRoot(let warning):
+            rootWarning = warning
+        case .refuse(let reason):
+            fail(reason)
+        }
         do {
-            try await VeilServer.run(configurationPath: options.config)
+            try await VeilServer.run(configurationPath: options.config, rootWarning: rootWarning)
         } catch let error as ConfigError {
             exitWithConfigError(error)
         }

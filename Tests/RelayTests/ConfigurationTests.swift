@@ -139,8 +139,67 @@ import Testing
     @Test func tlsAndAuthListenersNeedTheirFiles() {
         let tls = error(Self.minimal.replacingOccurrences(of: "tls = \"none\"", with: "tls = \"starttls\""))
         #expect(tls?.key == "tls.certificate")
-        let auth = error(Self.minimal.replacingOccurrences(of: "auth = \"off\"", with: "auth = \"optional\""))
+        let auth = error(Self.minimal.replacingOccurrences(of: "auth = \"off\"", with: "auth = \"optional\"\nauth_without_tls = true"))
         #expect(auth?.key == "auth.users_file")
+    }
+
+    /// Issue 13: settings that open the relay or expose passwords are errors.
+    @Test func everyAddressInRelayNetworksIsRefused() {
+        for everything in ["0.0.0.0/0", "::/0", "192.0.2.1/0", "::ffff:0.0.0.0/96", "::/1"] {
+            let refused = error(Self.minimal.replacingOccurrences(of: "\"::1/128\"]", with: "\"::1/128\",\n  \"\(everything)\",\n]"))
+            #expect(refused?.key == "listener.relay_networks", "\(everything)")
+            #expect(refused?.line == 10, "\(everything)")
+            #expect(refused?.problem.contains("open relay") == true, "\(everything)")
+        }
+        for fine in ["0.0.0.0/1", "::ffff:10.0.0.0/104", "2000::/3"] {
+            #expect(error(Self.minimal.replacingOccurrences(of: "\"::1/128\"]", with: "\"\(fine)\"]")) == nil, "\(fine)")
+        }
+    }
+
+    @Test func authWithoutTLSNeedsConsent() throws {
+        for mode in ["required", "optional"] {
+            let refused = error(Self.minimal.replacingOccurrences(of: "auth = \"off\"", with: "auth = \"\(mode)\""))
+            #expect(refused?.key == "listener.auth")
+            #expect(refused?.line == 8)
+            #expect(refused?.problem.contains("clear text") == true)
+        }
+        // auth left out means "required": the error points at the [[listener]] line.
+        let implicit = error(Self.minimal.replacingOccurrences(of: "auth = \"off\"\n", with: ""))
+        #expect(implicit?.key == "listener.auth" && implicit?.line == 4)
+        let consented = try load(Self.minimal.replacingOccurrences(of: "auth = \"off\"", with: "auth = \"optional\"\nauth_without_tls = true")
+                                 + "\n[auth]\nusers_file = \"/dev/null\"\n")
+        #expect(consented.listeners[0].authWithoutTLS)
+        #expect(try load(Self.minimal).listeners[0].authWithoutTLS == false)
+    }
+
+    @Test func proxyProtocolNeedsExplicitProxyNetworks() throws {
+        let missing = error(Self.minimal + "\nproxy_protocol = true\n")
+        #expect(missing?.key == "listener.proxy_protocol" && missing?.line == 10)
+        #expect(missing?.problem.contains("proxy_networks") == true)
+        let everyone = error(Self.minimal + "\nproxy_protocol = true\nproxy_networks = [\"::/0\"]\n")
+        #expect(everyone?.key == "listener.proxy_networks" && everyone?.line == 11)
+        let given = try load(Self.minimal + "\nproxy_protocol = true\nproxy_networks = [\"192.0.2.10/32\"]\n")
+        #expect(given.listeners[0].proxyNetworks.map(\.description) == ["192.0.2.10/32"])
+    }
+
+    @Test func rootIsRefusedUnlessAllowedForDevelopment() {
+        #expect(RootGuard.decide(euid: 1000, environment: [:]) == .proceed)
+        #expect(RootGuard.decide(euid: 1000, environment: ["VEIL_ALLOW_ROOT": "1"]) == .proceed)
+        guard case .refuse(let reason) = RootGuard.decide(euid: 0, environment: [:]) else {
+            Issue.record("root without VEIL_ALLOW_ROOT must be refused")
+            return
+        }
+        #expect(reason.contains("root") && reason.contains("User=veil") && reason.contains("VEIL_ALLOW_ROOT=1"))
+        for value in ["0", "", "yes", "true"] {
+            guard case .refuse = RootGuard.decide(euid: 0, environment: ["VEIL_ALLOW_ROOT": value]) else {
+                Issue.record("VEIL_ALLOW_ROOT=\(value) must not allow root")
+                continue
+            }
+        }
+        guard case .proceedAsRoot = RootGuard.decide(euid: 0, environment: ["VEIL_ALLOW_ROOT": "1"]) else {
+            Issue.record("VEIL_ALLOW_ROOT=1 allows root")
+            return
+        }
     }
 
     @Test func cidrMatching() throws {

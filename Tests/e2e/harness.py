@@ -23,6 +23,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 VEIL_BIN = os.environ.get("VEIL_BIN", str(REPO / ".build" / "debug" / "veil"))
+# The tests run as root (CI, containers), and `veil serve` refuses root unless this
+# development switch is set; every process the tests start inherits it.
+# test_root.py checks the refusal itself with the variable removed.
+os.environ["VEIL_ALLOW_ROOT"] = "1"
 
 HOSTNAME = "veil.test"
 STARTUP_DEADLINE = 30.0
@@ -204,6 +208,32 @@ def event_matcher(event: str, fields: dict):
                 return False
         return True
     return match
+
+
+def serve_once(config_path, env=None, deadline: float = STARTUP_DEADLINE) -> subprocess.CompletedProcess:
+    """`veil serve` for a test that expects it to refuse: its exit status and output
+    (stdout and stderr together, in .stderr) when it exits before it is ready. A daemon
+    that logs event=ready instead is stopped at once and reported with returncode None,
+    so a test of a refusal fails without waiting for any timeout."""
+    proc = subprocess.Popen([VEIL_BIN, "serve", "--config", str(config_path)], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    watchdog = threading.Timer(deadline, proc.kill)   # neither ready nor gone: a hang
+    watchdog.start()
+    lines: list[str] = []
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            if parse_logfmt(line).get("event") == "ready":
+                proc.terminate()
+                proc.wait(timeout=STOP_DEADLINE)
+                return subprocess.CompletedProcess(proc.args, None, "", "".join(lines))
+        return subprocess.CompletedProcess(proc.args, proc.wait(timeout=STOP_DEADLINE), "", "".join(lines))
+    finally:
+        watchdog.cancel()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 class Veil:

@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from harness import VEIL_BIN, crypt_sha512, render_config
+from harness import VEIL_BIN, crypt_sha512, render_config, serve_once
 
 
 @pytest.fixture
@@ -351,3 +351,68 @@ def test_bad_item_of_a_multi_line_array_names_the_item_line(write_config):
     path = write_config(edit)
     p = check_config(path)
     assert_error(p, path, line_of(path, r"10\.0\.0\.0/33"), "relay_networks")
+
+
+# Issue 13: settings that open the relay or hand out passwords in clear are errors in
+# check-config and serve alike, with the line and key at fault.
+
+def assert_refused_everywhere(path, line, key, *problems):
+    for p in (check_config(path), serve_once(path)):
+        assert_error(p, path, line, key)
+        for problem in problems:
+            assert problem in p.stderr, p.stderr
+
+
+@pytest.mark.parametrize("everything", ["0.0.0.0/0", "::/0"])
+def test_relay_networks_with_every_address_is_refused(write_config, everything):
+    path = write_config(replace_line(r"^relay_networks = ", f'relay_networks = ["127.0.0.0/8", "{everything}"]'))
+    assert_refused_everywhere(path, line_of(path, r"^relay_networks = "), "relay_networks",
+                              f'"{everything}"', "open relay")
+
+
+def test_relay_networks_item_on_its_own_line(write_config):
+    def edit(lines):
+        at = next(i for i, l in enumerate(lines) if l.startswith("relay_networks"))
+        lines[at:at + 1] = ["relay_networks = [", '  "10.0.0.0/8",', '  "::/0",  # "everyone", by mistake', "]"]
+    path = write_config(edit)
+    assert_refused_everywhere(path, line_of(path, r'^  "::/0"'), "relay_networks")
+
+
+@pytest.mark.parametrize("auth", ["required", "optional"])
+def test_auth_on_a_listener_without_tls_is_refused(write_config, auth):
+    path = write_config(replace_line(r'^auth = "off"', f'auth = "{auth}"'))
+    assert_refused_everywhere(path, line_of(path, rf'^auth = "{auth}"'), "auth",
+                              "clear text", "auth_without_tls")
+
+
+def test_auth_left_at_its_default_on_a_listener_without_tls_is_refused(write_config):
+    """No `auth` key means auth = "required": the error names the [[listener]] line."""
+    path = write_config(replace_line(r'^auth = "off"', "# auth left out"))
+    assert_refused_everywhere(path, line_of(path, r"^\[\[listener\]\]"), "auth", "clear text")
+
+
+def test_auth_without_tls_is_an_explicit_choice(write_config):
+    path = write_config(lambda lines: (replace_line(r'^auth = "off"', 'auth = "optional"')(lines),
+                                       insert_after(r'^auth = "optional"', "auth_without_tls = true")(lines)))
+    p = check_config(path)
+    assert p.returncode == 0, p.stderr
+    plain = p.stdout.split("[[listener]]")[1]
+    assert 'auth = "optional"' in plain and "auth_without_tls = true" in plain, p.stdout
+    assert "auth_without_tls = false" in p.stdout.split("[[listener]]")[2], p.stdout
+
+
+def test_proxy_protocol_needs_explicit_proxy_networks(write_config):
+    path = write_config(insert_after(r"^relay_networks = ", "proxy_protocol = true"))
+    assert_refused_everywhere(path, line_of(path, r"^proxy_protocol = true"), "proxy_protocol", "proxy_networks")
+
+
+def test_proxy_networks_with_every_address_is_refused(write_config):
+    path = write_config(insert_after(r"^relay_networks = ", 'proxy_protocol = true\nproxy_networks = ["0.0.0.0/0"]'))
+    assert_refused_everywhere(path, line_of(path, r"^proxy_networks = "), "proxy_networks", '"0.0.0.0/0"')
+
+
+def test_proxy_protocol_with_proxy_networks_is_accepted(write_config):
+    path = write_config(insert_after(r"^relay_networks = ", 'proxy_protocol = true\nproxy_networks = ["192.0.2.10/32"]'))
+    p = check_config(path)
+    assert p.returncode == 0, p.stderr
+    assert 'proxy_networks = ["192.0.2.10/32"]' in p.stdout, p.stdout

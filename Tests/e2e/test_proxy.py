@@ -9,7 +9,7 @@ import pytest
 from harness import SMTPClient, message, queue_id
 
 PROXIED = {"name": "proxied", "tls": "none", "auth": "off",
-           "relay_networks": ["127.0.0.0/8"], "proxy_protocol": True}
+           "relay_networks": ["127.0.0.0/8"], "proxy_protocol": True, "proxy_networks": ["127.0.0.0/8"]}
 pytestmark = pytest.mark.veil(extra_listeners=[PROXIED])
 
 V2_SIG = b"\r\n\r\n\x00\r\nQUIT\n"

@@ -4,7 +4,7 @@ import pytest
 
 from harness import message, queue_id, run_dialogue
 
-OPEN = {"name": "open", "tls": "none", "auth": "optional"}       # no relay_networks
+OPEN = {"name": "open", "tls": "none", "auth": "optional", "auth_without_tls": True}       # no relay_networks
 RELAY_CFG = dict(extra_listeners=[OPEN], limits={"max_errors": 1000})
 
 # Senders and recipients used by nmap's smtp-open-relay script (domain/IP substituted).

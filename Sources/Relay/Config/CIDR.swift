@@ -40,6 +40,15 @@ public struct CIDR: Sendable, Equatable, CustomStringConvertible {
         return true
     }
 
+    /// True for a network that holds every IPv4 address (`0.0.0.0/0`; `::ffff:0:0/96`
+    /// or any wider IPv6 network around it, which matches IPv4 clients of a dual-stack
+    /// socket) or every IPv6 address (`::/0`).
+    public var coversAFamily: Bool {
+        if prefixLength == 0 { return true }
+        let mapped: [UInt8] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF]
+        return network.count == 16 && contains(mapped + [0, 0, 0, 0]) && contains(mapped + [0xFF, 0xFF, 0xFF, 0xFF])
+    }
+
     static func bytes(of address: String) -> [UInt8]? {
         guard let socketAddress = try? SocketAddress(ipAddress: address, port: 0) else { return nil }
         switch socketAddress {

@@ -25,10 +25,13 @@ public struct Configuration: Sendable {
         public var port: Int
         public var tls: TLSMode
         public var auth: AuthMode
+        /// `auth_without_tls`: the admin's consent to AUTH on a `tls = "none"` listener.
+        public var authWithoutTLS: Bool
         public var relayNetworks: [CIDR]
         /// A HAProxy PROXY v1/v2 header comes first; its address is the client's.
         public var proxyProtocol: Bool
-        /// The load balancers allowed to send PROXY headers.
+        /// The load balancers allowed to send PROXY headers (set explicitly whenever
+        /// proxyProtocol is on).
         public var proxyNetworks: [CIDR]
         /// Where `[[listener]]` stands in the file, for errors found later (bind).
         public var line: Int

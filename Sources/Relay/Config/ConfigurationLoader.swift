@@ -294,11 +294,36 @@ private struct TableReader {
             throw error("address", "\"\(address)\" is not IPv4:port or [IPv6]:port")
         }
         let networks = try cidrArray("relay_networks")
-        let proxyNetworks = table["proxy_networks"] == nil ? [CIDR("127.0.0.0/8")!, CIDR("::1/128")!] : try cidrArray("proxy_networks")
+        try rejectEverywhere("relay_networks", "would let anyone relay through this listener (an open relay); list the networks of your own mail servers")
+        let tls = try choice("tls", default: TLSMode.starttls)
+        let auth = try choice("auth", default: AuthMode.required)
+        let authWithoutTLS = try boolean("auth_without_tls", default: false)
+        // RFC 4954 §4: PLAIN and LOGIN carry the password itself. Without TLS on the
+        // listener, SMTPServerStateMachine offers AUTH in clear text.
+        if tls == .none && auth != .off && !authWithoutTLS {
+            throw error("auth", "\"\(auth.rawValue)\" on listener \"\(name)\" with tls = \"none\" would take passwords in clear text: "
+                        + "use tls = \"starttls\" or \"implicit\", or auth = \"off\" (set auth_without_tls = true only on a network you control)")
+        }
+        let proxyProtocol = try boolean("proxy_protocol", default: false)
+        let proxyNetworks = try cidrArray("proxy_networks")
+        try rejectEverywhere("proxy_networks", "would let anyone send a PROXY header and claim any client address (including a relay_networks one)")
+        if proxyProtocol && table["proxy_networks"] == nil {
+            throw error("proxy_protocol", "needs proxy_networks: the addresses of the load balancers allowed to send PROXY headers")
+        }
         return Configuration.Listener(
-            name: name, host: host, port: port, tls: try choice("tls", default: TLSMode.starttls),
-            auth: try choice("auth", default: AuthMode.required), relayNetworks: networks,
-            proxyProtocol: try boolean("proxy_protocol", default: false), proxyNetworks: proxyNetworks, line: table.line)
+            name: name, host: host, port: port, tls: tls, auth: auth, authWithoutTLS: authWithoutTLS, relayNetworks: networks,
+            proxyProtocol: proxyProtocol, proxyNetworks: proxyNetworks, line: table.line)
+    }
+
+    /// A network list must not hold a network that takes in every IPv4 address
+    /// (`0.0.0.0/0`, or `::ffff:0:0/96` and wider, which match every IPv4 client of a
+    /// dual-stack listener) or every IPv6 address (`::/0`).
+    func rejectEverywhere(_ key: String, _ consequence: String) throws(ConfigError) {
+        guard case .array(let items)? = table[key]?.kind else { return }
+        for item in items {
+            guard case .string(let text) = item.kind, let network = CIDR(text), network.coversAFamily else { continue }
+            throw error(key, "\"\(text)\" takes in every IPv4 or every IPv6 address: it \(consequence)", line: item.line)
+        }
     }
 
     mutating func delivery() throws(ConfigError) -> Configuration.Delivery {

@@ -14,6 +14,7 @@ extension Configuration {
             lines += ["", "[[listener]]", "name = \(quoted(listener.name))",
                       "address = \(quoted(listener.host.contains(":") ? "[\(listener.host)]:\(listener.port)" : "\(listener.host):\(listener.port)"))",
                       "tls = \(quoted(listener.tls.rawValue))", "auth = \(quoted(listener.auth.rawValue))",
+                      "auth_without_tls = \(listener.authWithoutTLS)",
                       "relay_networks = [\(listener.relayNetworks.map { quoted($0.description) }.joined(separator: ", "))]",
                       "proxy_protocol = \(listener.proxyProtocol)",
                       "proxy_networks = [\(listener.proxyNetworks.map { quoted($0.description) }.joined(separator: ", "))]"]
