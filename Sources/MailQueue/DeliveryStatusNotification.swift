@@ -89,7 +89,7 @@ public struct DeliveryStatusNotification: Sendable {
             text += "\r\nFinal-Recipient: rfc822; \(recipient.address)\r\n"
             if let original = recipient.originalRecipient { text += "Original-Recipient: \(original)\r\n" }
             text += "Action: \(recipient.action)\r\nStatus: \(recipient.status)\r\n"
-            if let remote = recipient.remoteMTA { text += "Remote-MTA: dns; \(remote)\r\n" }
+            if let remote = recipient.remoteMTA.flatMap(Self.mtaName) { text += "Remote-MTA: dns; \(remote)\r\n" }
             text += "Diagnostic-Code: smtp; \(Self.asciiLine(recipient.diagnostic))\r\n"
             text += "Last-Attempt-Date: \(date)\r\n"
         }
@@ -114,6 +114,38 @@ public struct DeliveryStatusNotification: Sendable {
             index += 1
         }
         return message
+    }
+
+    /// The `Remote-MTA` value (RFC 3464 §2.3.5) of a relay as the queue runner
+    /// writes it: `mx.example[192.0.2.7]:25` or `[host]:port`. The MX name is text
+    /// from DNS, where a label may hold any byte (CR, LF, UTF-8, ...): it goes into
+    /// the report only when it is a host name (letters, digits and hyphens in labels
+    /// of 1 to 63 characters, dots between them), and is left out otherwise. Of the
+    /// bracketed part only the same characters and `[`, `]`, `:` are kept. Nil when
+    /// nothing is left.
+    ///
+    ///     mta-name = host name or address literal, 7-bit, one line (RFC 3464 §2.3.5)
+    public static func mtaName(_ relay: String) -> String? {
+        let open = relay.lastIndex(of: "[") ?? relay.endIndex
+        let name = relay[..<open]
+        let bracketed = relay[open...].unicodeScalars.filter { Self.isLDH($0) || $0 == "." || $0 == "[" || $0 == "]" || $0 == ":" }
+        let text = (isHostName(name) ? String(name) : "") + String(String.UnicodeScalarView(bracketed))
+        return text.isEmpty ? nil : text
+    }
+
+    /// Letters, digits and hyphens in labels of 1 to 63 characters, at most 253 in all.
+    static func isHostName(_ name: Substring) -> Bool {
+        guard !name.isEmpty, name.utf8.count <= 253 else { return false }
+        return name.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { label in
+            (1...63).contains(label.unicodeScalars.count) && label.unicodeScalars.allSatisfy(isLDH)
+        }
+    }
+
+    static func isLDH(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar {
+        case "a"..."z", "A"..."Z", "0"..."9", "-": true
+        default: false
+        }
     }
 
     /// A server's text on one printable ASCII line (reports are 7-bit).

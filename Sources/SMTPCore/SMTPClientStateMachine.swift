@@ -17,12 +17,18 @@ public struct SMTPClientStateMachine: Sendable {
 
     public struct Configuration: Sendable {
         public var heloName: String
+        /// Names that are this relay: a server greeting with one of them is this
+        /// relay or a twin of it (a loop). Always includes `heloName`.
+        public var ownNames: [String]
         public var tls: TLSPolicy
         /// AUTH PLAIN with these, after TLS (smarthost mode).
         public var credentials: Credentials?
 
-        public init(heloName: String, tls: TLSPolicy, credentials: Credentials?) {
+        /// `ownNames`: further names of this relay (its `hostname` when `helo_name`
+        /// differs), besides `heloName`.
+        public init(heloName: String, ownNames: [String] = [], tls: TLSPolicy, credentials: Credentials?) {
             self.heloName = heloName
+            self.ownNames = [heloName] + ownNames.filter { $0.asciiUppercased() != heloName.asciiUppercased() }
             self.tls = tls
             self.credentials = credentials
         }
@@ -142,7 +148,7 @@ public struct SMTPClientStateMachine: Sendable {
             if reply.code == 250 {
                 // The server greets with our own name: the route or MX leads back
                 // to this relay (or one of the same name). Sending would loop.
-                if isOurOwnName(reply) { return loop() }
+                if let name = ownName(in: reply) { return loop(name) }
                 extensions = Self.parseExtensions(reply)
                 return afterHello()
             }
@@ -152,7 +158,7 @@ public struct SMTPClientStateMachine: Sendable {
             return .send("HELO \(configuration.heloName)")
         case .heloSent:
             guard reply.code == 250 else { return fail("HELO", reply) }
-            if isOurOwnName(reply) { return loop() }
+            if let name = ownName(in: reply) { return loop(name) }
             extensions = [:]
             return afterHello()
         case .startTLSSent:
@@ -361,13 +367,15 @@ public struct SMTPClientStateMachine: Sendable {
         return .send("EHLO \(configuration.heloName)")
     }
 
-    private func isOurOwnName(_ reply: SMTPReply) -> Bool {
-        guard let name = reply.lines.first?.split(separator: " ").first else { return false }
-        return name.asciiUppercased() == configuration.heloName.asciiUppercased()
+    /// The name the server greets with, when it is one of ours.
+    private func ownName(in reply: SMTPReply) -> String? {
+        guard let name = reply.lines.first?.split(separator: " ").first else { return nil }
+        let greeting = name.asciiUppercased()
+        return configuration.ownNames.first { $0.asciiUppercased() == greeting }
     }
 
-    private mutating func loop() -> Action {
-        fail("mail loops back to myself (the server calls itself \(configuration.heloName))", nil)
+    private mutating func loop(_ name: String) -> Action {
+        fail("mail loops back to myself (the server calls itself \(name))", nil)
     }
 
     private mutating func afterHello() -> Action {

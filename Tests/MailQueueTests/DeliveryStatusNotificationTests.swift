@@ -30,6 +30,40 @@ import Testing
         #expect(!text.utf8.contains { $0 >= 0x80 || $0 == 7 })
     }
 
+    /// MX names are bytes from DNS: only a host name goes into Remote-MTA.
+    @Test(arguments: [
+        ("mx.example[192.0.2.7]:25", "mx.example[192.0.2.7]:25"),
+        ("MX-1.Example.ORG[2001:db8::1]:25", "MX-1.Example.ORG[2001:db8::1]:25"),
+        ("[192.0.2.5]:25", "[192.0.2.5]:25"),
+        ("[smtp.partner.example]:587", "[smtp.partner.example]:587"),
+        ("mx\r\nbcc: x@evil.example[192.0.2.7]:25", "[192.0.2.7]:25"),
+        ("mx\nInjected: yes.example[192.0.2.7]:25", "[192.0.2.7]:25"),
+        ("mx.exämple[192.0.2.7]:25", "[192.0.2.7]:25"),
+        ("mx..example[192.0.2.7]:25", "[192.0.2.7]:25"),
+        ("mx_1.example[192.0.2.7]:25", "[192.0.2.7]:25"),
+        ("mx.example [192.0.2.7]:25", "[192.0.2.7]:25"),
+        (String(repeating: "a", count: 64) + ".example[192.0.2.7]:25", "[192.0.2.7]:25"),
+        ("mx[fake]\r\n.example[192.0.2.7]:25", "[192.0.2.7]:25"),
+        ("[bad\r\nhost]:25", "[badhost]:25"),
+        ("\r\n", nil),
+    ] as [(String, String?)])
+    func remoteMTAIsAHostNameOrLeftOut(relay: String, expected: String?) {
+        #expect(DeliveryStatusNotification.mtaName(relay) == expected)
+    }
+
+    @Test func remoteMTAFromDNSCannotInjectFields() {
+        let notice = DeliveryStatusNotification(
+            reportingHost: "relay.example", job: job,
+            recipients: [.init(address: "b@example.org", originalRecipient: nil, action: "failed", status: "5.1.1",
+                               remoteMTA: "mx\r\nInjected: yes\u{e9}.example[192.0.2.7]:25", diagnostic: "550 5.1.1 No")],
+            arrivalDate: "Mon, 30 Nov 2026 00:00:00 +0000", date: "Mon, 30 Nov 2026 01:00:00 +0000",
+            messageID: "<r1@relay.example>", boundary: "=_b")
+        let text = String(decoding: notice.render(original: Array("Subject: hi\r\n\r\n".utf8)), as: UTF8.self)
+        #expect(text.contains("Status: 5.1.1\r\nRemote-MTA: dns; [192.0.2.7]:25\r\nDiagnostic-Code:"))
+        #expect(!text.contains("Injected"))
+        #expect(!text.utf8.contains { $0 >= 0x80 })
+    }
+
     @Test func statusFromReplies() {
         #expect(DeliveryStatusNotification.status(fromReply: "550 5.1.1 No such user", fallback: "5.0.0") == "5.1.1")
         #expect(DeliveryStatusNotification.status(fromReply: "554 Rejected", fallback: "5.0.0") == "5.0.0")

@@ -255,6 +255,35 @@ import Testing
         #expect(reason.contains("loops back to myself"))
     }
 
+    @Test(arguments: ["relay.example", "out.example", "OUT.EXAMPLE"])
+    func aServerWithAnyOfOurNamesIsALoop(greeting: String) {
+        // helo_name = out.example, hostname = relay.example: both are this relay.
+        var machine = SMTPClientStateMachine(configuration: .init(heloName: "out.example", ownNames: ["relay.example"],
+                                                                  tls: .none, credentials: nil))
+        _ = machine.replyReceived(SMTPReply(220, nil, "\(greeting) ESMTP"))
+        guard case .fail(let reason, _) = machine.replyReceived(SMTPReply(250, nil, [greeting, "PIPELINING"])),
+              reason.contains("loops back to myself") else {
+            Issue.record("sent mail to itself")
+            return
+        }
+        #expect(reason.contains("(the server calls itself \(greeting.lowercased()))"))
+        // HELO after a refused EHLO is checked the same way.
+        var helo = SMTPClientStateMachine(configuration: .init(heloName: "out.example", ownNames: ["relay.example"],
+                                                               tls: .none, credentials: nil))
+        _ = helo.replyReceived(SMTPReply(220, nil, "mx"))
+        #expect(helo.replyReceived(SMTPReply(502, nil, "no")) == .send("HELO out.example"))
+        guard case .fail = helo.replyReceived(SMTPReply(250, nil, greeting)) else { Issue.record("HELO loop missed"); return }
+    }
+
+    @Test func anotherNameIsNoLoop() {
+        var machine = SMTPClientStateMachine(configuration: .init(heloName: "out.example", ownNames: ["relay.example"],
+                                                                  tls: .none, credentials: nil))
+        _ = machine.replyReceived(SMTPReply(220, nil, "mx"))
+        if case .fail = machine.replyReceived(SMTPReply(250, nil, ["mx.partner.example", "PIPELINING"])) {
+            Issue.record("a stranger taken for this relay")
+        }
+    }
+
     @Test func unsolicitedRepliesFailTheSession() {
         var machine = Self.machine(tls: .none)
         _ = machine.replyReceived(SMTPReply(220, nil, "mx"))

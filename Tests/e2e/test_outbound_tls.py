@@ -123,3 +123,17 @@ def test_a_route_back_to_a_relay_of_the_same_name_is_a_loop(make_veil):
     qid = send(veil, "b@example.org")
     assert "loops back to myself" in veil.wait_event("deferred", queue_id=qid)[0]["reply"]
     assert twin.messages() == []
+
+
+def test_a_route_back_to_a_relay_named_like_our_hostname_is_a_loop(make_veil):
+    """With a helo_name of its own, Veil still knows its hostname: a next hop that
+    greets with it (the twin below has Veil's hostname and no helo_name) is this
+    relay, so the message is deferred, not sent round in a loop (issue 13)."""
+    twin = make_veil(listeners=[{"name": "in", "address": "127.0.0.6:0", "tls": "none", "auth": "off",
+                                 "relay_networks": ["127.0.0.0/8"]}])
+    veil = make_veil(delivery={"mode": "mx", "smarthost": None, "retry": ["1h"], "helo_name": "out.example.net"},
+                     routes=[{"domain": "example.org", "route": f"[127.0.0.6]:{twin.port('in')}"}])
+    qid = send(veil, "b@example.org")
+    reply = veil.wait_event("deferred", queue_id=qid)[0]["reply"]
+    assert "loops back to myself" in reply and "calls itself veil.test" in reply
+    assert twin.messages() == []

@@ -378,6 +378,10 @@ final class QueueRunner: Service {
         var outcomes: [(rowID: Int64, outcome: DeliveryOutcome)] = []
         var lines: [(String, Logger.Metadata)] = []
         var notices: [DeliveryStatusNotification.RecipientStatus] = []
+        // Recipients given up with a report to the sender: if the report cannot be
+        // queued (disk full), they are deferred instead (index, outcome, log line),
+        // so no recipient is ever bounced without a report.
+        var unreported: [(index: Int, outcome: DeliveryOutcome, metadata: Logger.Metadata)] = []
         let expired = (Timestamp.parse(job.receivedAt).map { -$0.timeIntervalSinceNow } ?? 0) > Double(configuration.delivery.maximumLifetime)
         // One time and one jitter for the whole transaction: recipients deferred
         // together fall due together, and go out again in one transaction.
@@ -425,14 +429,29 @@ final class QueueRunner: Service {
             case .deferred(let reply, let next): metadata["reply"] = "\(reply)"; metadata["next_attempt"] = "\(next)"
             }
             lines.append((event, metadata))
+            if event == "bounced" || event == "expired", recipient.notify.map({ $0.contains("FAILURE") }) ?? true {
+                let (retry, _) = deferral(said, attempts: recipient.attempts, expired: false, now: now, jitter: jitter)
+                var deferred = metadata
+                if case .deferred(_, let next) = retry { deferred["next_attempt"] = "\(next)" }
+                deferred["reply"] = "\(said)"
+                unreported.append((index, retry, deferred))
+            }
         }
         // The sender's notice is queued before the outcome is saved: a crash in
         // between sends it twice, never not at all. Both block on fsync: thread pool.
-        let (spool, reports, saved) = (self.spool, notices, outcomes)
+        let (spool, reports, outcomesToSave, retries) = (self.spool, notices, outcomes, unreported)
         do {
-            try await threadPool.runIfActive {
-                self.queueReport(for: job, notices: reports)
+            let reported = try await threadPool.runIfActive {
+                var saved = outcomesToSave
+                let reported = self.queueReport(for: job, notices: reports)
+                if !reported {
+                    for retry in retries { saved[retry.index].outcome = retry.outcome }
+                }
                 try spool.record(messageID: job.messageID, outcomes: saved, time: Timestamp.now(), relay: relay)
+                return reported
+            }
+            if !reported {
+                for retry in unreported { lines[retry.index] = ("deferred", retry.metadata) }
             }
         } catch {
             activity.withLockedValue { _ = $0.unsaved.insert(job.messageID) }
@@ -455,11 +474,15 @@ final class QueueRunner: Service {
     /// Queues an RFC 3464 report to the sender about recipients given up on, or
     /// relayed to a next hop without DSN when NOTIFY asked for SUCCESS (never for
     /// the null sender, so reports themselves never bounce: RFC 5321 §4.5.5).
-    private func queueReport(for job: DeliveryJob, notices: [DeliveryStatusNotification.RecipientStatus]) {
-        guard !job.sender.isEmpty, !notices.isEmpty else { return }
+    ///
+    /// False when the report could not be queued (disk full, ...): the recipients
+    /// it was about are then deferred, not bounced, and tried again later.
+    private func queueReport(for job: DeliveryJob, notices: [DeliveryStatusNotification.RecipientStatus]) -> Bool {
+        guard !job.sender.isEmpty, !notices.isEmpty else { return true }
         guard let original = spool.messageText(job.messageID, upToHeaderEnd: job.ret != "FULL") else {
+            // Nothing to report on and nothing to send again: giving up is all that is left.
             logger.error("queue_error", metadata: ["queue_id": "\(job.messageID)", "error": "message file missing for the bounce"])
-            return
+            return true
         }
         let hostname = configuration.hostname
         var generator = SystemRandomNumberGenerator()
@@ -477,8 +500,15 @@ final class QueueRunner: Service {
             logger.notice(bounce ? "bounce_queued" : "report_queued", metadata: ["queue_id": "\(id)", "original_queue_id": "\(job.messageID)",
                                                       "to": "<\(job.sender)>", "recipients": "\(notices.count)"])
             wake()
+            return true
         } catch {
-            logger.error("queue_error", metadata: ["queue_id": "\(job.messageID)", "error": "bounce not queued: \(error)"])
+            let bounce = notices.contains { $0.action == "failed" }
+            logger.error("queue_error", metadata: [
+                "queue_id": "\(job.messageID)",
+                "error": bounce ? "bounce not queued: \(error); the recipients stay deferred and are tried again"
+                                : "report not queued: \(error)",
+            ])
+            return !bounce
         }
     }
 

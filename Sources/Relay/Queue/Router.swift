@@ -33,11 +33,14 @@ struct Router: Sendable {
 
     private let delivery: Configuration.Delivery
     private let heloName: String
+    /// `hostname`: a next hop greeting with it is this relay too (a loop).
+    private let hostname: String
     private let credentials: Credentials?
 
     init(configuration: Configuration) throws(ConfigError) {
         delivery = configuration.delivery
         heloName = configuration.delivery.heloName ?? configuration.hostname
+        hostname = configuration.hostname
         if let user = delivery.smarthostUser, let path = delivery.smarthostPasswordFile {
             guard let data = FileManager.default.contents(atPath: path),
                   let password = String(data: data, encoding: .utf8)?.trimmingCharacters(in: .newlines), !password.isEmpty
@@ -94,7 +97,7 @@ struct Router: Sendable {
         for key in order {
             let entry = byHop[key]!
             let client = SMTPClientStateMachine.Configuration(
-                heloName: heloName, tls: Self.clientPolicy(entry.tls), credentials: entry.smarthost ? credentials : nil)
+                heloName: heloName, ownNames: [hostname], tls: Self.clientPolicy(entry.tls), credentials: entry.smarthost ? credentials : nil)
             var start = 0
             var sessionsForHop = 0
             while start < entry.jobs.count && sessionsForHop < perHop {

@@ -1,0 +1,117 @@
+"""Bounces under stress (issue 13, point 6): an MX name from DNS that is no host
+name never reaches a report, and a report that cannot be queued (disk full) leaves
+the original message queued and deferred instead of bounced without a report."""
+
+import email
+import re
+import subprocess
+
+import pytest
+
+from dns import DNSServer
+from harness import VEIL_BIN, message, queue_id
+from sink import Sink
+
+# An MX whose name carries CR LF, a field of its own and a UTF-8 "é": DNS labels may
+# hold any byte (unbound's \DDD escapes are decimal).
+EVIL_MX = r"mx\013\010Injected:\032yes\195\169.evil.veiltest."
+RECORDS = [
+    f"evil.veiltest. MX 10 {EVIL_MX}",
+    f"{EVIL_MX} A 127.0.0.3",
+    "corp.veiltest. MX 10 mx.corp.veiltest.",   # the sender's domain: the report goes there
+    "mx.corp.veiltest. A 127.0.0.4",
+]
+
+
+@pytest.fixture
+def dns(tmp_path):
+    server = DNSServer(tmp_path / "dns", RECORDS).start()
+    yield server
+    server.stop()
+
+
+def test_an_mx_name_that_is_no_host_name_stays_out_of_the_report(make_veil, dns, tmp_path):
+    refusing = Sink(tmp_path / "refusing", port=25, host="127.0.0.3").start("-f", "RCPT")
+    senders_mx = Sink(tmp_path / "senders-mx", port=25, host="127.0.0.4").start()
+    try:
+        veil = make_veil(dns={"servers": [dns.server]},
+                         delivery={"mode": "mx", "smarthost": None, "retry": ["1h"],
+                                   "allow_networks": ["127.0.0.3/32", "127.0.0.4/32"]})
+        with veil.connect("plain") as c:
+            c.ehlo()
+            c.mail("a@corp.veiltest")
+            c.rcpt("b@evil.veiltest")
+            qid = queue_id(c.data(message("evil mx", sender="a@corp.veiltest", to="b@evil.veiltest")))
+            c.quit()
+        veil.wait_event("bounced", queue_id=qid)
+        report_id = veil.wait_event("bounce_queued", original_queue_id=qid)[0]["queue_id"]
+        veil.wait_event("delivered", queue_id=report_id)
+        [dump] = senders_mx.messages()
+        start = dump.index(b"Reporting-MTA:")
+        status = dump[start:dump.index(b"--", start)]
+        print("delivery-status part:", status)
+        # smtp-sink dumps lines with LF ends.
+        assert b"\nRemote-MTA: dns; [127.0.0.3]:25\n" in status
+        assert b"injected" not in dump.lower()
+        # 7-bit, no stray CR: nothing of the name broke a line or brought UTF-8 in.
+        assert all(byte < 0x80 for byte in dump)
+        assert b"\r" not in dump
+        report = email.message_from_bytes(dump)
+        assert report.get_content_type() == "multipart/report"
+    finally:
+        refusing.stop()
+        senders_mx.stop()
+
+
+@pytest.fixture
+def small_spool(tmp_path):
+    mountpoint = tmp_path / "small-spool"
+    mountpoint.mkdir()
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", str(mountpoint)],
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here (needs root): {result.stderr.strip()}")
+    yield mountpoint
+    subprocess.run(["umount", "-l", str(mountpoint)], check=False)
+
+
+def test_a_bounce_that_cannot_be_queued_leaves_the_message_deferred(make_veil, small_spool, tmp_path):
+    """The spool (4 MB) holds the message (RET=FULL, 1.2 MB) and a filler (2.2 MB),
+    not the report with the whole message in it as well: the recipient the next hop
+    refuses is deferred, not bounced, and the message stays. Once there is room
+    again, the next try queues the report."""
+    refusing = Sink(tmp_path / "refusing").start("-f", "RCPT")
+    try:
+        veil = make_veil(top={"spool_dir": str(small_spool)}, limits={"max_message_size": "20MB"},
+                         delivery={"mode": "smarthost", "smarthost": "[127.0.0.1]:9", "retry": ["1h"]},
+                         routes=[{"domain": "example.org", "route": refusing.route}])
+        veil.spool = small_spool
+        filler = small_spool / "filler"
+        filler.write_bytes(b"f" * 2_200_000)
+        big = message("big", body="x" * 998 + "\r\n") + (b"y" * 998 + b"\r\n") * 1200   # ~1.2 MB
+        with veil.connect("plain") as c:
+            c.ehlo()
+            c.mail("a@corp.example", "RET=FULL")
+            c.rcpt("b@example.org")
+            qid = queue_id(c.data(big))
+            c.quit()
+        [outcome] = veil.wait_for(re.compile(rf"event=(bounced|deferred) queue_id={qid} "))
+        print("outcome:", outcome)
+        assert "event=deferred" in outcome, "bounced without a report"
+        error = veil.events("queue_error", queue_id=qid)[0]["error"]
+        print("queue_error:", error)
+        assert "bounce not queued" in error and "deferred" in error
+        [recipient] = veil.recipients(qid)
+        assert recipient["state"] == "deferred"
+        assert veil.spool_file(qid).exists()
+        assert veil.events("bounce_queued") == []
+
+        # Room again: the next try refuses again, and now the report is queued.
+        filler.unlink()
+        done = subprocess.run([VEIL_BIN, "queue", "flush", "--config", str(veil.config_path), qid],
+                              capture_output=True, text=True, timeout=30)
+        assert done.returncode == 0, done
+        veil.wait_event("bounced", queue_id=qid)
+        veil.wait_event("bounce_queued", original_queue_id=qid)
+    finally:
+        refusing.stop()
