@@ -66,8 +66,9 @@ struct Settings: Sendable {
         if old.delivery.connectTimeout != new.delivery.connectTimeout || old.delivery.commandTimeout != new.delivery.commandTimeout
             || old.delivery.dataTimeout != new.delivery.dataTimeout { keys.append("delivery.connect_timeout/command_timeout/data_timeout") }
         if old.limits.maximumConnections != new.limits.maximumConnections
-            || old.limits.maximumConnectionsPerIP != new.limits.maximumConnectionsPerIP {
-            keys.append("limits.max_connections/max_connections_per_ip")
+            || old.limits.maximumConnectionsPerIP != new.limits.maximumConnectionsPerIP
+            || old.limits.ipv6PrefixLength != new.limits.ipv6PrefixLength {
+            keys.append("limits.max_connections/max_connections_per_ip/ipv6_prefix")
         }
         if old.metrics.host != new.metrics.host || old.metrics.port != new.metrics.port { keys.append("metrics.address") }
         if old.log.level != new.log.level || old.log.format != new.log.format { keys.append("log") }

@@ -50,7 +50,7 @@ public enum VeilServer {
         threadPool.start()
         let failures = AuthFailureTracker(
             maximumFailures: configuration.auth.maximumFailures, window: .seconds(Int64(configuration.auth.failureWindow)),
-            lockout: .seconds(Int64(configuration.auth.lockout)))
+            lockout: .seconds(Int64(configuration.auth.lockout)), ipv6PrefixLength: configuration.limits.ipv6PrefixLength)
         let settings = LiveSettings(try Settings.load(configuration, failures: failures, threadPool: threadPool, logger: logger))
         let client: DeliveryClient
         do {

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from harness import USERS, b64, run_dialogue
+from harness import USERS, SMTPClient, b64, run_dialogue
 
 def tls_session(veil, listener="submission"):
     c = veil.connect(listener)
@@ -127,6 +127,38 @@ def test_lockout_after_max_failures(veil):
         assert b64(secret) not in log, f"base64 of password {secret!r} in the log"
     for secret in wrong:
         assert b64("\0demo\0" + secret) not in log
+
+
+PROXIED_AUTH = {"name": "proxied", "tls": "none", "auth": "required", "auth_without_tls": True,
+                "proxy_protocol": True, "proxy_networks": ["127.0.0.0/8"]}
+
+
+def proxied_session(veil, src: str):
+    """An AUTH session whose client address (from a PROXY v1 header) is `src`."""
+    c = SMTPClient(veil.port("proxied"), read_greeting=False)
+    c.send(f"PROXY TCP6 {src} ::1 40000 25\r\n".encode())
+    c.greeting = c.check(c.reply(), "220")
+    c.ehlo()
+    return c
+
+
+@pytest.mark.veil(auth={"max_failures": 3}, extra_listeners=[PROXIED_AUTH])
+def test_lockout_counts_an_ipv6_slash_64_together(veil):
+    mark = veil.mark()
+    # Three failures, each from a different address of one /64.
+    for src in ("2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2:aaaa:bbbb:cccc:dddd"):
+        with proxied_session(veil, src) as c:
+            c.auth_plain("demo", "Wrong-Password", expect="535 5.7.8")
+            c.quit()
+    veil.wait_event("auth_lockout", since=mark, client="2001:db8:1:2:aaaa:bbbb:cccc:dddd")
+    # Any address of that /64 is locked out, even with the right password ...
+    with proxied_session(veil, "2001:db8:1:2::99") as c:
+        c.auth_plain("demo", "demo", expect="454 4.7.0")
+        c.quit()
+    # ... another /64 is not.
+    with proxied_session(veil, "2001:db8:1:3::1") as c:
+        c.auth_plain("demo", "demo")
+        c.quit()
 
 
 def test_auth_failed_log_lines(veil):

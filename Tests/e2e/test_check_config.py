@@ -416,3 +416,21 @@ def test_proxy_protocol_with_proxy_networks_is_accepted(write_config):
     p = check_config(path)
     assert p.returncode == 0, p.stderr
     assert 'proxy_networks = ["192.0.2.10/32"]' in p.stdout, p.stdout
+
+
+def test_ipv6_prefix_default_and_set(write_config):
+    import tomllib
+    p = check_config(write_config())
+    assert p.returncode == 0, p.stderr
+    assert tomllib.loads(p.stdout)["limits"]["ipv6_prefix"] == 64
+    p = check_config(write_config(limits={"ipv6_prefix": 56}))
+    assert p.returncode == 0, p.stderr
+    assert tomllib.loads(p.stdout)["limits"]["ipv6_prefix"] == 56
+
+
+@pytest.mark.parametrize("value", ["31", "129", "0", '"64"', "64.0"])
+def test_ipv6_prefix_out_of_range_or_not_an_integer(write_config, value):
+    path = write_config(insert_after(r"^\[limits\]", f"ipv6_prefix = {value}"), limits={"max_errors": 20})
+    p = check_config(path)
+    assert_error(p, path, line_of(path, r"^ipv6_prefix"), "ipv6_prefix")
+    assert ("between 32 and 128" in p.stderr) or ("integer" in p.stderr), p.stderr

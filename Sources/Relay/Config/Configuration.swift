@@ -87,6 +87,9 @@ public struct Configuration: Sendable {
         public var maximumHeaderSize = 256 << 10
         public var maximumConnections = 1000
         public var maximumConnectionsPerIP = 50
+        /// IPv6 clients count by this prefix for the per-IP connection limit and the
+        /// AUTH lockout (``ClientKey``).
+        public var ipv6PrefixLength = ClientKey.defaultIPv6Prefix
         /// Seconds (RFC 5321 §4.5.3.2 asks for at least 5 minutes).
         public var commandTimeout = 300
         /// Seconds.

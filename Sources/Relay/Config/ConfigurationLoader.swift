@@ -215,6 +215,7 @@ private struct TableReader {
         limits.maximumHeaderSize = try limitsReader.size("max_header_size", default: limits.maximumHeaderSize)
         limits.maximumConnections = try limitsReader.integer("max_connections", default: limits.maximumConnections, range: 1...1_000_000)
         limits.maximumConnectionsPerIP = try limitsReader.integer("max_connections_per_ip", default: limits.maximumConnectionsPerIP, range: 1...1_000_000)
+        limits.ipv6PrefixLength = try limitsReader.integer("ipv6_prefix", default: limits.ipv6PrefixLength, range: ClientKey.ipv6PrefixRange)
         limits.commandTimeout = try limitsReader.duration("command_timeout", default: limits.commandTimeout)
         limits.dataTimeout = try limitsReader.duration("data_timeout", default: limits.dataTimeout)
         limits.bareNewline = try limitsReader.choice("bare_newline", default: limits.bareNewline)

@@ -32,6 +32,7 @@ extension Configuration {
         lines += ["", "[limits]", "max_message_size = \(limits.maximumMessageSize)",
                   "max_recipients = \(limits.maximumRecipients)", "max_header_size = \(limits.maximumHeaderSize)",
                   "max_connections = \(limits.maximumConnections)", "max_connections_per_ip = \(limits.maximumConnectionsPerIP)",
+                  "ipv6_prefix = \(limits.ipv6PrefixLength)",
                   "command_timeout = \"\(limits.commandTimeout)s\"", "data_timeout = \"\(limits.dataTimeout)s\"",
                   "bare_newline = \(quoted(limits.bareNewline.rawValue))", "greeting_delay = \"\(limits.greetingDelay)s\"", "max_errors = \(limits.maximumErrors)",
                   "shutdown_grace = \"\(limits.shutdownGrace)s\""]

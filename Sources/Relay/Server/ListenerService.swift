@@ -36,7 +36,8 @@ final class ListenerService: Service {
         self.delegate = delegate
         self.group = group
         self.limiter = ConnectionLimiter(maximumTotal: configuration.limits.maximumConnections,
-                                         maximumPerAddress: configuration.limits.maximumConnectionsPerIP)
+                                         maximumPerAddress: configuration.limits.maximumConnectionsPerIP,
+                                         ipv6PrefixLength: configuration.limits.ipv6PrefixLength)
         self.logger = logger
     }
 
