@@ -150,7 +150,7 @@ def test_lockout_counts_an_ipv6_slash_64_together(veil):
         with proxied_session(veil, src) as c:
             c.auth_plain("demo", "Wrong-Password", expect="535 5.7.8")
             c.quit()
-    veil.wait_event("auth_lockout", since=mark, client="2001:db8:1:2:aaaa:bbbb:cccc:dddd")
+    veil.wait_event("auth_lockout", since=mark, client="2001:db8:1:2:aaaa:bbbb:cccc:dddd", network="2001:db8:1:2::/64")
     # Any address of that /64 is locked out, even with the right password ...
     with proxied_session(veil, "2001:db8:1:2::99") as c:
         c.auth_plain("demo", "demo", expect="454 4.7.0")

@@ -49,7 +49,11 @@ struct Authenticator: Sendable {
             logger.warning("auth_failed", metadata: metadata.merging(["reason": reason]) { $1 })
             RelayMetrics.authentication(success: false)
             if failures.recordFailure(client.address) {
-                logger.warning("auth_lockout", metadata: ["client": "\(client.address)", "listener": "\(client.listener)"])
+                var lockout: Logger.Metadata = ["client": "\(client.address)", "listener": "\(client.listener)"]
+                // An IPv6 client is locked out with its whole ipv6_prefix network.
+                let key = failures.key(client.address)
+                if key.isNetwork { lockout["network"] = "\(key)" }
+                logger.warning("auth_lockout", metadata: lockout)
             }
             return .invalidCredentials
         }

@@ -11,7 +11,11 @@ public struct ClientKey: Sendable, Hashable, CustomStringConvertible {
     public static let ipv6PrefixRange = 32...128
     public static let defaultIPv6Prefix = 64
 
+    /// `192.0.2.1`, or the network in its usual form: `2001:db8:1:2::/64`.
     public let description: String
+
+    /// True for an IPv6 network (of more than one address).
+    public var isNetwork: Bool { description.contains("/") && !description.hasSuffix("/128") }
 
     public init(address: String, ipv6PrefixLength: Int = ClientKey.defaultIPv6Prefix) {
         guard let bytes = CIDR.bytes(of: address) else {
@@ -32,7 +36,7 @@ public struct ClientKey: Sendable, Hashable, CustomStringConvertible {
             let bits = min(8, max(0, length - index * 8))
             masked[index] &= UInt8(truncatingIfNeeded: 0xFF << (8 - bits))
         }
-        let groups = stride(from: 0, to: 16, by: 2).map { String(UInt16(masked[$0]) << 8 | UInt16(masked[$0 + 1]), radix: 16) }
-        description = groups.joined(separator: ":") + "/\(length)"
+        let text = (try? SocketAddress(packedIPAddress: ByteBuffer(bytes: masked), port: 0))?.ipAddress
+        description = (text ?? masked.map { String($0, radix: 16) }.joined(separator: ".")) + "/\(length)"
     }
 }
