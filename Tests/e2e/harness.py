@@ -7,6 +7,7 @@ log line / a reply / a condition, with a deadline" — never a fixed sleep.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import re
@@ -20,6 +21,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 VEIL_BIN = os.environ.get("VEIL_BIN", str(REPO / ".build" / "debug" / "veil"))
@@ -784,3 +787,18 @@ def swaks(*args, timeout: float = 60) -> subprocess.CompletedProcess:
     assert shutil.which("swaks"), "swaks is not installed"
     return subprocess.run(["swaks", "--timeout", "20", *args],
                           capture_output=True, text=True, timeout=timeout)
+
+
+@contextlib.contextmanager
+def small_tmpfs(directory: Path, size: str):
+    """A tmpfs of `size` ("2m") mounted at `directory`, for disk-full tests; the
+    test is skipped where mounting is not allowed (it needs root)."""
+    directory.mkdir()
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(directory)],
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here (needs root): {result.stderr.strip()}")
+    try:
+        yield directory
+    finally:
+        subprocess.run(["umount", "-l", str(directory)], check=False)

@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from dns import DNSServer
-from harness import VEIL_BIN, message, queue_id
+from harness import VEIL_BIN, message, queue_id, small_tmpfs
 from sink import Sink
 
 # An MX whose name carries CR LF, a field of its own and a UTF-8 "é": DNS labels may
@@ -65,14 +65,8 @@ def test_an_mx_name_that_is_no_host_name_stays_out_of_the_report(make_veil, dns,
 
 @pytest.fixture
 def small_spool(tmp_path):
-    mountpoint = tmp_path / "small-spool"
-    mountpoint.mkdir()
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", str(mountpoint)],
-                            capture_output=True, text=True)
-    if result.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here (needs root): {result.stderr.strip()}")
-    yield mountpoint
-    subprocess.run(["umount", "-l", str(mountpoint)], check=False)
+    with small_tmpfs(tmp_path / "small-spool", "4m") as mountpoint:
+        yield mountpoint
 
 
 def test_a_bounce_that_cannot_be_queued_leaves_the_message_deferred(make_veil, small_spool, tmp_path):

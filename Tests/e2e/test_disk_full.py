@@ -2,23 +2,15 @@
 452 4.3.1 after its data, nothing of it stays in the spool, and the session goes
 on: the next (small) message is accepted once the space is free again."""
 
-import subprocess
-
 import pytest
 
-from harness import message, queue_id
+from harness import message, queue_id, small_tmpfs
 
 
 @pytest.fixture
 def small_spool(tmp_path):
-    mountpoint = tmp_path / "small-spool"
-    mountpoint.mkdir()
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs", str(mountpoint)],
-                            capture_output=True, text=True)
-    if result.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here (needs root): {result.stderr.strip()}")
-    yield mountpoint
-    subprocess.run(["umount", "-l", str(mountpoint)], check=False)
+    with small_tmpfs(tmp_path / "small-spool", "2m") as mountpoint:
+        yield mountpoint
 
 
 def test_disk_full_gets_452_and_leaves_nothing(make_veil, small_spool):
