@@ -7,6 +7,7 @@
     make_veil     factory: make_veil(**config_overrides) -> started Veil (several per test ok)
     certs         (cert_path, key_path), a self-signed certificate shared by the session
     users_file    the users file (demo/demo, limited/limited restricted to corp.example, carol)
+    dns           unbound answering the test module's RECORDS (local-data lines)
 
 On failure the daemon's captured log is printed in the test report.
 """
@@ -20,6 +21,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from dns import DNSServer  # noqa: E402
 from harness import Veil, make_certificate, make_users_file, render_config  # noqa: E402
 
 
@@ -76,3 +78,10 @@ def veil(request, make_veil) -> Veil:
     marker = request.node.get_closest_marker("veil")
     overrides = dict(marker.kwargs) if marker else {}
     return make_veil(**overrides)
+
+
+@pytest.fixture
+def dns(request, tmp_path):
+    server = DNSServer(tmp_path / "dns", request.module.RECORDS).start()
+    yield server
+    server.stop()

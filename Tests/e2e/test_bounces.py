@@ -8,7 +8,6 @@ import subprocess
 
 import pytest
 
-from dns import DNSServer
 from harness import VEIL_BIN, message, queue_id, small_tmpfs
 from sink import Sink
 
@@ -21,13 +20,6 @@ RECORDS = [
     "corp.veiltest. MX 10 mx.corp.veiltest.",   # the sender's domain: the report goes there
     "mx.corp.veiltest. A 127.0.0.4",
 ]
-
-
-@pytest.fixture
-def dns(tmp_path):
-    server = DNSServer(tmp_path / "dns", RECORDS).start()
-    yield server
-    server.stop()
 
 
 def test_an_mx_name_that_is_no_host_name_stays_out_of_the_report(make_veil, dns, tmp_path):

@@ -8,7 +8,6 @@ import email
 
 import pytest
 
-from dns import DNSServer
 from harness import message, queue_id, wait_until
 from scripted_mta import Script, ScriptedMTA
 
@@ -26,13 +25,6 @@ RECORDS = [
     "xn--ls8h.veiltest. MX 10 mx.idn.veiltest.",
     "xn--ab-m1t.veiltest. MX 10 mx.idn.veiltest.",
 ]
-
-
-@pytest.fixture
-def dns(tmp_path):
-    server = DNSServer(tmp_path / "dns", RECORDS).start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -39,13 +39,6 @@ ALLOW = ["127.0.0.3/32", "127.0.0.4/32", "::1/128"]
 
 
 @pytest.fixture
-def dns(tmp_path):
-    server = DNSServer(tmp_path / "dns", RECORDS).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def mx(tmp_path):
     sink = Sink(tmp_path / "mx", port=25, host="127.0.0.4").start()
     yield sink

@@ -6,7 +6,6 @@ import subprocess
 
 import pytest
 
-from dns import DNSServer
 from harness import message, queue_id
 
 RECORDS = [
@@ -29,13 +28,6 @@ def test_ca(tmp_path_factory):
     run("openssl", "x509", "-req", "-in", "mx.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
         "-out", "mx.pem", "-days", "2", "-extfile", "san.ext")
     return d
-
-
-@pytest.fixture
-def dns(tmp_path):
-    server = DNSServer(tmp_path / "dns", RECORDS).start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
