@@ -11,18 +11,18 @@ final class ReloadService: Service {
     private let path: String
     private let settings: LiveSettings
     private let failures: AuthFailureTracker
-    private let threadPool: NIOThreadPool
+    private let passwordChecks: PasswordCheckPool
     private let logger: Logger
     private let signals: UnixSignalsSequence
 
     /// Traps SIGHUP at once: before this, a SIGHUP would end the process.
-    init(path: String, settings: LiveSettings, failures: AuthFailureTracker, threadPool: NIOThreadPool,
+    init(path: String, settings: LiveSettings, failures: AuthFailureTracker, passwordChecks: PasswordCheckPool,
          logger: Logger) async {
         self.signals = await UnixSignalsSequence(trapping: .sighup)
         self.path = path
         self.settings = settings
         self.failures = failures
-        self.threadPool = threadPool
+        self.passwordChecks = passwordChecks
         self.logger = logger
     }
 
@@ -48,7 +48,7 @@ final class ReloadService: Service {
             let running = settings.current.configuration
             (configuration.spoolDirectory, configuration.spoolDirectoryLine) = (running.spoolDirectory, running.spoolDirectoryLine)
             configuration.delivery.mode = running.delivery.mode
-            let new = try Settings.load(configuration, failures: failures, threadPool: threadPool, logger: logger)
+            let new = try Settings.load(configuration, failures: failures, passwordChecks: passwordChecks, logger: logger)
             settings.replace(new)
             logger.notice("reloaded", metadata: ["config": "\(path)"])
             if !restartKeys.isEmpty {

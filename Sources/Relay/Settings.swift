@@ -28,7 +28,7 @@ struct Settings: Sendable {
 
     /// Loads everything; the spool directory must exist (it may hold the scrub key).
     /// `failures` carries the AUTH lockouts over from the previous snapshot.
-    static func load(_ configuration: Configuration, failures: AuthFailureTracker, threadPool: NIOThreadPool,
+    static func load(_ configuration: Configuration, failures: AuthFailureTracker, passwordChecks: PasswordCheckPool,
                      logger: Logger) throws(ConfigError) -> Settings {
         let (tlsContext, users, router) = try check(configuration)
         let scrub = ScrubConfiguration(
@@ -37,8 +37,9 @@ struct Settings: Sendable {
             hostname: configuration.hostname, maximumHeaderSize: configuration.limits.maximumHeaderSize,
             maximumHops: configuration.scrub.maximumHops, scrubEmbeddedMessages: configuration.scrub.embeddedMessages,
             tnef: configuration.scrub.tnef == .reject ? .reject : .remove)
+        let rate = AuthRateLimiter(attemptsPerSecond: configuration.auth.maximumAttemptsPerSecond)
         return Settings(configuration: configuration, tlsContext: tlsContext,
-                        authenticator: users.map { Authenticator(users: $0, failures: failures, threadPool: threadPool, logger: logger) },
+                        authenticator: users.map { Authenticator(users: $0, failures: failures, rate: rate, pool: passwordChecks, logger: logger) },
                         scrub: scrub, router: router)
     }
 

@@ -51,7 +51,8 @@ public enum VeilServer {
         let failures = AuthFailureTracker(
             maximumFailures: configuration.auth.maximumFailures, window: .seconds(Int64(configuration.auth.failureWindow)),
             lockout: .seconds(Int64(configuration.auth.lockout)), ipv6PrefixLength: configuration.limits.ipv6PrefixLength)
-        let settings = LiveSettings(try Settings.load(configuration, failures: failures, threadPool: threadPool, logger: logger))
+        let passwordChecks = PasswordCheckPool()
+        let settings = LiveSettings(try Settings.load(configuration, failures: failures, passwordChecks: passwordChecks, logger: logger))
         let client: DeliveryClient
         do {
             client = try DeliveryClient(group: group, threadPool: threadPool,
@@ -73,7 +74,8 @@ public enum VeilServer {
         dnsThreadPool.start()
         let runner = QueueRunner(spool: spool, settings: settings, client: client, resolver: resolver,
                                  threadPool: threadPool, dnsThreadPool: dnsThreadPool, logger: logger)
-        let delegate = RelayDelegate(settings: settings, spool: spool, threadPool: threadPool, logger: logger,
+        let delegate = RelayDelegate(settings: settings, spool: spool, threadPool: threadPool,
+                                     freeSpace: FreeSpaceGuard(directory: spool.directory, logger: logger), logger: logger,
                                      onAccepted: { runner.wake() })
         let listeners = ListenerService(settings: settings, activation: activation, delegate: delegate, group: group,
                                         logger: logger, onStopping: { runner.stop() })
@@ -84,7 +86,7 @@ public enum VeilServer {
             connections: controlConnections, path: configuration.controlSocket,
             administration: QueueAdministration(spool: spool, runner: runner, threadPool: threadPool, logger: logger),
             logger: logger)
-        let reload = await ReloadService(path: configurationPath, settings: settings, failures: failures, threadPool: threadPool,
+        let reload = await ReloadService(path: configurationPath, settings: settings, failures: failures, passwordChecks: passwordChecks,
                                    logger: logger)
         // A graceful shutdown stops the services last to first: the listeners first
         // (their drain also starts the runner's), the watchdog last.
@@ -104,11 +106,13 @@ public enum VeilServer {
             try await serviceGroup.run()
         } catch {
             try? await dnsThreadPool.shutdownGracefully()
+            try? await passwordChecks.shutdown()
             try? await threadPool.shutdownGracefully()
             try? await group.shutdownGracefully()
             throw error
         }
         try await dnsThreadPool.shutdownGracefully()
+        try await passwordChecks.shutdown()
         try await threadPool.shutdownGracefully()
         try await group.shutdownGracefully()
         logger.info("stopped")

@@ -17,6 +17,10 @@ public struct SMTPServerStateMachine: Sendable {
         /// Read the next `size` octets as message text (BDAT); `discard` when the
         /// transaction cannot take them, so they are read and dropped.
         case receiveChunk(size: Int, last: Bool, discard: Bool)
+        /// MAIL passed every check of the session: ask whether the relay takes new
+        /// mail now (free space), and report back at once with
+        /// ``transactionAdmitted(_:refusal:)``.
+        case admitTransaction(Envelope)
         /// Check the credentials and report back with ``authenticationFinished(_:)``.
         case verifyCredentials(Credentials, SASLMechanism)
         /// Store the message and report back with ``messageStored(queueID:)`` or
@@ -34,6 +38,8 @@ public struct SMTPServerStateMachine: Sendable {
         case success(AuthenticatedUser)
         case invalidCredentials
         case lockedOut
+        /// Too many attempts at once (from this client, or from all): try later.
+        case busy
     }
 
     enum AuthStep: Sendable, Equatable {
@@ -233,6 +239,8 @@ public struct SMTPServerStateMachine: Sendable {
             return refuse(SMTPReply(535, "5.7.8", "Error: authentication credentials invalid"))
         case .lockedOut:
             return refuse(SMTPReply(454, "4.7.0", "Error: too many authentication failures, try again later"))
+        case .busy:
+            return refuse(SMTPReply(454, "4.7.0", "Error: too many authentication attempts, try again later"))
         }
     }
 
@@ -321,9 +329,18 @@ public struct SMTPServerStateMachine: Sendable {
                 return refuse(SMTPReply(553, "5.7.1", "Error: sender address not allowed for this user"))
             }
         }
-        state = .transaction(Envelope(
+        return .admitTransaction(Envelope(
             sender: sender, parameters: parameters, clientName: clientName ?? "",
             authenticatedUser: authenticatedUser?.name, protocolName: protocolName))
+    }
+
+    /// The answer to ``Action/admitTransaction(_:)``: the transaction starts, or
+    /// `refusal` (452 4.3.1 when the spool is short of space, RFC 5321 §4.5.3.1.9) is sent.
+    /// A refusal is not the client's error: it does not count towards `maximumErrors`.
+    public mutating func transactionAdmitted(_ envelope: Envelope, refusal: SMTPReply?) -> Action {
+        guard state == .ready else { preconditionFailure("transaction admitted in state \(state)") }
+        if let refusal { return drained(.reply(refusal)) }
+        state = .transaction(envelope)
         return .reply(SMTPReply(250, "2.1.0", "Ok"))
     }
 

@@ -23,6 +23,11 @@ public protocol SMTPServerDelegate: Sendable {
     func authenticate(_ credentials: Credentials, mechanism: SASLMechanism, client: ClientInfo,
                       eventLoop: any EventLoop) -> EventLoopFuture<SMTPServerStateMachine.AuthenticationResult>
 
+    /// Whether a new mail transaction may start (asked at each MAIL that passed the
+    /// session's checks): nil, or the reply that refuses it (452 4.3.1 when the
+    /// spool is short of space).
+    func transactionRefusal(client: ClientInfo) -> SMTPReply?
+
     /// Starts receiving one message for `envelope` (complete but for the text) from
     /// `user` (as it authenticated in this session); a thrown reply (4xx) is sent
     /// instead of taking it.
@@ -40,6 +45,8 @@ public enum SMTPSessionEvent: Sendable {
 }
 
 extension SMTPServerDelegate {
+    public func transactionRefusal(client: ClientInfo) -> SMTPReply? { nil }
+
     public func sessionEvent(_ event: SMTPSessionEvent, client: ClientInfo) {}
 }
 

@@ -405,6 +405,8 @@ public final class SMTPServerHandler: ChannelDuplexHandler, RemovableChannelHand
             }
             if !discard { startMessage() }
             mode = .chunk(size: size, remaining: size, last: last, discard: discard)
+        case .admitTransaction(let envelope):
+            perform(machine.transactionAdmitted(envelope, refusal: delegate.transactionRefusal(client: client)), context: context)
         case .verifyCredentials(let credentials, let mechanism):
             wait(context: context, for: delegate.authenticate(credentials, mechanism: mechanism, client: client,
                                                               eventLoop: context.eventLoop)) { handler, result in

@@ -30,6 +30,7 @@ enum SessionCheck {
         let isRelayClient: Bool
         var mode = Mode.command
         var messageSize = 0
+        var transactions = 0
         /// After this many lines the server is told to shut down (0: never).
         var linesUntilShutdown: Int
 
@@ -122,6 +123,10 @@ enum SessionCheck {
                 mode = .data(DataReader(policy: policy))
             case .receiveChunk(let size, let last, _):
                 mode = .chunk(size: size, remaining: size, last: last)
+            case .admitTransaction(let envelope):
+                // Every third transaction finds the spool short of space.
+                transactions += 1
+                perform(machine.transactionAdmitted(envelope, refusal: transactions % 3 == 0 ? Replies.diskFull : nil))
             case .verifyCredentials(let credentials, _):
                 let valid = credentials.username == "user" && credentials.password == "secret"
                 perform(machine.authenticationFinished(valid ? .success(AuthenticatedUser(name: "user", allowedDomains: nil))

@@ -14,8 +14,11 @@ import Testing
             isRelayClient: relayClient)
     }
 
+    /// A MAIL that passes the session's checks is admitted, as by a relay with space.
     func send(_ machine: inout SMTPServerStateMachine, _ line: String) -> SMTPServerStateMachine.Action {
-        machine.lineReceived(ByteBuffer(string: line))
+        let action = machine.lineReceived(ByteBuffer(string: line))
+        if case .admitTransaction(let envelope) = action { return machine.transactionAdmitted(envelope, refusal: nil) }
+        return action
     }
 
     func code(_ action: SMTPServerStateMachine.Action) -> Int? {
@@ -93,7 +96,23 @@ import Testing
         #expect(code(machine.authenticationFinished(.invalidCredentials)) == 535)
         _ = send(&machine, "AUTH PLAIN AGRlbW8Ad3Jvbmc=")
         #expect(code(machine.authenticationFinished(.lockedOut)) == 454)
+        _ = send(&machine, "AUTH PLAIN AGRlbW8Ad3Jvbmc=")
+        #expect(machine.authenticationFinished(.busy) == .reply(SMTPReply(454, "4.7.0", "Error: too many authentication attempts, try again later")))
         #expect(code(send(&machine, "MAIL FROM:<a@b.example>")) == 530)
+    }
+
+    @Test func aTransactionTheRelayRefusesDoesNotStart() {
+        var machine = Self.machine(tls: .none, auth: .off, relayClient: true)
+        _ = send(&machine, "EHLO client.example")
+        guard case .admitTransaction(let envelope) = machine.lineReceived(ByteBuffer(string: "MAIL FROM:<a@b.example>")) else {
+            Issue.record("MAIL was not put to the relay")
+            return
+        }
+        #expect(envelope.sender == .mailbox(Mailbox(localPart: "a", domain: "b.example")))
+        #expect(machine.transactionAdmitted(envelope, refusal: Replies.diskFull) == .reply(Replies.diskFull))
+        #expect(code(send(&machine, "RCPT TO:<c@d.example>")) == 503)
+        #expect(code(send(&machine, "MAIL FROM:<a@b.example>")) == 250)
+        #expect(code(send(&machine, "RCPT TO:<c@d.example>")) == 250)
     }
 
     @Test func noOpenRelay() {

@@ -68,7 +68,7 @@ def test_a_bounce_that_cannot_be_queued_leaves_the_message_deferred(make_veil, s
     again, the next try queues the report."""
     refusing = Sink(tmp_path / "refusing").start("-f", "RCPT")
     try:
-        veil = make_veil(top={"spool_dir": str(small_spool)}, limits={"max_message_size": "20MB"},
+        veil = make_veil(top={"spool_dir": str(small_spool)}, limits={"max_message_size": "20MB", "min_free_space": "0"},
                          delivery={"mode": "smarthost", "smarthost": "[127.0.0.1]:9", "retry": ["1h"]},
                          routes=[{"domain": "example.org", "route": refusing.route}])
         veil.spool = small_spool

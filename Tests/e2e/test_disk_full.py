@@ -14,7 +14,7 @@ def small_spool(tmp_path):
 
 
 def test_disk_full_gets_452_and_leaves_nothing(make_veil, small_spool):
-    veil = make_veil(top={"spool_dir": str(small_spool)}, limits={"max_message_size": "20MB"})
+    veil = make_veil(top={"spool_dir": str(small_spool)}, limits={"max_message_size": "20MB", "min_free_space": "0"})
     veil.spool = small_spool
     big = message("big", body="x" * 998 + "\r\n") + (b"y" * 998 + b"\r\n") * 3000   # ~3 MB
     with veil.connect("plain") as c:

@@ -5,9 +5,16 @@ import NIOCore
 /// default): after `maximumFailures` within `window`, the client is locked out for
 /// `lockout`, whatever it sends (even the right password).
 ///
-/// Bounded and O(1) per call: each entry holds a count and the start of its window
+/// Attempts still being checked count too: a client has at most as many checks in
+/// flight as it has failures left before a lockout. Its further attempts wait (up
+/// to `maximumWaiting` of them) and are let through as checks end, or refused
+/// together once a lockout starts. So guesses sent in parallel on many connections
+/// get no more checks per lockout than guesses sent one after another, while an
+/// MTA that authenticates on 20 connections at once only waits a few hash times.
+///
+/// Bounded and O(1) per call: each entry holds counts and the start of its window
 /// (a fixed window that starts at the first failure), not a list of timestamps. The
-/// entries sit in a queue in the order they were last looked at; every failure
+/// entries sit in a queue in the order they were last looked at; every new attempt
 /// examines the `pruneStep` entries at its front, drops those whose window and
 /// lockout are over and moves the others to the back. At `maximumEntries` the entry
 /// at the front (the one looked at longest ago) is dropped to make room: all an
@@ -15,11 +22,25 @@ import NIOCore
 final class AuthFailureTracker: Sendable {
     static let defaultMaximumEntries = 100_000
     static let pruneStep = 2
+    static let maximumWaiting = 100
+
+    /// Whether an AUTH attempt may be checked.
+    enum Admission: Equatable, Sendable {
+        case allowed
+        case lockedOut
+        /// `maximumWaiting` attempts of this client wait already (or its entry was
+        /// dropped while it waited).
+        case tooManyWaiting
+    }
+
+    typealias Waiter = @Sendable (Admission) -> Void
 
     private struct Entry {
         var windowStart: NIODeadline
-        var failures: Int
+        var failures = 0
         var lockedUntil: NIODeadline?
+        var inFlight = 0
+        var waiting = CircularBuffer<Waiter>()
     }
 
     private struct Table {
@@ -49,6 +70,7 @@ final class AuthFailureTracker: Sendable {
 
     func key(_ address: String) -> ClientKey { ClientKey(address: address, ipv6PrefixLength: ipv6PrefixLength) }
 
+    /// Read only: whether the client is locked out now.
     func isLockedOut(_ address: String, now: NIODeadline = .now()) -> Bool {
         let key = key(address)
         return table.withLockedValue { table in
@@ -57,54 +79,94 @@ final class AuthFailureTracker: Sendable {
         }
     }
 
-    /// Records a failure; true when this failure starts a lockout.
-    func recordFailure(_ address: String, now: NIODeadline = .now()) -> Bool {
+    /// An attempt starts. `admitted` is called once, now or when a check of the same
+    /// client ends; after `.allowed` the attempt must be ended with
+    /// ``finish(_:failed:now:)``.
+    func begin(_ address: String, now: NIODeadline = .now(), admitted: @escaping Waiter) {
         let key = key(address)
-        return table.withLockedValue { table in
+        var dropped: [Waiter] = []
+        let admission: Admission? = table.withLockedValue { table in
             prune(&table, now: now)
-            var entry: Entry
-            if let existing = table.entries[key] {
-                entry = existing
-            } else {
-                while table.entries.count >= maximumEntries, let oldest = table.order.popFirst() {
-                    table.entries[oldest] = nil
-                }
-                entry = Entry(windowStart: now, failures: 0)
-                table.order.append(key)
-            }
+            var entry = table.entries[key] ?? newEntry(key, in: &table, now: now, dropped: &dropped)
+            defer { table.entries[key] = entry }
             if let until = entry.lockedUntil {
-                // Attempts while locked out do not extend the lockout.
-                if until > now {
-                    table.entries[key] = entry
-                    return false
-                }
+                if until > now { return .lockedOut }
                 entry.lockedUntil = nil
                 entry.failures = 0
             }
-            if now - entry.windowStart >= window {
-                entry.windowStart = now
-                entry.failures = 0
+            if entry.failures > 0 && now - entry.windowStart >= window { entry.failures = 0 }
+            if entry.failures + entry.inFlight < maximumFailures {
+                entry.inFlight += 1
+                return .allowed
             }
-            entry.failures += 1
+            guard entry.waiting.count < Self.maximumWaiting else { return .tooManyWaiting }
+            entry.waiting.append(admitted)
+            return nil
+        }
+        dropped.forEach { $0(.tooManyWaiting) }
+        if let admission { admitted(admission) }
+    }
+
+    /// An attempt admitted by ``begin(_:now:admitted:)`` is over; true when its
+    /// failure starts a lockout. Lets waiting attempts through, or refuses them all
+    /// when the lockout starts.
+    @discardableResult
+    func finish(_ address: String, failed: Bool, now: NIODeadline = .now()) -> Bool {
+        let key = key(address)
+        var released: [(Waiter, Admission)] = []
+        var dropped: [Waiter] = []
+        let lockedNow = table.withLockedValue { table -> Bool in
+            // The entry may have been dropped to make room meanwhile.
+            var entry = table.entries[key] ?? newEntry(key, in: &table, now: now, dropped: &dropped)
+            defer { table.entries[key] = entry }
+            entry.inFlight = max(0, entry.inFlight - 1)
             var lockedNow = false
-            if entry.failures >= maximumFailures {
-                entry.lockedUntil = now + lockout
-                entry.failures = 0
-                lockedNow = true
+            // Attempts that were in flight when the lockout started do not extend it.
+            if failed && entry.lockedUntil == nil {
+                if entry.failures == 0 || now - entry.windowStart >= window {
+                    entry.windowStart = now
+                    entry.failures = 0
+                }
+                entry.failures += 1
+                if entry.failures >= maximumFailures {
+                    entry.lockedUntil = now + lockout
+                    entry.failures = 0
+                    lockedNow = true
+                }
             }
-            table.entries[key] = entry
+            if entry.lockedUntil != nil {
+                while let waiter = entry.waiting.popFirst() { released.append((waiter, .lockedOut)) }
+            }
+            while entry.failures + entry.inFlight < maximumFailures, let waiter = entry.waiting.popFirst() {
+                entry.inFlight += 1
+                released.append((waiter, .allowed))
+            }
             return lockedNow
         }
+        dropped.forEach { $0(.tooManyWaiting) }
+        for (waiter, admission) in released { waiter(admission) }
+        return lockedNow
+    }
+
+    /// A fresh entry for `key`, at the back of the queue. When the table is full the
+    /// oldest entries go; their waiting attempts are handed back in `dropped`.
+    private func newEntry(_ key: ClientKey, in table: inout Table, now: NIODeadline, dropped: inout [Waiter]) -> Entry {
+        while table.entries.count >= maximumEntries, let oldest = table.order.popFirst() {
+            if let entry = table.entries.removeValue(forKey: oldest) { dropped += entry.waiting }
+        }
+        table.order.append(key)
+        return Entry(windowStart: now)
     }
 
     /// Looks at a few entries at the front of the queue: drops the finished ones,
-    /// moves the others to the back.
+    /// moves the others to the back. An entry with attempts in flight stays.
     private func prune(_ table: inout Table, now: NIODeadline) {
         for _ in 0..<min(Self.pruneStep, table.order.count) {
             let key = table.order.removeFirst()
             guard let entry = table.entries[key] else { continue }
             let lockoutOver = entry.lockedUntil.map { $0 <= now } ?? true
-            if lockoutOver && (entry.lockedUntil != nil || now - entry.windowStart >= window) {
+            let windowOver = entry.failures == 0 || now - entry.windowStart >= window
+            if entry.inFlight == 0 && lockoutOver && (entry.lockedUntil != nil || windowOver) {
                 table.entries[key] = nil
             } else {
                 table.order.append(key)

@@ -1,10 +1,10 @@
 import Logging
 import NIOCore
-import NIOPosix
 import SMTPCore
 import SMTPNIO
 
-/// Checks AUTH credentials against the users file, with the per-IP lockout.
+/// Checks AUTH credentials against the users file, with the per-client lockout and
+/// the global AUTH rate.
 ///
 /// Unknown users are checked against a dummy hash so that they take as long as a
 /// wrong password. One log line per failure, with the client IP and the user name
@@ -12,50 +12,73 @@ import SMTPNIO
 struct Authenticator: Sendable {
     let users: UsersFile
     let failures: AuthFailureTracker
-    let threadPool: NIOThreadPool
+    let rate: AuthRateLimiter
+    let pool: PasswordCheckPool
     let logger: Logger
     /// Same scheme and cost as the users' hashes.
     let dummyHash: String
 
-    init(users: UsersFile, failures: AuthFailureTracker, threadPool: NIOThreadPool, logger: Logger) {
+    init(users: UsersFile, failures: AuthFailureTracker, rate: AuthRateLimiter, pool: PasswordCheckPool, logger: Logger) {
         self.users = users
         self.failures = failures
-        self.threadPool = threadPool
+        self.rate = rate
+        self.pool = pool
         self.logger = logger
         self.dummyHash = PasswordHash.dummyHash(like: users.users.values.first?.hash)
     }
 
+    /// Refusals (locked out, too many attempts) cost no hashing at all. The order
+    /// matters: a locked-out client takes no share of the global rate, and only an
+    /// attempt within the rate makes the tracker remember a client.
     func authenticate(_ credentials: Credentials, mechanism: SASLMechanism, client: ClientInfo,
                       eventLoop: any EventLoop) -> EventLoopFuture<SMTPServerStateMachine.AuthenticationResult> {
         let metadata: Logger.Metadata = [
             "client": "\(client.address)", "listener": "\(client.listener)",
             "user": "\(credentials.username)", "mechanism": "\(mechanism.rawValue)",
         ]
-        // A locked-out address costs no hashing at all.
-        if failures.isLockedOut(client.address) {
-            logger.warning("auth_failed", metadata: metadata.merging(["reason": "locked_out"]) { $1 })
-            RelayMetrics.authentication(success: false)
-            return eventLoop.makeSucceededFuture(.lockedOut)
-        }
-        return threadPool.runIfActive(eventLoop: eventLoop) {
-            let user = users.users[credentials.username]
-            let matches = PasswordHash.verify(credentials.password, against: user?.hash ?? dummyHash)
-            if let user, matches {
-                logger.info("auth_ok", metadata: metadata)
-                RelayMetrics.authentication(success: true)
-                return .success(AuthenticatedUser(name: user.name, allowedDomains: user.allowedDomains))
-            }
-            let reason: Logger.MetadataValue = user == nil ? "unknown_user" : "bad_password"
+        @Sendable func refused(_ reason: Logger.MetadataValue, _ result: SMTPServerStateMachine.AuthenticationResult)
+            -> SMTPServerStateMachine.AuthenticationResult {
             logger.warning("auth_failed", metadata: metadata.merging(["reason": reason]) { $1 })
             RelayMetrics.authentication(success: false)
-            if failures.recordFailure(client.address) {
-                var lockout: Logger.Metadata = ["client": "\(client.address)", "listener": "\(client.listener)"]
-                // An IPv6 client is locked out with its whole ipv6_prefix network.
-                let key = failures.key(client.address)
-                if key.isNetwork { lockout["network"] = "\(key)" }
-                logger.warning("auth_lockout", metadata: lockout)
+            return result
+        }
+        if failures.isLockedOut(client.address) { return eventLoop.makeSucceededFuture(refused("locked_out", .lockedOut)) }
+        guard rate.take() else { return eventLoop.makeSucceededFuture(refused("rate_limited", .busy)) }
+        let admission = eventLoop.makePromise(of: AuthFailureTracker.Admission.self)
+        failures.begin(client.address) { admission.succeed($0) }
+        return admission.futureResult.flatMap { admission in
+            switch admission {
+            case .lockedOut: return eventLoop.makeSucceededFuture(refused("locked_out", .lockedOut))
+            case .tooManyWaiting: return eventLoop.makeSucceededFuture(refused("in_flight", .busy))
+            case .allowed: break
             }
-            return .invalidCredentials
+            let user = users.users[credentials.username]
+            guard let check = pool.verify(credentials.password, against: user?.hash ?? dummyHash, eventLoop: eventLoop) else {
+                failures.finish(client.address, failed: false)
+                return eventLoop.makeSucceededFuture(refused("rate_limited", .busy))
+            }
+            return check.map { matches in
+                if let user, matches {
+                    failures.finish(client.address, failed: false)
+                    logger.info("auth_ok", metadata: metadata)
+                    RelayMetrics.authentication(success: true)
+                    return .success(AuthenticatedUser(name: user.name, allowedDomains: user.allowedDomains))
+                }
+                logger.warning("auth_failed", metadata: metadata.merging(["reason": user == nil ? "unknown_user" : "bad_password"]) { $1 })
+                RelayMetrics.authentication(success: false)
+                if failures.finish(client.address, failed: true) {
+                    var lockout: Logger.Metadata = ["client": "\(client.address)", "listener": "\(client.listener)"]
+                    // An IPv6 client is locked out with its whole ipv6_prefix network.
+                    let key = failures.key(client.address)
+                    if key.isNetwork { lockout["network"] = "\(key)" }
+                    logger.warning("auth_lockout", metadata: lockout)
+                }
+                return .invalidCredentials
+            }.recover { _ in
+                // The pool is shutting down.
+                failures.finish(client.address, failed: false)
+                return .busy
+            }
         }
     }
 }

@@ -78,6 +78,8 @@ public struct Configuration: Sendable {
         public var failureWindow: Int
         /// Seconds.
         public var lockout: Int
+        /// AUTH attempts hashed per second from all clients together; more get 454 4.7.0.
+        public var maximumAttemptsPerSecond: Int
     }
 
     /// Every limit of the inbound side, in one place.
@@ -102,6 +104,9 @@ public struct Configuration: Sendable {
         public var shutdownGrace = 30
         /// Negative replies before the client is disconnected with 421.
         public var maximumErrors = 20
+        /// Bytes that must stay free on the spool's file system; below it MAIL gets
+        /// 452 4.3.1 (delivery and bounces go on).
+        public var minimumFreeSpace = 1 << 30
     }
 
     /// `[scrub]`: what the header rewriter removes and rewrites.

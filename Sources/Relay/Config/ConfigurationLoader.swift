@@ -202,7 +202,8 @@ private struct TableReader {
             usersFile: try authReader.path("users_file"), usersFileLine: authReader.table["users_file"]?.line,
             maximumFailures: try authReader.integer("max_failures", default: 5, range: 1...1_000_000),
             failureWindow: try authReader.duration("failure_window", default: 600),
-            lockout: try authReader.duration("lockout", default: 900))
+            lockout: try authReader.duration("lockout", default: 900),
+            maximumAttemptsPerSecond: try authReader.integer("max_attempts_per_second", default: 50, range: 1...1_000_000))
         try authReader.rejectUnknownKeys()
         if let listener = listeners.first(where: { $0.auth != .off }), auth.usersFile == nil {
             throw authReader.error("users_file", "needed by listener \"\(listener.name)\" (auth = \"\(listener.auth.rawValue)\")")
@@ -222,6 +223,7 @@ private struct TableReader {
         limits.greetingDelay = try limitsReader.duration("greeting_delay", default: limits.greetingDelay)
         limits.shutdownGrace = try limitsReader.duration("shutdown_grace", default: limits.shutdownGrace)
         limits.maximumErrors = try limitsReader.integer("max_errors", default: limits.maximumErrors, range: 1...10_000)
+        limits.minimumFreeSpace = try limitsReader.size("min_free_space", default: limits.minimumFreeSpace)
         try limitsReader.rejectUnknownKeys()
 
         var scrubReader = try subtable("scrub")

@@ -28,14 +28,15 @@ extension Configuration {
             lines.append("# TLS 1.2 suites: \(usable.map(\.name).joined(separator: " "))")
         }
         lines += ["", "[auth]", "users_file = \(quoted(auth.usersFile ?? ""))", "max_failures = \(auth.maximumFailures)",
-                  "failure_window = \"\(auth.failureWindow)s\"", "lockout = \"\(auth.lockout)s\""]
+                  "failure_window = \"\(auth.failureWindow)s\"", "lockout = \"\(auth.lockout)s\"",
+                  "max_attempts_per_second = \(auth.maximumAttemptsPerSecond)"]
         lines += ["", "[limits]", "max_message_size = \(limits.maximumMessageSize)",
                   "max_recipients = \(limits.maximumRecipients)", "max_header_size = \(limits.maximumHeaderSize)",
                   "max_connections = \(limits.maximumConnections)", "max_connections_per_ip = \(limits.maximumConnectionsPerIP)",
                   "ipv6_prefix = \(limits.ipv6PrefixLength)",
                   "command_timeout = \"\(limits.commandTimeout)s\"", "data_timeout = \"\(limits.dataTimeout)s\"",
                   "bare_newline = \(quoted(limits.bareNewline.rawValue))", "greeting_delay = \"\(limits.greetingDelay)s\"", "max_errors = \(limits.maximumErrors)",
-                  "shutdown_grace = \"\(limits.shutdownGrace)s\""]
+                  "shutdown_grace = \"\(limits.shutdownGrace)s\"", "min_free_space = \(limits.minimumFreeSpace)"]
         lines += ["", "[scrub]", "mode = \(quoted(scrub.mode.rawValue))", "profile = \(quoted(scrub.profile.rawValue))",
                   "remove = [\(scrub.remove.map(quoted).joined(separator: ", "))]",
                   "keep = [\(scrub.keep.map(quoted).joined(separator: ", "))]",

@@ -12,6 +12,7 @@ struct RelayDelegate: SMTPServerDelegate {
     let settings: LiveSettings
     let spool: Spool
     let threadPool: NIOThreadPool
+    let freeSpace: FreeSpaceGuard
     let logger: Logger
     /// Called when a message is in the queue (the runner tries it at once).
     let onAccepted: @Sendable () -> Void
@@ -20,6 +21,10 @@ struct RelayDelegate: SMTPServerDelegate {
                       eventLoop: any EventLoop) -> EventLoopFuture<SMTPServerStateMachine.AuthenticationResult> {
         guard let authenticator = settings.current.authenticator else { return eventLoop.makeSucceededFuture(.invalidCredentials) }
         return authenticator.authenticate(credentials, mechanism: mechanism, client: client, eventLoop: eventLoop)
+    }
+
+    func transactionRefusal(client: ClientInfo) -> SMTPReply? {
+        freeSpace.refusal(minimum: settings.current.configuration.limits.minimumFreeSpace)
     }
 
     func sessionEvent(_ event: SMTPSessionEvent, client: ClientInfo) {
