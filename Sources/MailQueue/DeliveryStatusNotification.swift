@@ -50,9 +50,16 @@ public struct DeliveryStatusNotification: Sendable {
         self.boundary = boundary
     }
 
-    /// The report's text. `original` is the queued message (its header block is
-    /// returned, or all of it with RET=FULL, RFC 3461 §4.3).
-    public func render(original: [UInt8]) -> [UInt8] {
+    /// RFC 3461 §4.3: `RET=FULL` asks for the whole message back; `RET=HDRS`, or no
+    /// RET, for its header block.
+    public var returnsWholeMessage: Bool { job.ret == "FULL" }
+
+    /// The report up to the returned message (RFC 6522 §3): its header, the text
+    /// part, the `message/delivery-status` part (RFC 3464 §2) and the header of the
+    /// third part, `message/rfc822` (RET=FULL) or `text/rfc822-headers`. The queued
+    /// message (or its header block) follows, then ``tail(afterLineEnd:)``: the
+    /// message is copied from the spool, never held here.
+    public func head() -> [UInt8] {
         let failed = recipients.contains { $0.action == "failed" }
         var text = """
             From: Mail Delivery System <MAILER-DAEMON@\(reportingHost)>\r
@@ -93,27 +100,14 @@ public struct DeliveryStatusNotification: Sendable {
             text += "Diagnostic-Code: smtp; \(Self.asciiLine(recipient.diagnostic))\r\n"
             text += "Last-Attempt-Date: \(date)\r\n"
         }
-        let full = job.ret == "FULL"
-        text += "\r\n--\(boundary)\r\nContent-Type: \(full ? "message/rfc822" : "text/rfc822-headers")\r\n\r\n"
-        var bytes = Array(text.utf8)
-        bytes += full ? original : Self.headerBlock(of: original)
-        if bytes.last != 10 { bytes += Array("\r\n".utf8) }
-        bytes += Array("\r\n--\(boundary)--\r\n".utf8)
-        return bytes
+        text += "\r\n--\(boundary)\r\nContent-Type: \(returnsWholeMessage ? "message/rfc822" : "text/rfc822-headers")\r\n\r\n"
+        return Array(text.utf8)
     }
 
-    /// The header block of a message, up to and including its empty line.
-    static func headerBlock(of message: [UInt8]) -> [UInt8] {
-        var index = 0
-        var lineStart = true
-        while index < message.count {
-            if lineStart && (message[index] == 10 || (message[index] == 13 && index + 1 < message.count && message[index + 1] == 10)) {
-                return Array(message[..<index])
-            }
-            lineStart = message[index] == 10
-            index += 1
-        }
-        return message
+    /// What follows the returned message: a line end when its last line had none
+    /// (`afterLineEnd` false), then the closing delimiter (RFC 2046 §5.1.1).
+    public func tail(afterLineEnd: Bool) -> [UInt8] {
+        Array(((afterLineEnd ? "" : "\r\n") + "\r\n--\(boundary)--\r\n").utf8)
     }
 
     /// The `Remote-MTA` value (RFC 3464 §2.3.5) of a relay as the queue runner

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import NIOCore
 
 /// Read-only access to a spool that a daemon may be running on: no lock, no
 /// recovery, nothing written (`veil queue list` and `show`, with or without the
@@ -24,6 +25,13 @@ public final class QueueReader: Sendable {
 
     /// The header block of a queued message as it will be sent (scrubbed).
     public func headerBlock(_ id: String) -> [UInt8]? {
-        Spool.readMessage(at: directory + "/messages/" + id, upToHeaderEnd: true).map(DeliveryStatusNotification.headerBlock)
+        var text: [UInt8] = []
+        do {
+            guard let file = try MessageFileReader(path: directory + "/messages/" + id) else { return nil }
+            try file.read(headerBlockOnly: true) { text += $0.readableBytesView }
+        } catch {
+            return nil
+        }
+        return text
     }
 }

@@ -157,35 +157,32 @@ public final class Spool: Sendable {
         }
     }
 
-    /// Queues a message Veil made itself (a delivery status notification): written,
-    /// fsynced and committed like accepted mail. Blocking. Returns its queue id.
-    public func enqueue(_ text: [UInt8], envelope: Envelope, receivedAt: String) throws(SpoolError) -> String {
+    /// Queues a delivery status notification (RFC 3464) about the queued message
+    /// `report.job`: written, fsynced and committed like accepted mail. Written in
+    /// pieces, so memory does not grow with the message it returns: the report's
+    /// head, then the message copied from its file a chunk at a time (all of it with
+    /// RET=FULL, else its header block: RFC 3461 §4.3), then the closing delimiter
+    /// of the `multipart/report` (RFC 6522). Blocking. Returns the report's queue id, or nil when the message's
+    /// file is missing. On failure nothing of the report is left.
+    public func enqueueReport(_ report: DeliveryStatusNotification, envelope: Envelope,
+                              receivedAt: String) throws(SpoolError) -> String? {
+        guard let original = try MessageFileReader(path: messagePath(report.job.messageID)) else { return nil }
         let message = try createIncoming()
-        try message.write(ByteBuffer(bytes: text))
+        do throws(SpoolError) {
+            try message.write(ByteBuffer(bytes: report.head()))
+            var lastByte: UInt8?
+            try original.read(headerBlockOnly: !report.returnsWholeMessage) { piece throws(SpoolError) in
+                lastByte = piece.readableBytesView.last
+                try message.write(piece)
+            }
+            // Nothing copied: the head ends with a line end.
+            try message.write(ByteBuffer(bytes: report.tail(afterLineEnd: lastByte.map { $0 == 10 } ?? true)))
+        } catch {
+            message.abort()
+            throw error
+        }
         try commit(message, envelope: envelope, receivedAt: receivedAt, clientAddress: "", listener: "veil")
         return message.queueID
-    }
-
-    /// The text of a queued message; with `upToHeaderEnd`, reading stops once the
-    /// header block is in (a bounce without RET=FULL needs no more of a 50 MB file).
-    public func messageText(_ messageID: String, upToHeaderEnd: Bool = false) -> [UInt8]? {
-        Self.readMessage(at: messagePath(messageID), upToHeaderEnd: upToHeaderEnd)
-    }
-
-    static func readMessage(at path: String, upToHeaderEnd: Bool) -> [UInt8]? {
-        let descriptor = Glibc.open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { return nil }
-        defer { close(descriptor) }
-        var text: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-            if count < 0 && errno == EINTR { continue }
-            guard count > 0 else { break }
-            text += chunk[..<count]
-            if upToHeaderEnd && DeliveryStatusNotification.headerBlock(of: text).count < text.count { break }
-        }
-        return text
     }
 
     /// Messages due for delivery at `now` (RFC 3339), not in `excluded`.

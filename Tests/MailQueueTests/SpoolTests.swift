@@ -5,12 +5,6 @@ import Testing
 @testable import MailQueue
 
 @Suite struct SpoolTests {
-    func temporaryDirectory() -> String {
-        let path = NSTemporaryDirectory() + "veil-spool-\(UUID().uuidString)"
-        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        return path
-    }
-
     let envelope: Envelope = {
         var envelope = Envelope(sender: .mailbox(Mailbox(localPart: "a", domain: "corp.example")), parameters: MailParameters(),
                                 clientName: "exch01", authenticatedUser: "demo", protocolName: "ESMTPSA")

@@ -1,10 +1,13 @@
 """Bounces under stress (issue 13, point 6): an MX name from DNS that is no host
 name never reaches a report, and a report that cannot be queued (disk full) leaves
-the original message queued and deferred instead of bounced without a report."""
+the original message queued and deferred instead of bounced without a report, and
+a RET=FULL report of a 50 MB message is streamed from the spool (point 6.5)."""
 
 import email
+import hashlib
 import re
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -90,6 +93,7 @@ def test_a_bounce_that_cannot_be_queued_leaves_the_message_deferred(make_veil, s
         [recipient] = veil.recipients(qid)
         assert recipient["state"] == "deferred"
         assert veil.spool_file(qid).exists()
+        assert veil.incoming_files() == [], "a half-written report was left behind"
         assert veil.events("bounce_queued") == []
 
         # Room again: the next try refuses again, and now the report is queued.
@@ -101,3 +105,63 @@ def test_a_bounce_that_cannot_be_queued_leaves_the_message_deferred(make_veil, s
         veil.wait_event("bounce_queued", original_queue_id=qid)
     finally:
         refusing.stop()
+
+
+def peak_rss_kb(pid: int) -> tuple[int, int]:
+    """(VmRSS, VmHWM) of a process in kB."""
+    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+    return int(fields["VmRSS"].split()[0]), int(fields["VmHWM"].split()[0])
+
+
+def test_a_full_bounce_of_a_50_mb_message_streams_from_the_spool(make_veil, tmp_path):
+    """RET=FULL of a 50 MB message: the report returns it whole, byte for byte, and
+    Veil's peak memory while queueing and sending the report grows by far less than
+    the message (the report is copied from the spool file in pieces, not built in
+    memory). The first try finds nothing listening (deferred), so the peak is reset
+    before the try that bounces."""
+    refusing = Sink(tmp_path / "refusing")          # started only once the peak is reset
+    home = Sink(tmp_path / "home").start()          # the sender's domain: the report goes there
+    try:
+        veil = make_veil(limits={"max_message_size": "100MB"},
+                         delivery={"mode": "mx", "smarthost": None, "retry": ["1h"]},
+                         routes=[{"domain": "example.org", "route": refusing.route},
+                                 {"domain": "corp.example", "route": home.route}])
+        line = b"%07d " + bytes(range(0x41, 0x5b)) * 3 + b"\r\n"      # 88 bytes, numbered
+        body = b"".join(line % n for n in range(600_000))              # ~50 MB
+        original = message("big bounce", body="") + body
+        size = len(original)
+        with veil.connect("plain", timeout=120) as c:
+            c.ehlo()
+            c.mail("a@corp.example", "RET=FULL")
+            c.rcpt("b@example.org")
+            qid = queue_id(c.data(original))
+            c.quit()
+        veil.wait_event("deferred", queue_id=qid, timeout=60)
+
+        refusing.start("-f", "RCPT")
+        pid = veil.proc.pid
+        Path(f"/proc/{pid}/clear_refs").write_text("5")            # VmHWM := VmRSS
+        rss_before, _ = peak_rss_kb(pid)
+        done = subprocess.run([VEIL_BIN, "queue", "flush", "--config", str(veil.config_path), qid],
+                              capture_output=True, text=True, timeout=30)
+        assert done.returncode == 0, done
+        veil.wait_event("bounced", queue_id=qid, timeout=60)
+        report_id = veil.wait_event("bounce_queued", original_queue_id=qid, timeout=60)[0]["queue_id"]
+        veil.wait_event("delivered", queue_id=report_id, timeout=120)
+        _, peak = peak_rss_kb(pid)
+        growth = (peak - rss_before) * 1024
+        print(f"message {size} bytes; peak RSS growth while bouncing: {growth / 1e6:.1f} MB")
+
+        [dump] = home.messages()
+        boundary = re.search(rb'boundary="([^"]+)"', dump[:8192]).group(1)
+        third = b"\n--" + boundary + b"\nContent-Type: message/rfc822\n\n"   # smtp-sink dumps LF ends
+        start = dump.index(third) + len(third)
+        returned = dump[start:dump.rindex(b"\n--" + boundary + b"--\n")]
+        expected = original.replace(b"\r\n", b"\n")
+        assert (len(returned), hashlib.sha256(returned).hexdigest()) == \
+               (len(expected), hashlib.sha256(expected).hexdigest())
+        # The old way held three copies (150 MB); one copy would already be over this.
+        assert growth < size // 4, f"peak RSS grew by {growth} bytes for a {size}-byte message"
+    finally:
+        refusing.stop()
+        home.stop()

@@ -479,11 +479,6 @@ final class QueueRunner: Service {
     /// it was about are then deferred, not bounced, and tried again later.
     private func queueReport(for job: DeliveryJob, notices: [DeliveryStatusNotification.RecipientStatus]) -> Bool {
         guard !job.sender.isEmpty, !notices.isEmpty else { return true }
-        guard let original = spool.messageText(job.messageID, upToHeaderEnd: job.ret != "FULL") else {
-            // Nothing to report on and nothing to send again: giving up is all that is left.
-            logger.error("queue_error", metadata: ["queue_id": "\(job.messageID)", "error": "message file missing for the bounce"])
-            return true
-        }
         let hostname = configuration.hostname
         var generator = SystemRandomNumberGenerator()
         let unique = String(generator.next() as UInt64, radix: 36) + String(generator.next() as UInt64, radix: 36)
@@ -495,7 +490,11 @@ final class QueueRunner: Service {
                                 authenticatedUser: nil, protocolName: "ESMTP")
         envelope.recipients = [Recipient(mailbox: Router.mailbox(job.sender), parameters: RecipientParameters())]
         do {
-            let id = try spool.enqueue(report.render(original: original), envelope: envelope, receivedAt: Timestamp.now())
+            guard let id = try spool.enqueueReport(report, envelope: envelope, receivedAt: Timestamp.now()) else {
+                // Nothing to report on and nothing to send again: giving up is all that is left.
+                logger.error("queue_error", metadata: ["queue_id": "\(job.messageID)", "error": "message file missing for the bounce"])
+                return true
+            }
             let bounce = notices.contains { $0.action == "failed" }
             logger.notice(bounce ? "bounce_queued" : "report_queued", metadata: ["queue_id": "\(id)", "original_queue_id": "\(job.messageID)",
                                                       "to": "<\(job.sender)>", "recipients": "\(notices.count)"])
