@@ -162,8 +162,9 @@ public final class Spool: Sendable {
     /// pieces, so memory does not grow with the message it returns: the report's
     /// head, then the message copied from its file a chunk at a time (all of it with
     /// RET=FULL, else its header block: RFC 3461 §4.3), then the closing delimiter
-    /// of the `multipart/report` (RFC 6522). Blocking. Returns the report's queue id, or nil when the message's
-    /// file is missing. On failure nothing of the report is left.
+    /// of the `multipart/report` (RFC 6522). Blocking. Returns the report's queue
+    /// id, or nil when the message's file is missing. On failure nothing of the
+    /// report is left.
     public func enqueueReport(_ report: DeliveryStatusNotification, envelope: Envelope,
                               receivedAt: String) throws(SpoolError) -> String? {
         guard let original = try MessageFileReader(path: messagePath(report.job.messageID)) else { return nil }
