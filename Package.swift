@@ -61,10 +61,16 @@ let package = Package(
                 .product(name: "NIOTLS", package: "swift-nio"),
             ]
         ),
+        // The outbound side's decisions, pure: which due mail goes into which
+        // sessions (DeliveryPlanner), what a reply means for a recipient (OutcomePolicy).
+        .target(
+            name: "Outbound",
+            dependencies: ["MailQueue", "SMTPCore"]
+        ),
         .target(
             name: "Relay",
             dependencies: [
-                "SMTPCore", "SMTPNIO", "MailQueue", "MessageRewriter", "Delivery", "TOML", "CSystemd", "CCrypt",
+                "SMTPCore", "SMTPNIO", "MailQueue", "MessageRewriter", "Delivery", "Outbound", "TOML", "CSystemd", "CCrypt",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -126,6 +132,10 @@ let package = Package(
         .testTarget(
             name: "DeliveryTests",
             dependencies: ["Delivery"]
+        ),
+        .testTarget(
+            name: "OutboundTests",
+            dependencies: ["Outbound", "MailQueue", "SMTPCore"]
         ),
         .testTarget(
             name: "MailQueueTests",

@@ -5,7 +5,7 @@ import NIOCore
 /// from the null sender to the original sender.
 public struct DeliveryStatusNotification: Sendable {
     /// One recipient's final status.
-    public struct RecipientStatus: Sendable {
+    public struct RecipientStatus: Sendable, Equatable {
         public var address: String
         public var originalRecipient: String?
         /// `failed` or `delivered` (RFC 3464 §2.3.3).

@@ -2,6 +2,7 @@ import Delivery
 import Foundation
 import Logging
 import MailQueue
+import Outbound
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
@@ -31,21 +32,15 @@ final class QueueRunner: Service {
     private let wakeUpContinuation: AsyncStream<Void>.Continuation
     private let timer = NIOLockedValueBox<Task<Void, Never>?>(nil)
 
-    /// Messages in a running session, sessions running per next hop, and messages
-    /// whose results could not be saved (kept out until a restart, so that
-    /// delivered recipients are not sent again every pass).
-    private struct Activity {
-        var inFlight: Set<String> = []
-        var sessionsPerHop: [String: Int] = [:]
-        var sessions = 0
-        var unsaved: Set<String> = []
-        /// SIGTERM: no new sessions, and running ones take no more messages.
-        var stopping = false
-        /// Counts the administrator's claims and holds: a pass that read the queue
-        /// before one of them is discarded and done again.
-        var administrativeChanges = 0
+    private let planner = NIOLockedValueBox(DeliveryPlanner())
+    private var limits: DeliveryPlanner.Limits {
+        let delivery = configuration.delivery
+        return .init(sessions: delivery.concurrency, sessionsPerHop: delivery.concurrencyPerDomain,
+                     messagesPerSession: delivery.messagesPerConnection)
     }
-    private let activity = NIOLockedValueBox(Activity())
+    private var policy: OutcomePolicy {
+        OutcomePolicy(retrySchedule: configuration.delivery.retry, maximumLifetime: configuration.delivery.maximumLifetime)
+    }
     /// How long to sleep at most when nothing is due (new mail wakes the runner).
     static let idlePoll = Duration.seconds(30)
 
@@ -93,11 +88,7 @@ final class QueueRunner: Service {
     /// grace period, then their connections are closed and their messages retried
     /// after the restart. Only the first call counts.
     func stop() {
-        let first = activity.withLockedValue { activity in
-            defer { activity.stopping = true }
-            return !activity.stopping
-        }
-        guard first else { return }
+        guard planner.withLockedValue({ $0.stop() }) else { return }
         wakeUpContinuation.finish()
         let (client, grace) = (self.client, configuration.limits.shutdownGrace)
         Task {
@@ -111,19 +102,16 @@ final class QueueRunner: Service {
     /// Takes a message out of delivery for a change by the administrator; false
     /// while a session is sending it.
     func claim(_ messageID: String) -> Bool {
-        activity.withLockedValue { activity in
-            activity.administrativeChanges += 1
-            return activity.inFlight.insert(messageID).inserted
-        }
+        planner.withLockedValue { $0.claim(messageID) }
     }
 
     /// Messages were put on hold: a pass under way must read the queue again.
     func noteHold() {
-        activity.withLockedValue { $0.administrativeChanges += 1 }
+        planner.withLockedValue { $0.noteHold() }
     }
 
     func unclaim(_ messageID: String) {
-        activity.withLockedValue { _ = $0.inFlight.remove(messageID) }
+        planner.withLockedValue { $0.unclaim(messageID) }
         wake()
     }
 
@@ -184,7 +172,7 @@ final class QueueRunner: Service {
         for entry in broken {
             if let failure = entry.failure {
                 // Left where it is, but out of delivery until a restart.
-                activity.withLockedValue { _ = $0.unsaved.insert(entry.id) }
+                planner.withLockedValue { $0.keepOut(entry.id) }
                 logger.error("queue_error", metadata: ["queue_id": "\(entry.id)", "error": "\(entry.reason); not quarantined: \(failure)"])
             } else {
                 logger.error("quarantined", metadata: ["queue_id": "\(entry.id)", "reason": "\(entry.reason)",
@@ -197,38 +185,20 @@ final class QueueRunner: Service {
     /// Due messages not in flight, packed into sessions within the limits; marks
     /// their messages in flight.
     private func sessionsToStart() async -> [Router.Session] {
-        let (excluded, changes) = activity.withLockedValue { ($0.inFlight.union($0.unsaved), $0.administrativeChanges) }
+        let limits = self.limits
+        let (excluded, changes, free) = planner.withLockedValue { ($0.excluded, $0.administrativeChanges, $0.freeSessions(limits)) }
+        guard free > 0 else { return [] }
         let jobs: [DeliveryJob]
         do {
             // As many messages as the free sessions can carry.
-            let delivery = configuration.delivery
-            let free = max(0, delivery.concurrency - activity.withLockedValue { $0.sessions })
-            guard free > 0 else { return [] }
-            jobs = try await dueJobs(excluded: excluded, limit: free * delivery.messagesPerConnection)
+            jobs = try await dueJobs(excluded: excluded, limit: free * limits.messagesPerSession)
         } catch {
             logger.error("queue_error", metadata: ["error": "\(error)"])
             return []
         }
-        let delivery = configuration.delivery
-        let candidates = router.sessions(for: jobs, messagesPerConnection: delivery.messagesPerConnection,
-                                         perHop: delivery.concurrencyPerDomain)
-        let started = activity.withLockedValue { activity -> [Router.Session]? in
-            guard activity.administrativeChanges == changes else { return nil }
-            var started: [Router.Session] = []
-            for session in candidates {
-                let hop = session.hop.description
-                guard activity.sessions < delivery.concurrency,
-                      activity.sessionsPerHop[hop, default: 0] < delivery.concurrencyPerDomain,
-                      session.jobs.allSatisfy({ !activity.inFlight.contains($0.messageID) })
-                else { continue }
-                activity.sessions += 1
-                activity.sessionsPerHop[hop, default: 0] += 1
-                for job in session.jobs { activity.inFlight.insert(job.messageID) }
-                started.append(session)
-            }
-            return started
-        }
-        guard let started else {
+        let candidates = router.sessions(for: jobs, messagesPerConnection: limits.messagesPerSession, perHop: limits.sessionsPerHop)
+        guard let started = planner.withLockedValue({ $0.start(candidates, limits: limits, changes: changes) }) else {
+            // The administrator changed the queue since it was read: read it again.
             wake()
             return []
         }
@@ -301,39 +271,20 @@ final class QueueRunner: Service {
                 await record(job, results: nil, report: report, tls: report.tls, relay: relay, started: started)
             }
         }
-        activity.withLockedValue { activity in
-            activity.sessions -= 1
-            activity.sessionsPerHop[session.hop.description, default: 1] -= 1
-            for job in allJobs { activity.inFlight.remove(job.messageID) }
-        }
+        planner.withLockedValue { $0.sessionEnded(hopName: session.hopName, queueIDs: allJobs.map(\.messageID)) }
         wake()
     }
 
     /// Due messages for the same hop as a running session, claimed for it (marked
     /// in flight), up to `messages_per_connection` in all.
     private func moreJobs(for session: Router.Session, jobs: NIOLockedValueBox<[DeliveryJob]>) async -> [OutboundMessage] {
-        let room = configuration.delivery.messagesPerConnection - jobs.withLockedValue { $0.count }
-        guard room > 0, !activity.withLockedValue({ $0.stopping }) else { return [] }
-        let (excluded, changes) = activity.withLockedValue { ($0.inFlight.union($0.unsaved), $0.administrativeChanges) }
+        let room = limits.messagesPerSession - jobs.withLockedValue { $0.count }
+        let (excluded, changes, stopping) = planner.withLockedValue { ($0.excluded, $0.administrativeChanges, $0.stopping) }
+        guard room > 0, !stopping else { return [] }
         // Some of what is due goes elsewhere: read a few times more than there is room for.
         guard let due = try? await dueJobs(excluded: excluded, limit: min(10_000, room * 10)) else { return [] }
-        // Whole messages only: every piece of a claimed message (over 1000
-        // recipients make several) rides along.
-        let claimed = activity.withLockedValue { activity in
-            var claimed: [DeliveryJob] = []
-            // The administrator changed the queue since it was read: nothing more.
-            guard activity.administrativeChanges == changes else { return claimed }
-            var claimedIDs = Set<String>()
-            for piece in router.pieces(of: due, for: session) {
-                if claimedIDs.contains(piece.messageID) {
-                    claimed.append(piece)
-                } else if claimedIDs.count < room, activity.inFlight.insert(piece.messageID).inserted {
-                    claimedIDs.insert(piece.messageID)
-                    claimed.append(piece)
-                }
-            }
-            return claimed
-        }
+        let pieces = router.pieces(of: due, for: session)
+        let claimed = planner.withLockedValue { $0.claimMore(pieces, queueID: \.messageID, room: room, changes: changes) }
         jobs.withLockedValue { $0 += claimed }
         return claimed.map { OutboundMessage(transaction: Router.transaction(for: $0), path: spool.messagePath($0.messageID)) }
     }
@@ -372,89 +323,49 @@ final class QueueRunner: Service {
         }
     }
 
-    /// Turns one message's results into per-recipient outcomes, logs them, saves them.
+    /// Turns one message's results into per-recipient outcomes (``OutcomePolicy``),
+    /// saves them with the sender's report, then logs them.
     private func record(_ job: DeliveryJob, results: [SMTPClientStateMachine.RecipientResult]?, report: SessionReport,
                         tls: String?, nextHopTakesDSN: Bool = false, relay: String, started: Date) async {
-        var outcomes: [(rowID: Int64, outcome: DeliveryOutcome)] = []
-        var lines: [(String, Logger.Metadata)] = []
-        var notices: [DeliveryStatusNotification.RecipientStatus] = []
-        // Recipients given up with a report to the sender: if the report cannot be
-        // queued (disk full), they are deferred instead (index, outcome, log line),
-        // so no recipient is ever bounced without a report.
-        var unreported: [(index: Int, outcome: DeliveryOutcome, metadata: Logger.Metadata)] = []
-        let expired = (Timestamp.parse(job.receivedAt).map { -$0.timeIntervalSinceNow } ?? 0) > Double(configuration.delivery.maximumLifetime)
-        // One time and one jitter for the whole transaction: recipients deferred
-        // together fall due together, and go out again in one transaction.
-        let (now, jitter) = (Date(), Double.random(in: 1.0...1.1))
-        for (index, recipient) in job.recipients.enumerated() {
-            let outcome: DeliveryOutcome
-            let event: String
-            // What the server (or the session) said: the reply of the log line and report.
-            let said: String
-            switch results?[index] {
-            case .accepted(let reply)?:
-                said = "\(reply)"
-                (outcome, event) = (.delivered(reply: said), "delivered")
-            case .permanentFailure(let reply)?:
-                said = "\(reply)"
-                (outcome, event) = (.bounced(reply: said), "bounced")
-            case .transientFailure(let reply)?:
-                said = "\(reply)"
-                (outcome, event) = deferral(said, attempts: recipient.attempts, expired: expired, now: now, jitter: jitter)
-            case nil:
-                said = report.failureReply.map { "\($0)" } ?? report.failure ?? "session ended"
-                (outcome, event) = deferral(said, attempts: recipient.attempts, expired: expired, now: now, jitter: jitter)
-            }
-            outcomes.append((recipient.rowID, outcome))
-            // RFC 3461 §5.2.2: a success notice is ours to send only when the next hop
-            // cannot take the NOTIFY request over.
-            if event == "delivered", !nextHopTakesDSN, recipient.notify?.contains("SUCCESS") == true {
-                notices.append(.init(address: recipient.address, originalRecipient: recipient.originalRecipient, action: "relayed",
-                                      status: DeliveryStatusNotification.status(fromReply: said, fallback: "2.0.0"),
-                                      remoteMTA: relay, diagnostic: said))
-            }
-            if event == "bounced" || event == "expired", recipient.notify.map({ $0.contains("FAILURE") }) ?? true {
-                notices.append(.init(address: recipient.address, originalRecipient: recipient.originalRecipient, action: "failed",
-                                      status: DeliveryStatusNotification.status(fromReply: said,
-                                                                                fallback: event == "expired" ? "4.4.7" : "5.0.0"),
-                                      remoteMTA: event == "bounced" && relay != "none" ? relay : nil, diagnostic: said))
-            }
+        let receivedAt = Timestamp.parse(job.receivedAt)
+        let decisions = policy.decide(job, receivedAt: receivedAt ?? Date(), results: results,
+                                      sessionFailure: report.failureReply.map { "\($0)" } ?? report.failure ?? "session ended",
+                                      relay: relay, nextHopTakesDSN: nextHopTakesDSN, now: Date(), jitter: Double.random(in: 1.0...1.1))
+        let delay = "\(String(format: "%.1f", Date().timeIntervalSince(receivedAt ?? started)))s"
+        func line(_ decision: OutcomePolicy.Decision, _ recipient: DeliveryJob.Recipient, event: String, reply: String,
+                  nextAttempt: Date?) -> (String, Logger.Metadata) {
             var metadata: Logger.Metadata = [
                 "queue_id": "\(job.messageID)", "to": "<\(recipient.address)>", "relay": "\(relay)",
-                "tls": "\(tls ?? "none")", "attempt": "\(recipient.attempts + 1)",
-                "delay": "\(String(format: "%.1f", Date().timeIntervalSince(Timestamp.parse(job.receivedAt) ?? started)))s",
+                "tls": "\(tls ?? "none")", "attempt": "\(recipient.attempts + 1)", "delay": "\(delay)", "reply": "\(reply)",
             ]
-            switch outcome {
-            case .delivered(let reply), .bounced(let reply): metadata["reply"] = "\(reply)"
-            case .deferred(let reply, let next): metadata["reply"] = "\(reply)"; metadata["next_attempt"] = "\(next)"
-            }
-            lines.append((event, metadata))
-            if event == "bounced" || event == "expired", recipient.notify.map({ $0.contains("FAILURE") }) ?? true {
-                let (retry, _) = deferral(said, attempts: recipient.attempts, expired: false, now: now, jitter: jitter)
-                var deferred = metadata
-                if case .deferred(_, let next) = retry { deferred["next_attempt"] = "\(next)" }
-                deferred["reply"] = "\(said)"
-                unreported.append((index, retry, deferred))
-            }
+            if let nextAttempt { metadata["next_attempt"] = "\(Timestamp.format(nextAttempt))" }
+            return (event, metadata)
+        }
+        var lines = zip(decisions, job.recipients).map { decision, recipient in
+            line(decision, recipient, event: decision.event.rawValue, reply: decision.reply, nextAttempt: decision.nextAttempt)
         }
         // The sender's notice is queued before the outcome is saved: a crash in
         // between sends it twice, never not at all. Both block on fsync: thread pool.
-        let (spool, reports, outcomesToSave, retries) = (self.spool, notices, outcomes, unreported)
+        let spool = self.spool
         do {
             let reported = try await threadPool.runIfActive {
-                var saved = outcomesToSave
-                let reported = self.queueReport(for: job, notices: reports)
-                if !reported {
-                    for retry in retries { saved[retry.index].outcome = retry.outcome }
+                // If the report cannot be queued (disk full), the failures it was
+                // about are deferred instead: no recipient is bounced without one.
+                let reported = self.queueReport(for: job, notices: decisions.compactMap(\.notice))
+                let outcomes = decisions.map { decision in
+                    (rowID: decision.rowID, outcome: Self.outcome(decision, retryIfUnreported: !reported))
                 }
-                try spool.record(messageID: job.messageID, outcomes: saved, time: Timestamp.now(), relay: relay)
+                try spool.record(messageID: job.messageID, outcomes: outcomes, time: Timestamp.now(), relay: relay)
                 return reported
             }
             if !reported {
-                for retry in unreported { lines[retry.index] = ("deferred", retry.metadata) }
+                for (index, (decision, recipient)) in zip(decisions, job.recipients).enumerated() {
+                    guard let retry = decision.retryIfUnreported else { continue }
+                    lines[index] = line(decision, recipient, event: "deferred", reply: decision.said, nextAttempt: retry)
+                }
             }
         } catch {
-            activity.withLockedValue { _ = $0.unsaved.insert(job.messageID) }
+            planner.withLockedValue { $0.keepOut(job.messageID) }
             logger.error("queue_error", metadata: [
                 "queue_id": "\(job.messageID)",
                 "error": "results not saved, message held until restart: \(error)",
@@ -466,19 +377,29 @@ final class QueueRunner: Service {
             RelayMetrics.outcome(event)
         }
         if lines.contains(where: { $0.0 == "delivered" }) {
-            RelayMetrics.sent(bytes: job.size, latency: Date().timeIntervalSince(Timestamp.parse(job.receivedAt) ?? started))
+            RelayMetrics.sent(bytes: job.size, latency: Date().timeIntervalSince(receivedAt ?? started))
         }
-
     }
 
-    /// Queues an RFC 3464 report to the sender about recipients given up on, or
-    /// relayed to a next hop without DSN when NOTIFY asked for SUCCESS (never for
-    /// the null sender, so reports themselves never bounce: RFC 5321 §4.5.5).
+    /// What the queue stores for a decision.
+    private static func outcome(_ decision: OutcomePolicy.Decision, retryIfUnreported: Bool) -> DeliveryOutcome {
+        if retryIfUnreported, let retry = decision.retryIfUnreported {
+            return .deferred(reply: decision.said, nextAttempt: Timestamp.format(retry))
+        }
+        switch decision.event {
+        case .delivered: return .delivered(reply: decision.reply)
+        case .deferred: return .deferred(reply: decision.reply, nextAttempt: Timestamp.format(decision.nextAttempt ?? Date()))
+        case .bounced, .expired: return .bounced(reply: decision.reply)
+        }
+    }
+
+    /// Queues an RFC 3464 report to the sender with the notices ``OutcomePolicy``
+    /// decided on (recipients given up on, or relayed to a next hop without DSN).
     ///
     /// False when the report could not be queued (disk full, ...): the recipients
     /// it was about are then deferred, not bounced, and tried again later.
     private func queueReport(for job: DeliveryJob, notices: [DeliveryStatusNotification.RecipientStatus]) -> Bool {
-        guard !job.sender.isEmpty, !notices.isEmpty else { return true }
+        guard !notices.isEmpty else { return true }
         let hostname = configuration.hostname
         var generator = SystemRandomNumberGenerator()
         let unique = String(generator.next() as UInt64, radix: 36) + String(generator.next() as UInt64, radix: 36)
@@ -509,15 +430,5 @@ final class QueueRunner: Service {
             ])
             return !bounce
         }
-    }
-
-    /// A temporary failure: retried on the schedule (`jitter`: 1.0 to 1.1, so that
-    /// retries spread out), or given up once the message is older than `max_lifetime`.
-    private func deferral(_ reply: String, attempts: Int, expired: Bool, now: Date, jitter: Double) -> (DeliveryOutcome, String) {
-        if expired { return (.bounced(reply: "expired after max_lifetime; last: \(reply)"), "expired") }
-        let schedule = configuration.delivery.retry
-        let base = Double(schedule[min(attempts, schedule.count - 1)])
-        let next = now.addingTimeInterval(base * jitter)
-        return (.deferred(reply: reply, nextAttempt: Timestamp.format(next)), "deferred")
     }
 }

@@ -1,6 +1,7 @@
 import Delivery
 import Foundation
 import MailQueue
+import Outbound
 import SMTPCore
 
 /// Decides where recipients go: a `[[delivery.domain]]` route, the smarthost, or
@@ -170,4 +171,9 @@ struct Router: Sendable {
         guard let at = address.lastIndex(of: "@") else { return Mailbox(localPart: address, domain: "") }
         return Mailbox(localPart: String(address[..<at]), domain: String(address[address.index(after: at)...]))
     }
+}
+
+extension Router.Session: DeliveryPlanner.Candidate {
+    var hopName: String { hop.description }
+    var queueIDs: [String] { jobs.map(\.messageID) }
 }
