@@ -1,3 +1,4 @@
+import Foundation
 import SMTPCore
 
 /// Recipients of one message that are due for a delivery attempt, with what the
@@ -18,7 +19,7 @@ public struct DeliveryJob: Sendable, Equatable {
         }
     }
 
-    public var messageID: String
+    public var queueID: String
     /// Empty for the null reverse-path.
     public var sender: String
     public var size: Int
@@ -26,8 +27,8 @@ public struct DeliveryJob: Sendable, Equatable {
     public var smtpUTF8: Bool
     public var ret: String?
     public var envelopeID: String?
-    /// RFC 3339.
-    public var receivedAt: String
+    /// When the message was accepted.
+    public var receivedAt: Date
     public var recipients: [Recipient]
 
     /// The same message with other recipients (a share of them for one next hop).
@@ -41,8 +42,8 @@ public struct DeliveryJob: Sendable, Equatable {
 /// The outcome of one attempt for one recipient.
 public enum DeliveryOutcome: Sendable, Equatable {
     case delivered(reply: String)
-    /// Tried again at `nextAttempt` (RFC 3339).
-    case deferred(reply: String, nextAttempt: String)
+    /// Tried again at `nextAttempt`.
+    case deferred(reply: String, nextAttempt: Date)
     /// Final failure: the sender gets a bounce.
     case bounced(reply: String)
 }
@@ -66,9 +67,8 @@ extension DeliveryOutcome {
 
 /// One attempt's outcomes for one message, as the queue saves them.
 struct AttemptRecord: Sendable {
-    var messageID: String
+    var queueID: String
     var outcomes: [(rowID: Int64, outcome: DeliveryOutcome)]
-    /// RFC 3339.
-    var time: String
+    var time: Date
     var relay: String
 }

@@ -1,3 +1,4 @@
+import Foundation
 /// A queued message as the administrator sees it (`veil queue list` and `show`).
 public struct QueueEntry: Sendable, Equatable, Codable {
     public struct Attempt: Sendable, Equatable, Codable {
@@ -55,8 +56,8 @@ public struct QueueEntry: Sendable, Equatable, Codable {
 public struct QueueSummary: Sendable, Equatable {
     public var messages = 0
     public var held = 0
-    /// When the oldest queued message was accepted (RFC 3339).
-    public var oldest: String?
+    /// When the oldest queued message was accepted.
+    public var oldest: Date?
     /// Recipients by state (queued, deferred, delivered, bounced).
     public var recipients: [String: Int] = [:]
 }

@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 import SMTPCore
 
@@ -96,7 +97,7 @@ final class QueueIndex: Sendable {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """).execute(
             arguments: [message.id, message.envelope.sender.mailbox?.description ?? "",
-                        message.size, message.receivedAt,
+                        message.size, Timestamp.format(message.receivedAt),
                         message.envelope.parameters.body?.rawValue,
                         message.envelope.parameters.smtpUTF8,
                         message.envelope.parameters.ret?.rawValue,
@@ -110,7 +111,7 @@ final class QueueIndex: Sendable {
         }
     }
 
-    func messageIDs() throws -> Set<String> {
+    func queueIDs() throws -> Set<String> {
         try database.read { db in Set(try String.fetchAll(db, sql: "SELECT id FROM messages")) }
     }
 
@@ -118,7 +119,7 @@ final class QueueIndex: Sendable {
     /// not after `now`), oldest first, skipping `excluded` (already in flight). The
     /// rows stream in message order (no sort), and reading stops at `limit`
     /// messages: a pass costs what it takes, not the size of the queue.
-    func dueJobs(now: String, limit: Int, excluded: Set<String>) throws -> [DeliveryJob] {
+    func dueJobs(now: Date, limit: Int, excluded: Set<String>) throws -> [DeliveryJob] {
         try database.read { db in
             let rows = try Row.fetchCursor(db.cachedStatement(sql: """
                 SELECT m.id, m.sender, m.size, m.body, m.smtputf8, m.ret, m.envid, m.received_at,
@@ -126,7 +127,7 @@ final class QueueIndex: Sendable {
                 FROM recipients r JOIN messages m ON m.id = r.message_id
                 WHERE r.state IN ('queued', 'deferred') AND (r.next_attempt IS NULL OR r.next_attempt <= ?) AND m.held = 0
                 ORDER BY m.id, r.rowid
-                """), arguments: [now])
+                """), arguments: [Timestamp.format(now)])
             var jobs: [DeliveryJob] = []
             // Columns by position, as selected above (name lookups cost a lower-casing each).
             while let row = try rows.next() {
@@ -134,26 +135,33 @@ final class QueueIndex: Sendable {
                 if excluded.contains(id) { continue }
                 let recipient = DeliveryJob.Recipient(rowID: row[8], address: row[9], notify: row[10],
                                                       originalRecipient: row[11], attempts: row[12])
-                if jobs.last?.messageID == id {
+                if jobs.last?.queueID == id {
                     jobs[jobs.count - 1].recipients.append(recipient)
                 } else {
                     guard jobs.count < limit else { break }
-                    jobs.append(DeliveryJob(messageID: id, sender: row[1], size: row[2], body: row[3], smtpUTF8: row[4],
-                                            ret: row[5], envelopeID: row[6], receivedAt: row[7], recipients: [recipient]))
+                    jobs.append(DeliveryJob(queueID: id, sender: row[1], size: row[2], body: row[3], smtpUTF8: row[4],
+                                            ret: row[5], envelopeID: row[6], receivedAt: Self.time(row[7]), recipients: [recipient]))
                 }
             }
             return jobs
         }
     }
 
-    /// The earliest next attempt of any deferred recipient (RFC 3339), if any.
-    func nextAttempt() throws -> String? {
+    /// The earliest next attempt of any deferred recipient, if any.
+    func nextAttempt() throws -> Date? {
         try database.read { db in
             try String.fetchOne(db, sql: """
                 SELECT MIN(r.next_attempt) FROM recipients r JOIN messages m ON m.id = r.message_id
                 WHERE r.state = 'deferred' AND m.held = 0
-                """)
+                """).map(Self.time)
         }
+    }
+
+    /// A time as the index stores it (``Timestamp/format(_:)``). One that does not
+    /// parse (edited by hand) counts as now: the message is neither due early nor
+    /// expired by it.
+    static func time(_ text: String) -> Date {
+        Timestamp.parse(text) ?? Date()
     }
 
     /// Saves attempts of several messages in one transaction (one fsync); returns
@@ -161,44 +169,44 @@ final class QueueIndex: Sendable {
     func record(_ attempts: [AttemptRecord]) throws -> [String] {
         try database.write { db in
             try attempts.filter { attempt in
-                try Self.record(messageID: attempt.messageID, outcomes: attempt.outcomes, time: attempt.time,
+                try Self.record(queueID: attempt.queueID, outcomes: attempt.outcomes, time: attempt.time,
                                 relay: attempt.relay, in: db)
-            }.map(\.messageID)
+            }.map(\.queueID)
         }
     }
 
     /// Saves the outcome of one attempt (at `time`, through `relay`) per recipient
     /// and, when no recipient is left to try, removes the message's rows; returns
     /// true then. The attempt history is kept only for messages that stay queued.
-    private static func record(messageID: String, outcomes: [(rowID: Int64, outcome: DeliveryOutcome)], time: String,
+    private static func record(queueID: String, outcomes: [(rowID: Int64, outcome: DeliveryOutcome)], time: Date,
                                relay: String, in db: Database) throws -> Bool {
         for (rowID, outcome) in outcomes {
             let (state, reply, next): (String, String, String?)
             switch outcome {
             case .delivered(let text): (state, reply, next) = ("delivered", text, nil)
-            case .deferred(let text, let nextAttempt): (state, reply, next) = ("deferred", text, nextAttempt)
+            case .deferred(let text, let nextAttempt): (state, reply, next) = ("deferred", text, Timestamp.format(nextAttempt))
             case .bounced(let text): (state, reply, next) = ("bounced", text, nil)
             }
             try db.cachedStatement(sql: """
                 UPDATE recipients SET state = ?, last_reply = ?, next_attempt = ?, attempts = attempts + 1
                 WHERE rowid = ? AND message_id = ? AND state IN ('queued', 'deferred')
-                """).execute(arguments: [state, reply, next, rowID, messageID])
+                """).execute(arguments: [state, reply, next, rowID, queueID])
         }
         let pending = try Int.fetchOne(db.cachedStatement(sql: """
             SELECT COUNT(*) FROM recipients WHERE message_id = ? AND state IN ('queued', 'deferred')
-            """), arguments: [messageID]) ?? 0
+            """), arguments: [queueID]) ?? 0
         guard pending == 0 else {
             for (rowID, outcome) in outcomes {
                 try db.cachedStatement(sql: """
                     INSERT INTO attempts (message_id, recipient, at, state, reply, relay)
                     SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM messages WHERE id = ?)
-                    """).execute(arguments: [messageID, rowID, time, outcome.state, outcome.reply, relay, messageID])
+                    """).execute(arguments: [queueID, rowID, Timestamp.format(time), outcome.state, outcome.reply, relay, queueID])
             }
             return false
         }
         for sql in ["DELETE FROM attempts WHERE message_id = ?", "DELETE FROM recipients WHERE message_id = ?",
                       "DELETE FROM messages WHERE id = ?"] {
-            try db.cachedStatement(sql: sql).execute(arguments: [messageID])
+            try db.cachedStatement(sql: sql).execute(arguments: [queueID])
         }
         return true
     }
@@ -309,8 +317,8 @@ extension QueueIndex {
                 """, arguments: [id]).map { row in
                 DeliveryJob.Recipient(rowID: row[0], address: row[1], notify: row[2], originalRecipient: row[3], attempts: row[4])
             }
-            return DeliveryJob(messageID: message[0], sender: message[1], size: message[2], body: message[3],
-                               smtpUTF8: message[4], ret: message[5], envelopeID: message[6], receivedAt: message[7],
+            return DeliveryJob(queueID: message[0], sender: message[1], size: message[2], body: message[3],
+                               smtpUTF8: message[4], ret: message[5], envelopeID: message[6], receivedAt: Self.time(message[7]),
                                recipients: recipients)
         }
     }
@@ -324,7 +332,7 @@ extension QueueIndex {
             if let row = try Row.fetchOne(db, sql: "SELECT COUNT(*), COALESCE(SUM(held), 0), MIN(received_at) FROM messages") {
                 summary.messages = row[0]
                 summary.held = row[1]
-                summary.oldest = row[2]
+                summary.oldest = (row[2] as String?).map(Self.time)
             }
             for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) FROM recipients GROUP BY state") {
                 summary.recipients[row[0]] = row[1]

@@ -1,3 +1,4 @@
+import Foundation
 import SMTPCore
 
 /// What the queue keeps about one accepted message besides its text.
@@ -5,13 +6,13 @@ public struct QueuedMessage: Sendable, Equatable {
     public var id: String
     public var envelope: Envelope
     public var size: Int
-    /// RFC 3339 time of the 250.
-    public var receivedAt: String
+    /// When the 250 went out.
+    public var receivedAt: Date
     /// The client's IP address (after PROXY protocol, when used).
     public var clientAddress: String
     public var listener: String
 
-    public init(id: String, envelope: Envelope, size: Int, receivedAt: String, clientAddress: String, listener: String) {
+    public init(id: String, envelope: Envelope, size: Int, receivedAt: Date, clientAddress: String, listener: String) {
         self.id = id
         self.envelope = envelope
         self.size = size

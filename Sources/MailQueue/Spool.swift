@@ -1,3 +1,4 @@
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -106,7 +107,7 @@ public final class Spool: Sendable {
             unlink(directory + "/incoming/" + name)
             recovery.removedIncoming += 1
         }
-        let committed = try index.messageIDs()
+        let committed = try index.queueIDs()
         // A file renamed into messages/ whose row never committed never got a 250.
         for name in try Self.list(directory + "/messages") where !committed.contains(name) {
             unlink(directory + "/messages/" + name)
@@ -135,7 +136,7 @@ public final class Spool: Sendable {
 
     /// Makes the message durable and part of the queue. Blocking. On failure nothing
     /// of the message is left.
-    public func commit(_ message: IncomingMessage, envelope: Envelope, receivedAt: String,
+    public func commit(_ message: IncomingMessage, envelope: Envelope, receivedAt: Date,
                        clientAddress: String, listener: String) throws(SpoolError) {
         let finalPath = directory + "/messages/" + message.queueID
         var linked = false
@@ -166,8 +167,8 @@ public final class Spool: Sendable {
     /// id, or nil when the message's file is missing. On failure nothing of the
     /// report is left.
     public func enqueueReport(_ report: DeliveryStatusNotification, envelope: Envelope,
-                              receivedAt: String) throws(SpoolError) -> String? {
-        guard let original = try MessageFileReader(path: messagePath(report.job.messageID)) else { return nil }
+                              receivedAt: Date) throws(SpoolError) -> String? {
+        guard let original = try MessageFileReader(path: messagePath(report.job.queueID)) else { return nil }
         let message = try createIncoming()
         do throws(SpoolError) {
             try message.write(ByteBuffer(bytes: report.head()))
@@ -187,27 +188,27 @@ public final class Spool: Sendable {
     }
 
     /// Messages due for delivery at `now` (RFC 3339), not in `excluded`.
-    public func dueJobs(now: String, limit: Int, excluded: Set<String>) throws -> [DeliveryJob] {
+    public func dueJobs(now: Date, limit: Int, excluded: Set<String>) throws -> [DeliveryJob] {
         try index.dueJobs(now: now, limit: limit, excluded: excluded)
     }
 
     /// When the next deferred recipient is due (RFC 3339), if any.
-    public func nextAttempt() throws -> String? {
+    public func nextAttempt() throws -> Date? {
         try index.nextAttempt()
     }
 
     /// The path of an accepted message's file.
-    public func messagePath(_ messageID: String) -> String {
-        directory + "/messages/" + messageID
+    public func messagePath(_ queueID: String) -> String {
+        directory + "/messages/" + queueID
     }
 
     /// Saves an attempt's outcomes (committed before anything else happens, so a
     /// delivered recipient is never sent again); a message with every recipient
     /// final leaves the queue: index rows first, then its file. `time` (RFC 3339)
     /// and `relay` go into the attempt history.
-    public func record(messageID: String, outcomes: [(rowID: Int64, outcome: DeliveryOutcome)], time: String,
+    public func record(queueID: String, outcomes: [(rowID: Int64, outcome: DeliveryOutcome)], time: Date,
                        relay: String) throws {
-        try records.commit(AttemptRecord(messageID: messageID, outcomes: outcomes, time: time, relay: relay))
+        try records.commit(AttemptRecord(queueID: queueID, outcomes: outcomes, time: time, relay: relay))
     }
 
     // MARK: Administration
@@ -251,7 +252,7 @@ public final class Spool: Sendable {
     /// wire as a command of its own).
     public func problem(with job: DeliveryJob) -> String? {
         var status = stat()
-        guard stat(messagePath(job.messageID), &status) == 0 else { return "message file missing" }
+        guard stat(messagePath(job.queueID), &status) == 0 else { return "message file missing" }
         guard Int(status.st_size) == job.size else {
             return "message file is \(status.st_size) bytes, the queue recorded \(job.size)"
         }
@@ -291,7 +292,7 @@ public final class Spool: Sendable {
     }
 
     public func queuedCount() throws -> Int {
-        try index.messageIDs().count
+        try index.queueIDs().count
     }
 
     /// SQLite's `synchronous` level on the index (2 = FULL), for tests and checks.

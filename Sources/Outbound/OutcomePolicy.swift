@@ -47,10 +47,10 @@ public struct OutcomePolicy: Sendable {
     /// when there was none); `nextHopTakesDSN` when it offered DSN (RFC 3461 §5.2.2);
     /// `jitter` (1.0 to 1.1) spreads retries, one for the whole transaction, so that
     /// its recipients fall due together.
-    public func decide(_ job: DeliveryJob, receivedAt: Date, results: [SMTPClientStateMachine.RecipientResult]?,
+    public func decide(_ job: DeliveryJob, results: [SMTPClientStateMachine.RecipientResult]?,
                        sessionFailure: String, relay: String, nextHopTakesDSN: Bool,
                        now: Date, jitter: Double) -> [Decision] {
-        let expired = now.timeIntervalSince(receivedAt) > Double(maximumLifetime)
+        let expired = now.timeIntervalSince(job.receivedAt) > Double(maximumLifetime)
         return job.recipients.enumerated().map { index, recipient in
             var decision: Decision
             switch results?[index] {

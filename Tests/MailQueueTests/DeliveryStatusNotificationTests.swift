@@ -4,8 +4,8 @@ import Testing
 @testable import MailQueue
 
 @Suite struct DeliveryStatusNotificationTests {
-    let job = DeliveryJob(messageID: "Q1", sender: "a@corp.example", size: 10, body: nil, smtpUTF8: false, ret: nil,
-                          envelopeID: "env1", receivedAt: "2026-11-30T00:00:00.000Z", recipients: [])
+    let job = DeliveryJob(queueID: "Q1", sender: "a@corp.example", size: 10, body: nil, smtpUTF8: false, ret: nil,
+                          envelopeID: "env1", receivedAt: Timestamp.parse("2026-11-30T00:00:00.000Z")!, recipients: [])
     /// From the null sender to the job's sender.
     let reportEnvelope: Envelope = {
         var envelope = Envelope(sender: .null, parameters: MailParameters(), clientName: "relay.example",
@@ -32,8 +32,8 @@ import Testing
         let directory = temporaryDirectory()
         let (spool, _) = try Spool.open(directory: directory)
         var notice = notice
-        notice.job.messageID = try queue(original, in: spool)
-        let id = try #require(try spool.enqueueReport(notice, envelope: reportEnvelope, receivedAt: "2026-11-30T01:00:00Z"))
+        notice.job.queueID = try queue(original, in: spool)
+        let id = try #require(try spool.enqueueReport(notice, envelope: reportEnvelope, receivedAt: Timestamp.parse("2026-11-30T01:00:00Z")!))
         return try String(decoding: Data(contentsOf: URL(fileURLWithPath: spool.messagePath(id))), as: UTF8.self)
     }
 
@@ -69,7 +69,7 @@ import Testing
     @Test func noReportWhenTheMessageFileIsMissing() throws {
         let directory = temporaryDirectory()
         let (spool, _) = try Spool.open(directory: directory)
-        #expect(try spool.enqueueReport(notice(ret: "FULL"), envelope: reportEnvelope, receivedAt: "2026-11-30T01:00:00Z") == nil)
+        #expect(try spool.enqueueReport(notice(ret: "FULL"), envelope: reportEnvelope, receivedAt: Timestamp.parse("2026-11-30T01:00:00Z")!) == nil)
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory + "/incoming").isEmpty)
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory + "/messages").isEmpty)
         #expect(try spool.queuedCount() == 0)

@@ -20,7 +20,7 @@ import Testing
             #expect(try spool.indexSynchronousLevel() == 2)
             let message = try spool.createIncoming()
             try message.write(ByteBuffer(string: "Subject: x\r\n\r\nbody\r\n"))
-            try spool.commit(message, envelope: envelope, receivedAt: "2026-11-30T00:00:00Z", clientAddress: "127.0.0.1", listener: "test")
+            try spool.commit(message, envelope: envelope, receivedAt: Timestamp.parse("2026-11-30T00:00:00Z")!, clientAddress: "127.0.0.1", listener: "test")
             // What a crash leaves: a file being received, and one linked into
             // messages/ whose index row never committed.
             FileManager.default.createFile(atPath: directory + "/incoming/01M8N2JN2CQWDK", contents: Data("half".utf8))

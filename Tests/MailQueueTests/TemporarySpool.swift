@@ -17,6 +17,6 @@ func queue(_ text: String, in spool: Spool) throws -> String {
     envelope.recipients = [Recipient(mailbox: Mailbox(localPart: "b", domain: "example.org"), parameters: RecipientParameters())]
     let message = try spool.createIncoming()
     try message.write(ByteBuffer(string: text))
-    try spool.commit(message, envelope: envelope, receivedAt: "2026-11-30T00:00:00Z", clientAddress: "127.0.0.1", listener: "test")
+    try spool.commit(message, envelope: envelope, receivedAt: Timestamp.parse("2026-11-30T00:00:00Z")!, clientAddress: "127.0.0.1", listener: "test")
     return message.queueID
 }

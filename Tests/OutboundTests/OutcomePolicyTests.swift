@@ -11,8 +11,8 @@ import Testing
     static let policy = OutcomePolicy(retrySchedule: [60, 300, 3600], maximumLifetime: 5 * 86400)
 
     static func job(sender: String = "alice@corp.example", _ recipients: [(address: String, notify: String?, attempts: Int)]) -> DeliveryJob {
-        DeliveryJob(messageID: "01TEST", sender: sender, size: 100, body: nil, smtpUTF8: false, ret: nil, envelopeID: nil,
-                    receivedAt: "2027-01-15T08:00:00Z",
+        DeliveryJob(queueID: "01TEST", sender: sender, size: 100, body: nil, smtpUTF8: false, ret: nil, envelopeID: nil,
+                    receivedAt: received,
                     recipients: recipients.enumerated().map { index, recipient in
                         .init(rowID: Int64(index + 1), address: recipient.address, notify: recipient.notify,
                               originalRecipient: nil, attempts: recipient.attempts)
@@ -22,7 +22,7 @@ import Testing
     static func decide(_ job: DeliveryJob, _ results: [SMTPClientStateMachine.RecipientResult]?, after seconds: Double = 10,
                        failure: String = "connection refused", relay: String = "mx.example.org[192.0.2.25]:25",
                        dsn: Bool = false, jitter: Double = 1.0) -> [OutcomePolicy.Decision] {
-        policy.decide(job, receivedAt: received, results: results, sessionFailure: failure, relay: relay,
+        policy.decide(job, results: results, sessionFailure: failure, relay: relay,
                       nextHopTakesDSN: dsn, now: received.addingTimeInterval(seconds), jitter: jitter)
     }
 

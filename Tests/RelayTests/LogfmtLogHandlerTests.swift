@@ -1,4 +1,5 @@
 import Foundation
+import MailQueue
 import Testing
 @testable import Relay
 

@@ -18,8 +18,8 @@ import Testing
     }
 
     static func job(_ id: String, _ addresses: [String]) -> DeliveryJob {
-        DeliveryJob(messageID: id, sender: "a@corp.example", size: 100, body: nil, smtpUTF8: false, ret: nil, envelopeID: nil,
-                    receivedAt: "2026-11-30T00:00:00Z",
+        DeliveryJob(queueID: id, sender: "a@corp.example", size: 100, body: nil, smtpUTF8: false, ret: nil, envelopeID: nil,
+                    receivedAt: Timestamp.parse("2026-11-30T00:00:00Z")!,
                     recipients: addresses.enumerated().map { index, address in
                         .init(rowID: Int64(index), address: address, notify: nil, originalRecipient: nil, attempts: 0)
                     })
@@ -31,7 +31,7 @@ import Testing
         let sessions = router.sessions(for: [Self.job("A", many + ["x@other.example"]), Self.job("B", ["y@example.org"])],
                                        messagesPerConnection: 100, perHop: 2)
         #expect(sessions.map(\.hop.description) == ["mx:example.org", "mx:other.example"])
-        #expect(sessions[0].jobs.map(\.messageID) == ["A", "A", "A", "B"])
+        #expect(sessions[0].jobs.map(\.queueID) == ["A", "A", "A", "B"])
         #expect(sessions[0].jobs.map(\.recipients.count) == [1000, 1000, 500, 1])
         #expect(sessions[1].jobs.map(\.recipients.count) == [1])
     }

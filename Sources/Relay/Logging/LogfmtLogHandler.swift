@@ -1,3 +1,4 @@
+import MailQueue
 import Foundation
 import Logging
 

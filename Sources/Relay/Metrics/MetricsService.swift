@@ -112,7 +112,7 @@ final class MetricsService: Service {
         for state in ["queued", "deferred"] {
             Gauge(label: "veil_queue_recipients", dimensions: [("state", state)]).record(summary.recipients[state, default: 0])
         }
-        let age = summary.oldest.flatMap(Timestamp.parse).map { max(0, -$0.timeIntervalSinceNow) } ?? 0
+        let age = summary.oldest.map { max(0, -$0.timeIntervalSinceNow) } ?? 0
         Gauge(label: "veil_queue_oldest_message_age_seconds").record(age)
     }
 }

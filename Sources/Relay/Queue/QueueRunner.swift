@@ -101,8 +101,8 @@ final class QueueRunner: Service {
 
     /// Takes a message out of delivery for a change by the administrator; false
     /// while a session is sending it.
-    func claim(_ messageID: String) -> Bool {
-        planner.withLockedValue { $0.claim(messageID) }
+    func claim(_ queueID: String) -> Bool {
+        planner.withLockedValue { $0.claim(queueID) }
     }
 
     /// Messages were put on hold: a pass under way must read the queue again.
@@ -110,20 +110,20 @@ final class QueueRunner: Service {
         planner.withLockedValue { $0.noteHold() }
     }
 
-    func unclaim(_ messageID: String) {
-        planner.withLockedValue { $0.unclaim(messageID) }
+    func unclaim(_ queueID: String) {
+        planner.withLockedValue { $0.unclaim(queueID) }
         wake()
     }
 
     /// Gives up on every recipient still to deliver of a claimed message: logged as
     /// bounced, with a report to the sender as for any bounce. False when the
     /// message is not queued.
-    func bounceByAdministrator(_ messageID: String) async throws -> Bool {
+    func bounceByAdministrator(_ queueID: String) async throws -> Bool {
         let spool = self.spool
-        guard let job = try await threadPool.runIfActive({ try spool.pendingJob(messageID) }) else { return false }
+        guard let job = try await threadPool.runIfActive({ try spool.pendingJob(queueID) }) else { return false }
         let reply = SMTPReply(554, "5.0.0", "returned to the sender by the mail administrator")
         await record(job, results: job.recipients.map { _ in .permanentFailure(reply) }, report: .empty, tls: nil,
-                     relay: "none", started: Date())
+                     relay: "none")
         return true
     }
 
@@ -132,7 +132,7 @@ final class QueueRunner: Service {
     private func setTimer() {
         let next = try? spool.nextAttempt()
         let idle = Double(Self.idlePoll.components.seconds)
-        let seconds = next.flatMap(Timestamp.parse).map { $0.timeIntervalSinceNow } ?? idle
+        let seconds = next.map { $0.timeIntervalSinceNow } ?? idle
         // At least a second: a due recipient that cannot be routed must not spin.
         let wait = Duration.milliseconds(Int64(max(1, min(seconds, idle)) * 1000))
         let task = Task { [weak self] in
@@ -151,7 +151,7 @@ final class QueueRunner: Service {
     private func dueJobs(excluded: Set<String>, limit: Int) async throws -> [DeliveryJob] {
         let spool = self.spool
         let (intact, broken) = try await threadPool.runIfActive {
-            let due = try spool.dueJobs(now: Timestamp.now(), limit: limit, excluded: excluded)
+            let due = try spool.dueJobs(now: Date(), limit: limit, excluded: excluded)
             var intact: [DeliveryJob] = []
             var broken: [(id: String, reason: String, failure: String?)] = []
             for job in due {
@@ -162,9 +162,9 @@ final class QueueRunner: Service {
                 do {
                     // False: the message left the queue since it was read (its file
                     // was missing for that reason).
-                    if try spool.quarantine(job.messageID, reason: reason) { broken.append((job.messageID, reason, nil)) }
+                    if try spool.quarantine(job.queueID, reason: reason) { broken.append((job.queueID, reason, nil)) }
                 } catch {
-                    broken.append((job.messageID, reason, "\(error)"))
+                    broken.append((job.queueID, reason, "\(error)"))
                 }
             }
             return (intact, broken)
@@ -206,7 +206,6 @@ final class QueueRunner: Service {
     }
 
     private func deliver(_ session: Router.Session) async {
-        let started = Date()
         // The session's messages; it grows when the connection asks for more.
         let jobs = NIOLockedValueBox(session.jobs)
         var saved = Set<Int>()
@@ -214,8 +213,7 @@ final class QueueRunner: Service {
         var relay = session.hop.description
         switch session.hop {
         case .fixed(let host, let port):
-            report = await attempt(session, jobs: jobs, host: host, port: port, serverName: nil, relay: relay, started: started,
-                                   saved: &saved)
+            report = await attempt(session, jobs: jobs, host: host, port: port, serverName: nil, relay: relay, saved: &saved)
         case .mx(let domain):
             let outcome: MXResolver.Outcome
             if let mxResolver {
@@ -227,15 +225,15 @@ final class QueueRunner: Service {
             case .nullMX:
                 // RFC 7505 §4.2: a null MX means the domain accepts no mail.
                 await refuseAll(session, SMTPReply(556, "5.1.10", "Recipient address rejected: \(domain) accepts no mail (null MX)"),
-                                relay: relay, started: started, saved: &saved)
+                                relay: relay, saved: &saved)
             case .noSuchDomain:
                 await refuseAll(session, SMTPReply(550, "5.1.2", "Recipient address rejected: domain \(domain) not found"),
-                                relay: relay, started: started, saved: &saved)
+                                relay: relay, saved: &saved)
             case .invalidDomain(let reason):
                 // RFC 3463 X.1.2: the part right of the "@" is invalid for mail. No
                 // lookup, no retry: the name is refused the same way every time.
                 await refuseAll(session, SMTPReply(553, "5.1.2", "Recipient address rejected: \(domain) is not a valid domain name: \(reason)"),
-                                relay: relay, started: started, saved: &saved)
+                                relay: relay, saved: &saved)
             case .temporaryFailure(let reason):
                 report.failure = reason
             case .hosts(let found):
@@ -245,7 +243,7 @@ final class QueueRunner: Service {
                 let hosts = found.map { MXResolver.Host(name: $0.name, addresses: $0.addresses.filter(networks.mayConnect)) }
                 guard hosts.contains(where: { !$0.addresses.isEmpty }) else {
                     await refuseAll(session, SMTPReply(550, "5.4.4", "Recipient address rejected: the MX of \(domain) points into a private network"),
-                                    relay: relay, started: started, saved: &saved)
+                                    relay: relay, saved: &saved)
                     break
                 }
                 // Each MX host and each of its addresses in turn, until one takes the
@@ -254,7 +252,7 @@ final class QueueRunner: Service {
                     for address in host.addresses {
                         relay = "\(host.name)[\(address)]:25"
                         report = await attempt(session, jobs: jobs, host: address, port: 25, serverName: host.name,
-                                               relay: relay, started: started, saved: &saved)
+                                               relay: relay, saved: &saved)
                         if report.attempted > 0 || !saved.isEmpty || Task.isShuttingDownGracefully { break hosts }
                     }
                 }
@@ -268,10 +266,10 @@ final class QueueRunner: Service {
             // Cut off in its transaction, or the session never got going: an attempt.
             // Not reached after others went through: still due, not an attempt.
             if index < report.attempted || report.attempted == 0 {
-                await record(job, results: nil, report: report, tls: report.tls, relay: relay, started: started)
+                await record(job, results: nil, report: report, tls: report.tls, relay: relay)
             }
         }
-        planner.withLockedValue { $0.sessionEnded(hopName: session.hopName, queueIDs: allJobs.map(\.messageID)) }
+        planner.withLockedValue { $0.sessionEnded(hopName: session.hopName, queueIDs: allJobs.map(\.queueID)) }
         wake()
     }
 
@@ -284,17 +282,17 @@ final class QueueRunner: Service {
         // Some of what is due goes elsewhere: read a few times more than there is room for.
         guard let due = try? await dueJobs(excluded: excluded, limit: min(10_000, room * 10)) else { return [] }
         let pieces = router.pieces(of: due, for: session)
-        let claimed = planner.withLockedValue { $0.claimMore(pieces, queueID: \.messageID, room: room, changes: changes) }
+        let claimed = planner.withLockedValue { $0.claimMore(pieces, queueID: \.queueID, room: room, changes: changes) }
         jobs.withLockedValue { $0 += claimed }
-        return claimed.map { OutboundMessage(transaction: Router.transaction(for: $0), path: spool.messagePath($0.messageID)) }
+        return claimed.map { OutboundMessage(transaction: Router.transaction(for: $0), path: spool.messagePath($0.queueID)) }
     }
 
     /// One connection: each message's results are saved as soon as its transaction
     /// ends; returns the session's report.
     private func attempt(_ session: Router.Session, jobs: NIOLockedValueBox<[DeliveryJob]>, host: String, port: Int,
-                         serverName: String?, relay: String, started: Date, saved: inout Set<Int>) async -> SessionReport {
+                         serverName: String?, relay: String, saved: inout Set<Int>) async -> SessionReport {
         let messages = jobs.withLockedValue { $0 }.map { job in
-            OutboundMessage(transaction: Router.transaction(for: job), path: spool.messagePath(job.messageID))
+            OutboundMessage(transaction: Router.transaction(for: job), path: spool.messagePath(job.queueID))
         }
         let (finished, continuation) = AsyncStream.makeStream(of: (Int, [SMTPClientStateMachine.RecipientResult], TransactionContext).self)
         let future = client.deliver(messages, host: host, port: port, serverName: serverName, verifyCertificate: session.verify,
@@ -307,18 +305,17 @@ final class QueueRunner: Service {
         future.whenComplete { _ in continuation.finish() }
         for await (index, results, context) in finished {
             await record(jobs.withLockedValue { $0[index] }, results: results, report: .empty, tls: context.tls,
-                         nextHopTakesDSN: context.dsnOffered, relay: relay, started: started)
+                         nextHopTakesDSN: context.dsnOffered, relay: relay)
             saved.insert(index)
         }
         return (try? await future.get()) ?? .empty
     }
 
     /// Every recipient of the session gets the same refusal (DNS says no).
-    private func refuseAll(_ session: Router.Session, _ reply: SMTPReply, relay: String, started: Date,
-                           saved: inout Set<Int>) async {
+    private func refuseAll(_ session: Router.Session, _ reply: SMTPReply, relay: String, saved: inout Set<Int>) async {
         for (index, job) in session.jobs.enumerated() {
             await record(job, results: job.recipients.map { _ in .permanentFailure(reply) }, report: .empty, tls: nil,
-                         relay: "none", started: started)
+                         relay: "none")
             saved.insert(index)
         }
     }
@@ -326,16 +323,15 @@ final class QueueRunner: Service {
     /// Turns one message's results into per-recipient outcomes (``OutcomePolicy``),
     /// saves them with the sender's report, then logs them.
     private func record(_ job: DeliveryJob, results: [SMTPClientStateMachine.RecipientResult]?, report: SessionReport,
-                        tls: String?, nextHopTakesDSN: Bool = false, relay: String, started: Date) async {
-        let receivedAt = Timestamp.parse(job.receivedAt)
-        let decisions = policy.decide(job, receivedAt: receivedAt ?? Date(), results: results,
+                        tls: String?, nextHopTakesDSN: Bool = false, relay: String) async {
+        let decisions = policy.decide(job, results: results,
                                       sessionFailure: report.failureReply.map { "\($0)" } ?? report.failure ?? "session ended",
                                       relay: relay, nextHopTakesDSN: nextHopTakesDSN, now: Date(), jitter: Double.random(in: 1.0...1.1))
-        let delay = "\(String(format: "%.1f", Date().timeIntervalSince(receivedAt ?? started)))s"
+        let delay = "\(String(format: "%.1f", Date().timeIntervalSince(job.receivedAt)))s"
         func line(_ decision: OutcomePolicy.Decision, _ recipient: DeliveryJob.Recipient, event: String, reply: String,
                   nextAttempt: Date?) -> (String, Logger.Metadata) {
             var metadata: Logger.Metadata = [
-                "queue_id": "\(job.messageID)", "to": "<\(recipient.address)>", "relay": "\(relay)",
+                "queue_id": "\(job.queueID)", "to": "<\(recipient.address)>", "relay": "\(relay)",
                 "tls": "\(tls ?? "none")", "attempt": "\(recipient.attempts + 1)", "delay": "\(delay)", "reply": "\(reply)",
             ]
             if let nextAttempt { metadata["next_attempt"] = "\(Timestamp.format(nextAttempt))" }
@@ -355,7 +351,7 @@ final class QueueRunner: Service {
                 let outcomes = decisions.map { decision in
                     (rowID: decision.rowID, outcome: Self.outcome(decision, retryIfUnreported: !reported))
                 }
-                try spool.record(messageID: job.messageID, outcomes: outcomes, time: Timestamp.now(), relay: relay)
+                try spool.record(queueID: job.queueID, outcomes: outcomes, time: Date(), relay: relay)
                 return reported
             }
             if !reported {
@@ -365,9 +361,9 @@ final class QueueRunner: Service {
                 }
             }
         } catch {
-            planner.withLockedValue { $0.keepOut(job.messageID) }
+            planner.withLockedValue { $0.keepOut(job.queueID) }
             logger.error("queue_error", metadata: [
-                "queue_id": "\(job.messageID)",
+                "queue_id": "\(job.queueID)",
                 "error": "results not saved, message held until restart: \(error)",
             ])
         }
@@ -377,18 +373,18 @@ final class QueueRunner: Service {
             RelayMetrics.outcome(event)
         }
         if lines.contains(where: { $0.0 == "delivered" }) {
-            RelayMetrics.sent(bytes: job.size, latency: Date().timeIntervalSince(receivedAt ?? started))
+            RelayMetrics.sent(bytes: job.size, latency: Date().timeIntervalSince(job.receivedAt))
         }
     }
 
     /// What the queue stores for a decision.
     private static func outcome(_ decision: OutcomePolicy.Decision, retryIfUnreported: Bool) -> DeliveryOutcome {
         if retryIfUnreported, let retry = decision.retryIfUnreported {
-            return .deferred(reply: decision.said, nextAttempt: Timestamp.format(retry))
+            return .deferred(reply: decision.said, nextAttempt: retry)
         }
         switch decision.event {
         case .delivered: return .delivered(reply: decision.reply)
-        case .deferred: return .deferred(reply: decision.reply, nextAttempt: Timestamp.format(decision.nextAttempt ?? Date()))
+        case .deferred: return .deferred(reply: decision.reply, nextAttempt: decision.nextAttempt ?? Date())
         case .bounced, .expired: return .bounced(reply: decision.reply)
         }
     }
@@ -405,26 +401,26 @@ final class QueueRunner: Service {
         let unique = String(generator.next() as UInt64, radix: 36) + String(generator.next() as UInt64, radix: 36)
         let report = DeliveryStatusNotification(
             reportingHost: hostname, job: job, recipients: notices,
-            arrivalDate: Timestamp.rfc5322(Timestamp.parse(job.receivedAt) ?? Date()),
+            arrivalDate: Timestamp.rfc5322(job.receivedAt),
             date: Timestamp.rfc5322(Date()), messageID: "<\(unique)@\(hostname)>", boundary: "=_veil_dsn_\(unique)")
         var envelope = Envelope(sender: .null, parameters: MailParameters(), clientName: hostname,
                                 authenticatedUser: nil, protocolName: "ESMTP")
         envelope.recipients = [Recipient(mailbox: Router.mailbox(job.sender), parameters: RecipientParameters())]
         do {
-            guard let id = try spool.enqueueReport(report, envelope: envelope, receivedAt: Timestamp.now()) else {
+            guard let id = try spool.enqueueReport(report, envelope: envelope, receivedAt: Date()) else {
                 // Nothing to report on and nothing to send again: giving up is all that is left.
-                logger.error("queue_error", metadata: ["queue_id": "\(job.messageID)", "error": "message file missing for the bounce"])
+                logger.error("queue_error", metadata: ["queue_id": "\(job.queueID)", "error": "message file missing for the bounce"])
                 return true
             }
             let bounce = notices.contains { $0.action == "failed" }
-            logger.notice(bounce ? "bounce_queued" : "report_queued", metadata: ["queue_id": "\(id)", "original_queue_id": "\(job.messageID)",
+            logger.notice(bounce ? "bounce_queued" : "report_queued", metadata: ["queue_id": "\(id)", "original_queue_id": "\(job.queueID)",
                                                       "to": "<\(job.sender)>", "recipients": "\(notices.count)"])
             wake()
             return true
         } catch {
             let bounce = notices.contains { $0.action == "failed" }
             logger.error("queue_error", metadata: [
-                "queue_id": "\(job.messageID)",
+                "queue_id": "\(job.queueID)",
                 "error": bounce ? "bounce not queued: \(error); the recipients stay deferred and are tried again"
                                 : "report not queued: \(error)",
             ])

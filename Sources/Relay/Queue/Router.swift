@@ -105,7 +105,7 @@ struct Router: Sendable {
                 sessionsForHop += 1
                 var end = min(start + messagesPerConnection, entry.jobs.count)
                 // The pieces of one message (over 1000 recipients) stay in one session.
-                while end < entry.jobs.count && entry.jobs[end].messageID == entry.jobs[end - 1].messageID { end += 1 }
+                while end < entry.jobs.count && entry.jobs[end].queueID == entry.jobs[end - 1].queueID { end += 1 }
                 sessions.append(Session(hop: entry.hop, client: client, policy: entry.tls,
                                         jobs: Array(entry.jobs[start..<end])))
                 start = end
@@ -175,5 +175,5 @@ struct Router: Sendable {
 
 extension Router.Session: DeliveryPlanner.Candidate {
     var hopName: String { hop.description }
-    var queueIDs: [String] { jobs.map(\.messageID) }
+    var queueIDs: [String] { jobs.map(\.queueID) }
 }

@@ -79,7 +79,7 @@ final class SpoolSink: MessageSink {
         let tnefRemoved = rewriter.tnefRemoved
         return threadPool.runIfActive(eventLoop: eventLoop) {
             do throws(SpoolError) {
-                try spool.commit(incoming, envelope: envelope, receivedAt: Timestamp.now(),
+                try spool.commit(incoming, envelope: envelope, receivedAt: Date(),
                                  clientAddress: client.address, listener: client.listener)
             } catch {
                 logger.error("spool_error", metadata: ["queue_id": "\(incoming.queueID)", "error": "\(error)"])

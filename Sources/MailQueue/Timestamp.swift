@@ -2,18 +2,19 @@ import Foundation
 
 /// Times as the queue, the log and the messages need them, formatted by hand from
 /// gmtime_r: Foundation's formatters (String(format:) included) cost tens of
-/// microseconds each, and every message needs several.
-enum Timestamp {
+/// microseconds each, and every message needs several. The queue index stores
+/// ``format(_:)``'s text; its API takes and gives `Date`.
+public enum Timestamp {
     /// RFC 3339 in UTC with milliseconds (`2026-11-30T02:20:00.123Z`), as the queue
     /// index stores times: they sort as text in time order.
-    static func format(_ date: Date) -> String {
+    public static func format(_ date: Date) -> String {
         let (time, milliseconds) = broken(date)
         return rfc3339(time, milliseconds: Int(milliseconds))
     }
 
     /// The current time as ``format(_:)`` writes it, read with clock_gettime (for
     /// the log).
-    static func nowForLog() -> String {
+    public static func nowForLog() -> String {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         var time = tm()
@@ -35,12 +36,12 @@ enum Timestamp {
         return String(decoding: text, as: UTF8.self)
     }
 
-    static func now() -> String {
+    public static func now() -> String {
         format(Date())
     }
 
     /// Reads what ``format(_:)`` writes (and the same without milliseconds).
-    static func parse(_ text: String) -> Date? {
+    public static func parse(_ text: String) -> Date? {
         let digits = text.utf8.map { Int($0) - 48 }
         let bytes = Array(text.utf8)
         guard bytes.count >= 20, bytes[4] == UInt8(ascii: "-"), bytes[10] == UInt8(ascii: "T"), bytes.last == UInt8(ascii: "Z")
@@ -58,7 +59,7 @@ enum Timestamp {
     }
 
     /// RFC 5322 §3.3 `date-time` in UTC: "Mon, 30 Nov 2026 02:20:00 +0000".
-    static func rfc5322(_ date: Date) -> String {
+    public static func rfc5322(_ date: Date) -> String {
         let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
         let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
         let (time, _) = broken(date)
