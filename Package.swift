@@ -32,10 +32,20 @@ let package = Package(
         ),
         // The configuration file's reader: TOML 1.0, every value with its line. No dependencies.
         .target(name: "TOML"),
+        // Connection-level pieces both sides share: the registry of open
+        // connections (for shutdown), the TLS cipher recorder, TLS protocol names.
+        .target(
+            name: "Connections",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
         .target(
             name: "SMTPNIO",
             dependencies: [
-                "SMTPCore",
+                "SMTPCore", "Connections",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOTLS", package: "swift-nio"),
@@ -54,7 +64,7 @@ let package = Package(
         .target(
             name: "Delivery",
             dependencies: [
-                "SMTPCore", "SMTPNIO", "CUnbound", "CIDN2",
+                "SMTPCore", "Connections", "CUnbound", "CIDN2",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -70,7 +80,7 @@ let package = Package(
         .target(
             name: "Relay",
             dependencies: [
-                "SMTPCore", "SMTPNIO", "MailQueue", "MessageRewriter", "Delivery", "Outbound", "TOML", "CSystemd", "CCrypt",
+                "SMTPCore", "SMTPNIO", "Connections", "MailQueue", "MessageRewriter", "Delivery", "Outbound", "TOML", "CSystemd", "CCrypt",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

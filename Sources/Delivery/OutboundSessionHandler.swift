@@ -3,7 +3,7 @@ import NIOPosix
 import NIOSSL
 import NIOTLS
 import SMTPCore
-import SMTPNIO
+import Connections
 
 /// Runs one outbound SMTP session on a connected channel: feeds server replies to
 /// ``SMTPClientStateMachine``, carries out its actions, streams each message's
@@ -101,7 +101,7 @@ final class OutboundSessionHandler: ChannelInboundHandler {
         if let tlsEvent = event as? TLSUserEvent, case .handshakeCompleted = tlsEvent {
             let version = try? context.pipeline.syncOperations.handler(type: NIOSSLClientHandler.self).tlsVersion
             let cipher = try? context.pipeline.syncOperations.handler(type: TLSCipherRecorder.self).cipherName
-            result.tls = (version.map { SMTPServerHandler.protocolName($0) } ?? "TLS") + " " + (cipher ?? "unknown")
+            result.tls = (version?.protocolName ?? "TLS") + " " + (cipher ?? "unknown")
                 + (verified ? " verified" : " unverified")
             perform(machine.tlsEstablished(), context: context)
         }

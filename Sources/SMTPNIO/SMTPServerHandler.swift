@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import Connections
 import Glibc
 #endif
 import Logging
@@ -170,7 +171,7 @@ public final class SMTPServerHandler: ChannelDuplexHandler, RemovableChannelHand
         if let tlsEvent = event as? TLSUserEvent, case .handshakeCompleted = tlsEvent {
             let version = try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self).tlsVersion
             let cipher = try? context.pipeline.syncOperations.handler(type: TLSCipherRecorder.self).cipherName
-            let name = version.map(Self.protocolName) ?? "unknown"
+            let name = version?.protocolName ?? "unknown"
             logger.info("tls", metadata: ["protocol": "\(name)", "cipher": "\(cipher ?? "unknown")"])
             delegate.sessionEvent(.tls(protocol: name), client: client)
         }
@@ -184,16 +185,6 @@ public final class SMTPServerHandler: ChannelDuplexHandler, RemovableChannelHand
         logger.log(level: isHangUp ? .debug : .notice, "connection_error", metadata: ["error": "\(error)"])
         mode = .closed
         context.close(promise: nil)
-    }
-
-    /// The protocol as OpenSSL and Postfix logs name it ("TLSv1.3").
-    public static func protocolName(_ version: TLSVersion) -> String {
-        switch version {
-        case .tlsv1: return "TLSv1"
-        case .tlsv11: return "TLSv1.1"
-        case .tlsv12: return "TLSv1.2"
-        case .tlsv13: return "TLSv1.3"
-        }
     }
 
     /// Holds reads back while the session waits, or while the client does not read

@@ -1,3 +1,4 @@
+import Connections
 import NIOCore
 import ServiceLifecycle
 import SMTPNIO
