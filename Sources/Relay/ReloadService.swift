@@ -42,7 +42,7 @@ final class ReloadService: Service {
         defer { SystemdNotifier.notify("READY=1") }
         do {
             var configuration = try Configuration.load(path: path)
-            let restartKeys = settings.current.keysNeedingRestart(for: configuration)
+            let restartKeys = settings.current.configuration.keysNeedingRestart(for: configuration)
             // Until the restart, the queue (and its scrub key) and the kind of routing
             // stay as they are: the resolver and the spool were set up for them.
             let running = settings.current.configuration

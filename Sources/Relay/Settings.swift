@@ -52,31 +52,6 @@ struct Settings: Sendable {
                              remove: scrub.remove, keep: scrub.keep)
         }
     }
-
-    /// Keys a reload cannot apply: they take effect at the next restart.
-    func keysNeedingRestart(for new: Configuration) -> [String] {
-        let old = configuration
-        var keys: [String] = []
-        if old.spoolDirectory != new.spoolDirectory { keys.append("spool_dir") }
-        if old.controlSocket != new.controlSocket { keys.append("control_socket") }
-        let addresses = { (c: Configuration) in c.listeners.map { "\($0.name)=\($0.host):\($0.port)" } }
-        if addresses(old) != addresses(new) { keys.append("listener.address") }
-        if old.dns.servers != new.dns.servers { keys.append("dns.servers") }
-        if old.delivery.mode != new.delivery.mode { keys.append("delivery.mode") }
-        if old.delivery.caFile != new.delivery.caFile { keys.append("delivery.tls_ca_file") }
-        if old.delivery.connectTimeout != new.delivery.connectTimeout || old.delivery.commandTimeout != new.delivery.commandTimeout
-            || old.delivery.dataTimeout != new.delivery.dataTimeout { keys.append("delivery.connect_timeout/command_timeout/data_timeout") }
-        if old.limits.maximumConnections != new.limits.maximumConnections
-            || old.limits.maximumConnectionsPerIP != new.limits.maximumConnectionsPerIP
-            || old.limits.ipv6PrefixLength != new.limits.ipv6PrefixLength {
-            keys.append("limits.max_connections/max_connections_per_ip/ipv6_prefix")
-        }
-        if old.metrics.host != new.metrics.host || old.metrics.port != new.metrics.port { keys.append("metrics.address") }
-        if old.log.level != new.log.level || old.log.format != new.log.format { keys.append("log") }
-        if old.auth.maximumFailures != new.auth.maximumFailures || old.auth.failureWindow != new.auth.failureWindow
-            || old.auth.lockout != new.auth.lockout { keys.append("auth.max_failures/failure_window/lockout") }
-        return keys
-    }
 }
 
 /// The current ``Settings``, replaced as a whole on reload.

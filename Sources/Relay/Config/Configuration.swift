@@ -1,53 +1,59 @@
 import SMTPCore
 
 /// The whole effective configuration of a Veil instance (DESIGN.md, config/veil.toml).
+///
+/// Every default is the initial value of its property, here and nowhere else; the
+/// keys that fill the properties are declared once, in Config/Keys (``ConfigKey``).
 public struct Configuration: Sendable {
-    public var file: String
-    public var hostname: String
-    public var spoolDirectory: String
+    /// The file it was read from.
+    public var file = ""
+    public var hostname = "localhost"
+    public var spoolDirectory = "/var/lib/veil"
     public var spoolDirectoryLine: Int?
-    /// The Unix socket `veil queue` talks to the daemon through.
-    public var controlSocket: String
+    /// The Unix socket `veil queue` talks to the daemon through. Empty until the
+    /// loader puts in its default, `veil.sock` in $RUNTIME_DIRECTORY or the spool.
+    public var controlSocket = ""
     public var controlSocketLine: Int?
-    public var listeners: [Listener]
-    public var tls: TLS
-    public var auth: Auth
-    public var limits: Limits
-    public var scrub: Scrub
-    public var delivery: Delivery
-    public var dns: DNS
-    public var log: Log
-    public var metrics: Metrics
+    public var listeners: [Listener] = []
+    public var tls = TLS()
+    public var auth = Auth()
+    public var limits = Limits()
+    public var scrub = Scrub()
+    public var delivery = Delivery()
+    public var dns = DNS()
+    public var log = Log()
+    public var metrics = Metrics()
 
     public struct Listener: Sendable {
-        public var name: String
-        public var host: String
-        public var port: Int
-        public var tls: TLSMode
-        public var auth: AuthMode
+        /// Required: the loader refuses a listener without one.
+        public var name = ""
+        public var host = "0.0.0.0"
+        public var port = 25
+        public var tls = TLSMode.starttls
+        public var auth = AuthMode.required
         /// `auth_without_tls`: the admin's consent to AUTH on a `tls = "none"` listener.
-        public var authWithoutTLS: Bool
-        public var relayNetworks: [CIDR]
+        public var authWithoutTLS = false
+        public var relayNetworks: [CIDR] = []
         /// A HAProxy PROXY v1/v2 header comes first; its address is the client's.
-        public var proxyProtocol: Bool
+        public var proxyProtocol = false
         /// The load balancers allowed to send PROXY headers (set explicitly whenever
         /// proxyProtocol is on).
-        public var proxyNetworks: [CIDR]
+        public var proxyNetworks: [CIDR] = []
         /// Where `[[listener]]` stands in the file, for errors found later (bind).
-        public var line: Int
+        public var line = 0
     }
 
     /// Inbound TLS (the listeners' certificate and protocol policy).
     public struct TLS: Sendable {
         public var certificate: String?
         public var privateKey: String?
-        public var minimumVersion: Version
+        public var minimumVersion = Version.v1_2
         /// TLS 1.3 is offered only when this is `.v1_3`: swift-nio-ssl cannot stop the
         /// TLS 1.3 session tickets that make Microsoft's SMTP client abort STARTTLS
-        /// (docs/exchange.md).
-        public var maximumVersion: Version
+        /// (docs/exchange.md). Not in the file: the loader makes it `minimumVersion`.
+        public var maximumVersion = Version.v1_2
         /// OpenSSL-style cipher string for TLS 1.2 (TLSCipherString); TLS 1.3 suites are fixed.
-        public var ciphers: String
+        public var ciphers = TLS.defaultCiphers
         public var certificateLine: Int?
         public var privateKeyLine: Int?
         public var ciphersLine: Int?
@@ -73,13 +79,13 @@ public struct Configuration: Sendable {
     public struct Auth: Sendable {
         public var usersFile: String?
         public var usersFileLine: Int?
-        public var maximumFailures: Int
+        public var maximumFailures = 5
         /// Seconds.
-        public var failureWindow: Int
+        public var failureWindow = 600
         /// Seconds.
-        public var lockout: Int
+        public var lockout = 900
         /// AUTH attempts hashed per second from all clients together; more get 454 4.7.0.
-        public var maximumAttemptsPerSecond: Int
+        public var maximumAttemptsPerSecond = 50
     }
 
     /// Every limit of the inbound side, in one place.
@@ -165,14 +171,16 @@ public struct Configuration: Sendable {
             case verify
         }
         /// A next hop: `[host]:port` (no MX lookup).
-        public struct Hop: Sendable, CustomStringConvertible {
+        public struct Hop: Sendable, Equatable, CustomStringConvertible {
             public var host: String
             public var port: Int
             public var description: String { "[\(host)]:\(port)" }
         }
         public struct DomainRoute: Sendable {
-            public var domain: String
+            /// Required; in its ASCII (IDNA) form.
+            public var domain = ""
             public var route: Hop?
+            /// The loader puts in [delivery] `tls` when the route has none.
             public var tls: TLSPolicy?
         }
         public var mode = Mode.mx
@@ -191,6 +199,7 @@ public struct Configuration: Sendable {
         public var retry = [60, 300, 900, 1800, 3600, 7200, 14400]
         /// Seconds after which undelivered mail is given up.
         public var maximumLifetime = 5 * 86400
+        /// The loader puts in `hostname` when the file has none.
         public var heloName: String?
         /// Seconds.
         public var connectTimeout = 30
@@ -223,7 +232,7 @@ public struct Configuration: Sendable {
             case text
             case json
         }
-        public var level: String
-        public var format: Format
+        public var level = "info"
+        public var format = Format.text
     }
 }
