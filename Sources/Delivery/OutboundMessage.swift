@@ -15,8 +15,8 @@ public struct OutboundMessage: Sendable {
 
 /// What a session knew when one of its transactions ended.
 public struct TransactionContext: Sendable {
-    /// "TLSv1.3 TLS_AES_256_GCM_SHA384 verified", or nil for plain text.
-    public var tls: String?
+    /// Nil for plain text.
+    public var tls: TLSSessionInfo?
     /// The server offered DSN (RFC 3461): it takes over success notices.
     public var dsnOffered: Bool
 }
@@ -29,8 +29,8 @@ public struct SessionReport: Sendable {
     public var failure: String?
     /// The server's reply that ended the session, if any.
     public var failureReply: SMTPReply?
-    /// "TLSv1.3", or nil for plain text.
-    public var tls: String?
+    /// Nil for plain text.
+    public var tls: TLSSessionInfo?
     /// How many messages got as far as MAIL FROM: the one at `attempted - 1` may
     /// have been cut off; those after it were not tried at all.
     public var attempted = 0

@@ -101,8 +101,8 @@ final class OutboundSessionHandler: ChannelInboundHandler {
         if let tlsEvent = event as? TLSUserEvent, case .handshakeCompleted = tlsEvent {
             let version = try? context.pipeline.syncOperations.handler(type: NIOSSLClientHandler.self).tlsVersion
             let cipher = try? context.pipeline.syncOperations.handler(type: TLSCipherRecorder.self).cipherName
-            result.tls = (version?.protocolName ?? "TLS") + " " + (cipher ?? "unknown")
-                + (verified ? " verified" : " unverified")
+            result.tls = TLSSessionInfo(protocolName: version?.protocolName ?? "TLS", cipher: cipher ?? "unknown",
+                                        verifiedBy: verified ? .pki : nil)
             perform(machine.tlsEstablished(), context: context)
         }
         context.fireUserInboundEventTriggered(event)

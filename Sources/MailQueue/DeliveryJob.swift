@@ -8,7 +8,7 @@ public struct DeliveryJob: Sendable, Equatable {
         /// The recipient's row in the index.
         public var rowID: Int64
         public var address: String
-        public var notify: String?
+        public var notify: Notify?
         public var originalRecipient: String?
         /// Attempts made so far.
         public var attempts: Int
@@ -23,9 +23,9 @@ public struct DeliveryJob: Sendable, Equatable {
     /// Empty for the null reverse-path.
     public var sender: String
     public var size: Int
-    public var body: String?
+    public var body: BodyType?
     public var smtpUTF8: Bool
-    public var ret: String?
+    public var ret: DSNReturn?
     public var envelopeID: String?
     /// When the message was accepted.
     public var receivedAt: Date
@@ -49,12 +49,12 @@ public enum DeliveryOutcome: Sendable, Equatable {
 }
 
 extension DeliveryOutcome {
-    /// The recipient state it leads to, as stored in the index.
-    var state: String {
+    /// The recipient state it leads to.
+    var state: RecipientState {
         switch self {
-        case .delivered: return "delivered"
-        case .deferred: return "deferred"
-        case .bounced: return "bounced"
+        case .delivered: return .delivered
+        case .deferred: return .deferred
+        case .bounced: return .bounced
         }
     }
 

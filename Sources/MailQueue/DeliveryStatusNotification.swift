@@ -8,8 +8,7 @@ public struct DeliveryStatusNotification: Sendable {
     public struct RecipientStatus: Sendable, Equatable {
         public var address: String
         public var originalRecipient: String?
-        /// `failed` or `delivered` (RFC 3464 §2.3.3).
-        public var action: String
+        public var action: DSNAction
         /// `5.1.1`, `2.0.0`, ...
         public var status: String
         /// `[host]:port` of the server that answered, if any.
@@ -17,7 +16,7 @@ public struct DeliveryStatusNotification: Sendable {
         /// The server's reply, or Veil's reason.
         public var diagnostic: String
 
-        public init(address: String, originalRecipient: String?, action: String, status: String,
+        public init(address: String, originalRecipient: String?, action: DSNAction, status: String,
                     remoteMTA: String?, diagnostic: String) {
             self.address = address
             self.originalRecipient = originalRecipient
@@ -52,7 +51,7 @@ public struct DeliveryStatusNotification: Sendable {
 
     /// RFC 3461 §4.3: `RET=FULL` asks for the whole message back; `RET=HDRS`, or no
     /// RET, for its header block.
-    public var returnsWholeMessage: Bool { job.ret == "FULL" }
+    public var returnsWholeMessage: Bool { job.ret == .full }
 
     /// The report up to the returned message (RFC 6522 §3): its header, the text
     /// part, the `message/delivery-status` part (RFC 3464 §2) and the header of the
@@ -60,7 +59,7 @@ public struct DeliveryStatusNotification: Sendable {
     /// message (or its header block) follows, then ``tail(afterLineEnd:)``: the
     /// message is copied from the spool, never held here.
     public func head() -> [UInt8] {
-        let failed = recipients.contains { $0.action == "failed" }
+        let failed = recipients.contains { $0.action == .failed }
         var text = """
             From: Mail Delivery System <MAILER-DAEMON@\(reportingHost)>\r
             To: <\(job.sender)>\r

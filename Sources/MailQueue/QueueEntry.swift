@@ -4,15 +4,14 @@ public struct QueueEntry: Sendable, Equatable, Codable {
     public struct Attempt: Sendable, Equatable, Codable {
         /// RFC 3339.
         public var at: String
-        public var state: String
+        public var state: RecipientState
         public var reply: String
         public var relay: String
     }
 
     public struct Recipient: Sendable, Equatable, Codable {
         public var address: String
-        /// queued | deferred | delivered | bounced
-        public var state: String
+        public var state: RecipientState
         public var attempts: Int
         /// RFC 3339; nil unless deferred.
         public var nextAttempt: String?
@@ -58,8 +57,8 @@ public struct QueueSummary: Sendable, Equatable {
     public var held = 0
     /// When the oldest queued message was accepted.
     public var oldest: Date?
-    /// Recipients by state (queued, deferred, delivered, bounced).
-    public var recipients: [String: Int] = [:]
+    /// Recipients by state.
+    public var recipients: [RecipientState: Int] = [:]
 }
 
 /// What `quarantine/ID.json` holds: why the message was set aside, and its index

@@ -107,7 +107,7 @@ final class QueueIndex: Sendable {
         for recipient in message.envelope.recipients {
             try db.cachedStatement(sql: "INSERT INTO recipients (message_id, address, notify, orcpt) VALUES (?, ?, ?, ?)").execute(
                 arguments: [message.id, recipient.mailbox.description,
-                            recipient.parameters.notify, recipient.parameters.originalRecipient])
+                            recipient.parameters.notify?.description, recipient.parameters.originalRecipient])
         }
     }
 
@@ -133,14 +133,14 @@ final class QueueIndex: Sendable {
             while let row = try rows.next() {
                 let id: String = row[0]
                 if excluded.contains(id) { continue }
-                let recipient = DeliveryJob.Recipient(rowID: row[8], address: row[9], notify: row[10],
+                let recipient = DeliveryJob.Recipient(rowID: row[8], address: row[9], notify: Self.notify(row[10]),
                                                       originalRecipient: row[11], attempts: row[12])
                 if jobs.last?.queueID == id {
                     jobs[jobs.count - 1].recipients.append(recipient)
                 } else {
                     guard jobs.count < limit else { break }
-                    jobs.append(DeliveryJob(queueID: id, sender: row[1], size: row[2], body: row[3], smtpUTF8: row[4],
-                                            ret: row[5], envelopeID: row[6], receivedAt: Self.time(row[7]), recipients: [recipient]))
+                    jobs.append(DeliveryJob(queueID: id, sender: row[1], size: row[2], body: Self.body(row[3]), smtpUTF8: row[4],
+                                            ret: Self.ret(row[5]), envelopeID: row[6], receivedAt: Self.time(row[7]), recipients: [recipient]))
                 }
             }
             return jobs
@@ -164,6 +164,11 @@ final class QueueIndex: Sendable {
         Timestamp.parse(text) ?? Date()
     }
 
+    /// Envelope parameters as stored; what does not parse (edited by hand) is left out.
+    static func notify(_ text: String?) -> Notify? { text.flatMap { Notify($0) } }
+    static func ret(_ text: String?) -> DSNReturn? { text.flatMap(DSNReturn.init(rawValue:)) }
+    static func body(_ text: String?) -> BodyType? { text.flatMap(BodyType.init(rawValue:)) }
+
     /// Saves attempts of several messages in one transaction (one fsync); returns
     /// the ids of the messages that left the queue (the caller removes their files).
     func record(_ attempts: [AttemptRecord]) throws -> [String] {
@@ -181,12 +186,9 @@ final class QueueIndex: Sendable {
     private static func record(queueID: String, outcomes: [(rowID: Int64, outcome: DeliveryOutcome)], time: Date,
                                relay: String, in db: Database) throws -> Bool {
         for (rowID, outcome) in outcomes {
-            let (state, reply, next): (String, String, String?)
-            switch outcome {
-            case .delivered(let text): (state, reply, next) = ("delivered", text, nil)
-            case .deferred(let text, let nextAttempt): (state, reply, next) = ("deferred", text, Timestamp.format(nextAttempt))
-            case .bounced(let text): (state, reply, next) = ("bounced", text, nil)
-            }
+            var next: String?
+            if case .deferred(_, let nextAttempt) = outcome { next = Timestamp.format(nextAttempt) }
+            let (state, reply) = (outcome.state.rawValue, outcome.reply)
             try db.cachedStatement(sql: """
                 UPDATE recipients SET state = ?, last_reply = ?, next_attempt = ?, attempts = attempts + 1
                 WHERE rowid = ? AND message_id = ? AND state IN ('queued', 'deferred')
@@ -200,7 +202,7 @@ final class QueueIndex: Sendable {
                 try db.cachedStatement(sql: """
                     INSERT INTO attempts (message_id, recipient, at, state, reply, relay)
                     SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM messages WHERE id = ?)
-                    """).execute(arguments: [queueID, rowID, Timestamp.format(time), outcome.state, outcome.reply, relay, queueID])
+                    """).execute(arguments: [queueID, rowID, Timestamp.format(time), outcome.state.rawValue, outcome.reply, relay, queueID])
             }
             return false
         }
@@ -245,14 +247,14 @@ extension QueueIndex {
                 guard let position = positions[row[0]] else { continue }
                 rowIDs[row[1]] = (position, entries[position].recipients.count)
                 entries[position].recipients.append(QueueEntry.Recipient(
-                    address: row[2], state: row[3], attempts: row[4], nextAttempt: row[5], lastReply: row[6],
+                    address: row[2], state: RecipientState(stored: row[3]), attempts: row[4], nextAttempt: row[5], lastReply: row[6],
                     notify: row[7], originalRecipient: row[8], history: []))
             }
             if history {
                 for row in try Row.fetchAll(db, sql: "SELECT recipient, at, state, reply, relay FROM attempts ORDER BY rowid") {
                     guard let (entry, recipient) = rowIDs[row[0]] else { continue }
                     entries[entry].recipients[recipient].history.append(
-                        QueueEntry.Attempt(at: row[1], state: row[2], reply: row[3], relay: row[4]))
+                        QueueEntry.Attempt(at: row[1], state: RecipientState(stored: row[2]), reply: row[3], relay: row[4]))
                 }
             }
             return entries
@@ -315,10 +317,11 @@ extension QueueIndex {
                 SELECT rowid, address, notify, orcpt, attempts FROM recipients
                 WHERE message_id = ? AND state IN ('queued', 'deferred') ORDER BY rowid
                 """, arguments: [id]).map { row in
-                DeliveryJob.Recipient(rowID: row[0], address: row[1], notify: row[2], originalRecipient: row[3], attempts: row[4])
+                DeliveryJob.Recipient(rowID: row[0], address: row[1], notify: Self.notify(row[2]), originalRecipient: row[3],
+                                      attempts: row[4])
             }
-            return DeliveryJob(queueID: message[0], sender: message[1], size: message[2], body: message[3],
-                               smtpUTF8: message[4], ret: message[5], envelopeID: message[6], receivedAt: Self.time(message[7]),
+            return DeliveryJob(queueID: message[0], sender: message[1], size: message[2], body: Self.body(message[3]),
+                               smtpUTF8: message[4], ret: Self.ret(message[5]), envelopeID: message[6], receivedAt: Self.time(message[7]),
                                recipients: recipients)
         }
     }
@@ -335,7 +338,7 @@ extension QueueIndex {
                 summary.oldest = (row[2] as String?).map(Self.time)
             }
             for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) FROM recipients GROUP BY state") {
-                summary.recipients[row[0]] = row[1]
+                summary.recipients[RecipientState(stored: row[0]), default: 0] += row[1] as Int
             }
             return summary
         }

@@ -66,7 +66,7 @@ public struct OutcomePolicy: Sendable {
                                     now: now, jitter: jitter)
             }
             decision.notice = notice(for: decision, sender: job.sender, recipient: recipient, relay: relay, nextHopTakesDSN: nextHopTakesDSN)
-            if decision.notice?.action == "failed" {
+            if decision.notice?.action == .failed {
                 decision.retryIfUnreported = nextAttempt(attempts: recipient.attempts, now: now, jitter: jitter)
             }
             return decision
@@ -95,14 +95,14 @@ public struct OutcomePolicy: Sendable {
                         nextHopTakesDSN: Bool) -> DeliveryStatusNotification.RecipientStatus? {
         guard !sender.isEmpty else { return nil }
         switch decision.event {
-        case .delivered where !nextHopTakesDSN && recipient.notify?.contains("SUCCESS") == true:
-            return .init(address: recipient.address, originalRecipient: recipient.originalRecipient, action: "relayed",
+        case .delivered where !nextHopTakesDSN && recipient.notify?.contains(.success) == true:
+            return .init(address: recipient.address, originalRecipient: recipient.originalRecipient, action: .relayed,
                          status: DeliveryStatusNotification.status(fromReply: decision.said, fallback: "2.0.0"),
                          remoteMTA: relay, diagnostic: decision.said)
         case .bounced, .expired:
-            guard recipient.notify.map({ $0.contains("FAILURE") }) ?? true else { return nil }
+            guard recipient.notify.map({ $0.contains(.failure) }) ?? true else { return nil }
             let expired = decision.event == .expired
-            return .init(address: recipient.address, originalRecipient: recipient.originalRecipient, action: "failed",
+            return .init(address: recipient.address, originalRecipient: recipient.originalRecipient, action: .failed,
                          status: DeliveryStatusNotification.status(fromReply: decision.said, fallback: expired ? "4.4.7" : "5.0.0"),
                          remoteMTA: !expired && relay != "none" ? relay : nil, diagnostic: decision.said)
         default:

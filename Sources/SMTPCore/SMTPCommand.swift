@@ -63,8 +63,7 @@ public struct MailParameters: Equatable, Sendable {
 
 /// Parameters of RCPT TO (RFC 3461 §4.1, §4.2).
 public struct RecipientParameters: Equatable, Sendable {
-    /// NEVER, or a comma list of SUCCESS, FAILURE, DELAY, kept as given (upper-cased).
-    public var notify: String?
+    public var notify: Notify?
     /// `addr-type ";" xtext`, kept as given.
     public var originalRecipient: String?
 

@@ -109,12 +109,8 @@ public enum SMTPCommandParser {
         for (keyword, value) in parameters {
             switch (keyword, value) {
             case ("NOTIFY", let value?):
-                // RFC 3461 §4.1: "NEVER" alone, or any of SUCCESS, FAILURE, DELAY.
-                let items = value.asciiUppercased().split(separator: ",", omittingEmptySubsequences: false)
-                let valid = items == ["NEVER"]
-                    || (!items.isEmpty && items.allSatisfy { ["SUCCESS", "FAILURE", "DELAY"].contains($0) })
-                guard valid else { return .failure(syntax) }
-                result.notify = value.asciiUppercased()
+                guard let notify = Notify(value) else { return .failure(syntax) }
+                result.notify = notify
             case ("ORCPT", let value?):
                 // orcpt-parameter = "ORCPT=" addr-type ";" xtext (RFC 3461 §4.2)
                 guard let semicolon = value.firstIndex(of: ";"), semicolon != value.startIndex,

@@ -17,10 +17,10 @@ import Testing
     func notice(ret: String? = nil, remoteMTA: String = "[192.0.2.5]:25", originalRecipient: String? = "rfc822;b@example.org",
                 diagnostic: String = "550 5.1.1 No such user\u{7}") -> DeliveryStatusNotification {
         var job = self.job
-        job.ret = ret
+        job.ret = ret.flatMap(DSNReturn.init(rawValue:))
         return DeliveryStatusNotification(
             reportingHost: "relay.example", job: job,
-            recipients: [.init(address: "b@example.org", originalRecipient: originalRecipient, action: "failed",
+            recipients: [.init(address: "b@example.org", originalRecipient: originalRecipient, action: .failed,
                                status: "5.1.1", remoteMTA: remoteMTA, diagnostic: diagnostic)],
             arrivalDate: "Mon, 30 Nov 2026 00:00:00 +0000", date: "Mon, 30 Nov 2026 01:00:00 +0000",
             messageID: "<r1@relay.example>", boundary: "=_b")

@@ -14,7 +14,7 @@ import Testing
         DeliveryJob(queueID: "01TEST", sender: sender, size: 100, body: nil, smtpUTF8: false, ret: nil, envelopeID: nil,
                     receivedAt: received,
                     recipients: recipients.enumerated().map { index, recipient in
-                        .init(rowID: Int64(index + 1), address: recipient.address, notify: recipient.notify,
+                        .init(rowID: Int64(index + 1), address: recipient.address, notify: recipient.notify.flatMap { Notify($0) },
                               originalRecipient: nil, attempts: recipient.attempts)
                     })
     }
@@ -38,7 +38,7 @@ import Testing
         #expect(decisions.map(\.reply) == ["250 2.0.0 Ok: queued as 4Q7XH2", "451 4.7.1 Greylisted, try again later",
                                            "550 5.1.1 User unknown"])
         // Only the bounce is reported, with the server that refused.
-        #expect(decisions.map { $0.notice?.action } == [nil, nil, "failed"])
+        #expect(decisions.map { $0.notice?.action } == [nil, nil, .failed])
         #expect(decisions[2].notice?.status == "5.1.1" && decisions[2].notice?.remoteMTA == "mx.example.org[192.0.2.25]:25")
         #expect(decisions[2].retryIfUnreported == Self.received.addingTimeInterval(10 + 60))
     }
@@ -59,7 +59,7 @@ import Testing
         #expect(decisions.map(\.event) == [.expired, .delivered])
         #expect(decisions[0].reply == "expired after max_lifetime; last: 451 4.7.1 Greylisted, try again later")
         // The report names the last reply, with 4.x status, and no remote MTA.
-        #expect(decisions[0].notice == .init(address: "a@example.org", originalRecipient: nil, action: "failed", status: "4.7.1",
+        #expect(decisions[0].notice == .init(address: "a@example.org", originalRecipient: nil, action: .failed, status: "4.7.1",
                                              remoteMTA: nil, diagnostic: "451 4.7.1 Greylisted, try again later"))
         #expect(Self.decide(job, nil, after: 5 * 86400 + 1, failure: "connection timed out")[0].notice?.status == "4.4.7")
     }
@@ -79,20 +79,20 @@ import Testing
     /// RFC 3461 §4.1 and §5.2.2, NOTIFY by NOTIFY, with a next hop that does and
     /// one that does not offer DSN.
     @Test(arguments: [
-        (nil as String?, false, [nil, nil, "failed"] as [String?]),
+        (nil as String?, false, [nil, nil, .failed] as [DSNAction?]),
         ("NEVER", false, [nil, nil, nil]),
-        ("FAILURE", false, [nil, nil, "failed"]),
-        ("SUCCESS", false, ["relayed", nil, nil]),
-        ("SUCCESS,FAILURE", false, ["relayed", nil, "failed"]),
-        ("SUCCESS,FAILURE", true, [nil, nil, "failed"]),
+        ("FAILURE", false, [nil, nil, .failed]),
+        ("SUCCESS", false, [.relayed, nil, nil]),
+        ("SUCCESS,FAILURE", false, [.relayed, nil, .failed]),
+        ("SUCCESS,FAILURE", true, [nil, nil, .failed]),
         ("DELAY", false, [nil, nil, nil]),
     ])
-    func notifyDecidesWhatIsReported(notify: String?, nextHopTakesDSN: Bool, actions: [String?]) {
+    func notifyDecidesWhatIsReported(notify: String?, nextHopTakesDSN: Bool, actions: [DSNAction?]) {
         let job = Self.job([("a@example.org", notify, 0), ("b@example.org", notify, 0), ("c@example.org", notify, 0)])
         let decisions = Self.decide(job, [.accepted(Self.ok), .transientFailure(Self.greylisted), .permanentFailure(Self.unknown)],
                                     dsn: nextHopTakesDSN)
         #expect(decisions.map { $0.notice?.action } == actions)
-        if actions[0] == "relayed" {
+        if actions[0] == .relayed {
             #expect(decisions[0].notice?.status == "2.0.0" && decisions[0].notice?.remoteMTA == "mx.example.org[192.0.2.25]:25")
         }
     }

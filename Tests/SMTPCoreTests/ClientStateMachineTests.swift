@@ -20,7 +20,7 @@ import Testing
         var list: [Recipient] = []
         for address in recipients {
             var recipientParameters = RecipientParameters()
-            recipientParameters.notify = "FAILURE"
+            recipientParameters.notify = Notify("FAILURE")
             list.append(Recipient(mailbox: Mailbox(localPart: String(address.split(separator: "@")[0]), domain: String(address.split(separator: "@")[1])),
                                   parameters: recipientParameters))
         }

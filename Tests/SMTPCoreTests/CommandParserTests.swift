@@ -42,7 +42,7 @@ import Testing
 
     @Test func recipientWithDSNParameters() throws {
         var expected = RecipientParameters()
-        expected.notify = "SUCCESS,DELAY"
+        expected.notify = Notify("SUCCESS,DELAY")
         expected.originalRecipient = "rfc822;b@example.org"
         #expect(try parse("RCPT TO:<b@example.org> NOTIFY=success,delay ORCPT=rfc822;b@example.org").get()
             == .rcpt(Mailbox(localPart: "b", domain: "example.org"), expected))

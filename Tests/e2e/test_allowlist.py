@@ -666,6 +666,8 @@ def test_more_than_one_from_is_refused(make_veil, mode):
         accepted.append(c.data(two_froms(b""), expect="250 2.0.0"))
         c.quit()
     assert sorted(m["id"] for m in veil.messages()) == sorted(queue_id(a) for a in accepted)
+    # The log is read by a thread of the harness: wait for the lines, then count.
+    veil.wait_event("accepted", count=2)
     assert len(veil.events("accepted")) == 2
 
 

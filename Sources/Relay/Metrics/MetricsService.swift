@@ -110,8 +110,8 @@ final class MetricsService: Service {
         guard let summary = try? await threadPool.runIfActive({ try spool.summary() }) else { return }
         Gauge(label: "veil_queue_messages").record(summary.messages)
         Gauge(label: "veil_queue_held_messages").record(summary.held)
-        for state in ["queued", "deferred"] {
-            Gauge(label: "veil_queue_recipients", dimensions: [("state", state)]).record(summary.recipients[state, default: 0])
+        for state in [RecipientState.queued, .deferred] {
+            Gauge(label: "veil_queue_recipients", dimensions: [("state", state.rawValue)]).record(summary.recipients[state, default: 0])
         }
         let age = summary.oldest.map { max(0, -$0.timeIntervalSinceNow) } ?? 0
         Gauge(label: "veil_queue_oldest_message_age_seconds").record(age)

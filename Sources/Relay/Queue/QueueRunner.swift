@@ -259,7 +259,7 @@ final class QueueRunner: Service {
             }
         }
         if let tls = report.tls {
-            RelayMetrics.tls(direction: "outbound", protocol: String(tls.prefix { $0 != " " }))
+            RelayMetrics.tls(direction: "outbound", protocol: tls.protocolName)
         }
         let allJobs = jobs.withLockedValue { $0 }
         for (index, job) in allJobs.enumerated() where !saved.contains(index) {
@@ -323,7 +323,7 @@ final class QueueRunner: Service {
     /// Turns one message's results into per-recipient outcomes (``OutcomePolicy``),
     /// saves them with the sender's report, then logs them.
     private func record(_ job: DeliveryJob, results: [SMTPClientStateMachine.RecipientResult]?, report: SessionReport,
-                        tls: String?, nextHopTakesDSN: Bool = false, relay: String) async {
+                        tls: TLSSessionInfo?, nextHopTakesDSN: Bool = false, relay: String) async {
         let decisions = policy.decide(job, results: results,
                                       sessionFailure: report.failureReply.map { "\($0)" } ?? report.failure ?? "session ended",
                                       relay: relay, nextHopTakesDSN: nextHopTakesDSN, now: Date(), jitter: Double.random(in: 1.0...1.1))
@@ -332,7 +332,7 @@ final class QueueRunner: Service {
                   nextAttempt: Date?) -> (String, Logger.Metadata) {
             var metadata: Logger.Metadata = [
                 "queue_id": "\(job.queueID)", "to": "<\(recipient.address)>", "relay": "\(relay)",
-                "tls": "\(tls ?? "none")", "attempt": "\(recipient.attempts + 1)", "delay": "\(delay)", "reply": "\(reply)",
+                "tls": "\(tls.map(\.description) ?? "none")", "attempt": "\(recipient.attempts + 1)", "delay": "\(delay)", "reply": "\(reply)",
             ]
             if let nextAttempt { metadata["next_attempt"] = "\(Timestamp.format(nextAttempt))" }
             return (event, metadata)
@@ -412,13 +412,13 @@ final class QueueRunner: Service {
                 logger.error("queue_error", metadata: ["queue_id": "\(job.queueID)", "error": "message file missing for the bounce"])
                 return true
             }
-            let bounce = notices.contains { $0.action == "failed" }
+            let bounce = notices.contains { $0.action == .failed }
             logger.notice(bounce ? "bounce_queued" : "report_queued", metadata: ["queue_id": "\(id)", "original_queue_id": "\(job.queueID)",
                                                       "to": "<\(job.sender)>", "recipients": "\(notices.count)"])
             wake()
             return true
         } catch {
-            let bounce = notices.contains { $0.action == "failed" }
+            let bounce = notices.contains { $0.action == .failed }
             logger.error("queue_error", metadata: [
                 "queue_id": "\(job.queueID)",
                 "error": bounce ? "bounce not queued: \(error); the recipients stay deferred and are tried again"

@@ -151,9 +151,9 @@ struct Router: Sendable {
     static func transaction(for job: DeliveryJob) -> SMTPClientStateMachine.Transaction {
         var parameters = MailParameters()
         parameters.size = job.size
-        parameters.body = job.body.flatMap(BodyType.init(rawValue:))
+        parameters.body = job.body
         parameters.smtpUTF8 = job.smtpUTF8
-        parameters.ret = job.ret.flatMap(DSNReturn.init(rawValue:))
+        parameters.ret = job.ret
         parameters.envelopeID = job.envelopeID
         let sender: ReversePath = job.sender.isEmpty ? .null : .mailbox(Self.mailbox(job.sender))
         // One recipient per job recipient, in order: results come back by index.

@@ -50,7 +50,7 @@ final class SystemdService: Service {
     private func status() async {
         let spool = self.spool
         guard let summary = try? await threadPool.runIfActive({ try spool.summary() }) else { return }
-        let deferred = summary.recipients["deferred", default: 0]
+        let deferred = summary.recipients[.deferred, default: 0]
         SystemdNotifier.notify("STATUS=accepting mail; queue: \(summary.messages) messages (\(deferred) deferred recipients, \(summary.held) held)")
     }
 }

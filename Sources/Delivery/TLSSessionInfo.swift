@@ -1,0 +1,27 @@
+/// The TLS a delivery session ran with: for the log (`tls=`), the metrics, and
+/// later the TLS reports of RFC 8460.
+public struct TLSSessionInfo: Sendable, Equatable, CustomStringConvertible {
+    /// How the server's certificate was checked.
+    public enum Verification: String, Sendable, Equatable {
+        /// Chain and name checked against the trust store (`tls = "verify"`).
+        case pki
+    }
+
+    /// "TLSv1.3", as OpenSSL and Postfix logs name it.
+    public var protocolName: String
+    /// The IANA name of the cipher suite, or "unknown".
+    public var cipher: String
+    /// Nil when the certificate was not checked.
+    public var verifiedBy: Verification?
+
+    public init(protocolName: String, cipher: String, verifiedBy: Verification?) {
+        self.protocolName = protocolName
+        self.cipher = cipher
+        self.verifiedBy = verifiedBy
+    }
+
+    /// As logged: "TLSv1.3 TLS_AES_256_GCM_SHA384 verified".
+    public var description: String {
+        "\(protocolName) \(cipher) \(verifiedBy == nil ? "unverified" : "verified")"
+    }
+}
