@@ -1,8 +1,9 @@
 import SMTPCore
 
-/// The From: header check of DESIGN.md: a user limited to some sender domains may
-/// use only those in the From field too (550 5.7.1), not just in MAIL FROM, so a
-/// restricted account cannot put someone else's address in front of recipients.
+/// The From: header check (docs/security.md, "Sender domains per user"): a user
+/// limited to some sender domains may use only those in the From field too (550
+/// 5.7.1), not just in MAIL FROM, so a restricted account cannot put someone else's
+/// address in front of recipients.
 /// Sender, Resent-From and Resent-Sender (RFC 5322 §3.6.2, §3.6.6) name a sender
 /// as well and are checked the same way.
 enum FromHeaderCheck {

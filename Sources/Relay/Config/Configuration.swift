@@ -1,6 +1,6 @@
 import SMTPCore
 
-/// The whole effective configuration of a Veil instance (DESIGN.md, config/veil.toml).
+/// The whole effective configuration of a Veil instance (config/veil.toml, docs/architecture.md).
 ///
 /// Every default is the initial value of its property, here and nowhere else; the
 /// keys that fill the properties are declared once, in Config/Keys (``ConfigKey``).

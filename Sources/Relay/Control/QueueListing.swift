@@ -10,7 +10,8 @@ public enum QueueListing {
         try QueueReader(directory: configuration.spoolDirectory)
     }
 
-    /// One JSON array (DESIGN.md): id, size, sender, created, held, recipients.
+    /// One JSON array (`veil queue list --json`, docs/admin-guide.md): id, size,
+    /// sender, created, held, recipients.
     public static func json(_ entries: [QueueEntry]) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
