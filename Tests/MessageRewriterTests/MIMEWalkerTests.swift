@@ -5,6 +5,9 @@ import Testing
 
 /// The MIME walker through the whole rewriter: boundaries and embedded header blocks
 /// rewritten, every other byte kept, the same output for every split of the input.
+/// (Longer than 300 lines: its helpers `walk`, `new` and `restore` serve the other
+/// walker suites too; the cases moved from the end-to-end suite are in
+/// MIMEContractTests, PartHeaderBlockTests, TNEFTests and EncodedPartTests.)
 @Suite struct MIMEWalkerTests {
     let rewriter = MessageRewriterTests()
 

@@ -25,19 +25,7 @@ import Testing
 
     static func rewrite(_ input: [UInt8], splits: [Int], configuration: ScrubConfiguration = configuration(),
                         context: MessageContext = context) -> Result<[UInt8], MessageRejection> {
-        var rewriter = MessageRewriter(configuration: configuration, context: context)
-        var output: [ByteBuffer] = []
-        var start = 0
-        do throws(MessageRejection) {
-            for end in splits + [input.count] where end > start {
-                try rewriter.process(ByteBuffer(bytes: input[start..<end]), into: &output)
-                start = end
-            }
-            try rewriter.finish(into: &output)
-        } catch {
-            return .failure(error)
-        }
-        return .success(output.flatMap { Array($0.readableBytesView) })
+        Rewriting.once(input, configuration, splits: splits, context: context).result
     }
 
     /// The output for the whole input, checked to be the same for every split.

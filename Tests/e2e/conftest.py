@@ -5,9 +5,19 @@
                   @pytest.mark.veil(limits={...}, auth={...}, extra_listeners=[{...}], ...)
                   (keyword arguments of harness.render_config)
     make_veil     factory: make_veil(**config_overrides) -> started Veil (several per test ok)
+    write_config  factory: write_config(edit=None, name="veil.toml", users=..., **config_overrides)
+                  -> Path of a config file that is not started (for check-config and refusals)
     certs         (cert_path, key_path), a self-signed certificate shared by the session
     users_file    the users file (demo/demo, limited/limited restricted to corp.example, carol)
     dns           unbound answering the test module's RECORDS (local-data lines)
+    make_sink     factory: make_sink(name="sink", host=..., port=...) -> sink.Sink, not started
+                  (.start(*smtp-sink options)); every one is stopped after the test
+    sink          make_sink("sink"): smtp-sink on 127.0.0.2, a free port, not started
+    small_spool   a tmpfs spool folder of @pytest.mark.small_spool("4m") (default "2m");
+                  the test is skipped where mounting is not allowed
+
+Plain helpers (routes to a peer, PROXY sessions, raw transactions) are in harness.py,
+the round trip to smtp-sink in sink.py.
 
 On failure the daemon's captured log is printed in the test report.
 """
@@ -22,13 +32,15 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from dns import DNSServer  # noqa: E402
-from harness import Veil, make_certificate, make_users_file, render_config  # noqa: E402
+from harness import Veil, make_certificate, make_users_file, render_config, small_tmpfs  # noqa: E402
+from sink import Sink  # noqa: E402
 
 
 def pytest_configure(config):
     config.addinivalue_line(
         "markers", "veil(**overrides): configuration overrides for the `veil` fixture "
                    "(see harness.render_config)")
+    config.addinivalue_line("markers", "small_spool(size): the size of the `small_spool` tmpfs (default 2m)")
 
 
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)
@@ -74,6 +86,21 @@ def make_veil(request, tmp_path, certs, users_file):
 
 
 @pytest.fixture
+def write_config(tmp_path, certs, users_file):
+    """`edit(lines)` may change the list of lines in place before the file is written."""
+    def write(edit=None, name="veil.toml", **overrides):
+        cert, key = certs
+        text = render_config(tmp_path / "spool", cert, key, overrides.pop("users", users_file), **overrides)
+        lines = text.splitlines()
+        if edit:
+            edit(lines)
+        path = tmp_path / name
+        path.write_text("\n".join(lines) + "\n")
+        return path
+    return write
+
+
+@pytest.fixture
 def veil(request, make_veil) -> Veil:
     marker = request.node.get_closest_marker("veil")
     overrides = dict(marker.kwargs) if marker else {}
@@ -85,3 +112,28 @@ def dns(request, tmp_path):
     server = DNSServer(tmp_path / "dns", request.module.RECORDS).start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def make_sink(tmp_path):
+    made: list[Sink] = []
+
+    def factory(name: str = "sink", **kw) -> Sink:
+        made.append(Sink(tmp_path / name, **kw))
+        return made[-1]
+
+    yield factory
+    for s in made:
+        s.stop()
+
+
+@pytest.fixture
+def sink(make_sink) -> Sink:
+    return make_sink("sink")
+
+
+@pytest.fixture
+def small_spool(request, tmp_path):
+    marker = request.node.get_closest_marker("small_spool")
+    with small_tmpfs(tmp_path / "small-spool", marker.args[0] if marker else "2m") as mountpoint:
+        yield mountpoint

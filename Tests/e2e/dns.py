@@ -3,17 +3,15 @@ from local-data, which Veil's [dns] servers points at ("127.0.0.1@PORT")."""
 
 from __future__ import annotations
 
-import shutil
 import socket
-import subprocess
 from pathlib import Path
 
-from harness import wait_listening
+from harness import PeerProcess
 
 ZONE = "veiltest"   # not one of libunbound's built-in local zones (test., invalid., ...)
 
 
-class DNSServer:
+class DNSServer(PeerProcess):
     def __init__(self, directory: Path, records: list[str]):
         """records: local-data lines such as "dest.veiltest. MX 10 mx1.dest.veiltest."."""
         self.directory = directory
@@ -38,21 +36,12 @@ class DNSServer:
   local-zone: "{ZONE}." static
 {data}
 """)
-        self.proc: subprocess.Popen | None = None
 
     @property
     def server(self) -> str:
         return f"127.0.0.1@{self.port}"
 
     def start(self) -> "DNSServer":
-        binary = shutil.which("unbound") or "/usr/sbin/unbound"
-        self.proc = subprocess.Popen([binary, "-d", "-c", str(self.directory / "unbound.conf")],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        wait_listening("127.0.0.1", self.port, f"unbound on {self.server}")
+        self.spawn("unbound", ["-d", "-c", str(self.directory / "unbound.conf")], "127.0.0.1", self.port,
+                   f"unbound on {self.server}")
         return self
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
-        self.proc = None

@@ -2,6 +2,11 @@
 
 Everything here uses the standard library only. Synchronisation is always "wait for a
 log line / a reply / a condition, with a deadline" — never a fixed sleep.
+
+Longer than 300 lines on purpose: it is the one module every test imports (config
+files, the daemon, the raw SMTP client, sending, routes and PROXY sessions), in
+sections that stand alone; the peers (sink.py, dns.py, scripted_mta.py) and the
+fixtures (conftest.py) are apart.
 """
 
 from __future__ import annotations
@@ -345,6 +350,22 @@ class Veil:
             self.stop()
         return self.start()
 
+    def reload(self, text: str | None = None, event: str = "reloaded") -> dict:
+        """SIGHUP (systemctl reload), after writing `text` as the new config if given;
+        waits for `event` (reloaded, or reload_failed for a config Veil refuses)
+        logged after the signal, and returns it parsed."""
+        mark = self.mark()
+        if text is not None:
+            self.config_path.write_text(text)
+        assert self.proc is not None, "veil is not running"
+        self.proc.send_signal(signal.SIGHUP)
+        return self.wait_event(event, since=mark)[0]
+
+    def queue(self, command: str, *args: str) -> subprocess.CompletedProcess:
+        """`veil queue COMMAND --config PATH ARGS`, as the administrator runs it."""
+        return subprocess.run([VEIL_BIN, "queue", command, "--config", str(self.config_path), *args],
+                              capture_output=True, text=True, timeout=60)
+
     def _join_reader(self):
         if self._reader is not None:
             self._reader.join(timeout=STOP_DEADLINE)
@@ -474,6 +495,24 @@ def _predicate(pattern):
         return pattern
     rx = re.compile(pattern) if isinstance(pattern, str) else pattern
     return lambda line: rx.search(line) is not None
+
+
+class PeerProcess:
+    """A test peer that runs as a program of its own (smtp-sink, unbound): started,
+    then waited for until it listens; stopped with SIGTERM."""
+
+    proc: subprocess.Popen | None = None
+
+    def spawn(self, program: str, argv: list[str], host: str, port: int, what: str):
+        binary = shutil.which(program) or f"/usr/sbin/{program}"
+        self.proc = subprocess.Popen([binary, *argv], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        wait_listening(host, port, what)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+        self.proc = None
 
 
 def wait_listening(host: str, port: int, what: str):
@@ -733,6 +772,16 @@ class SMTPClient:
             self.check(r, expect)
         return r
 
+    def bdat_chunks(self, data: bytes, chunks: list[int], expect="250 2.0.0") -> Reply:
+        """`data` in BDAT chunks of the given sizes, the last one with LAST; the reply
+        to that one (checked against `expect` unless it is None)."""
+        assert sum(chunks) == len(data) and all(n > 0 for n in chunks), chunks
+        offset = 0
+        for n in chunks[:-1]:
+            self.bdat(data[offset:offset + n], expect="250")
+            offset += n
+        return self.bdat(data[offset:], last=True, expect=expect)
+
     def quit(self):
         try:
             self.cmd("QUIT")
@@ -771,16 +820,102 @@ def message(subject: str = "e2e test", body: str = "Hello from the e2e suite.\r\
             f"Message-ID: <{subject.replace(' ', '-')}@client.test>\r\n\r\n{body}").encode()
 
 
-def send_message(veil, recipients, subject: str = "e2e test", sender: str = "a@corp.example") -> str:
+def send_message(veil, recipients, subject: str = "e2e test", sender: str = "a@corp.example",
+                 body: str = "Hello from the e2e suite.\r\n") -> str:
     """One message() to `recipients` through the plain listener; its queue id."""
     with veil.connect("plain") as c:
         c.ehlo()
         c.mail(sender)
         for r in recipients:
             c.rcpt(r)
-        qid = queue_id(c.data(message(subject, sender=sender, to=recipients[0])))
+        qid = queue_id(c.data(message(subject, body, sender=sender, to=recipients[0])))
         c.quit()
     return qid
+
+
+def send_data(veil, data: bytes, sender: str = "a@corp.example", to: str = "b@example.org",
+              helo: str = "client.test", chunks: list[int] | None = None, expect="250 2.0.0") -> Reply:
+    """One transaction with the raw client on the plain listener, for a test that
+    needs the exact reply: DATA (Veil receives `data`, plus CRLF if it does not end
+    with one), or BDAT with the given chunk sizes, the last sent with LAST (received
+    as it is). Returns the reply to the end of the text, checked against `expect`
+    unless that is None."""
+    with veil.connect("plain") as c:
+        c.ehlo(helo)
+        c.mail(sender)
+        c.rcpt(to)
+        r = c.data(data, expect=expect) if chunks is None else c.bdat_chunks(data, chunks, expect)
+        c.quit()
+    return r
+
+
+def accepted(veil, qid: str) -> dict:
+    """The `accepted` log line of a message, parsed (scrubbed, mime_rewritten, ...)."""
+    return veil.wait_event("accepted", queue_id=qid)[0]
+
+
+def crlf(text: str) -> bytes:
+    """A hand-written message or part: LF line ends become CRLF."""
+    return text.replace("\n", "\r\n").encode()
+
+
+def first_difference(a: bytes, b: bytes) -> str:
+    """Where two byte strings part, with 100 bytes around it: for assertion messages."""
+    n = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+    around = slice(max(0, n - 100), n + 100)
+    return f"first difference at byte {n} (lengths {len(a)}, {len(b)}):\n  got {a[around]!r}\n want {b[around]!r}"
+
+
+# --------------------------------------------------------------------------------------
+# Routes to a test peer, PROXY headers
+# --------------------------------------------------------------------------------------
+
+def routed(make_veil, peer, domain: str = "example.org", tls: str | None = None, home=None,
+           delivery: dict | None = None, **overrides) -> Veil:
+    """A Veil that delivers `domain` to `peer` (a sink.Sink or a
+    scripted_mta.ScriptedMTA: anything with a .route, started or not) and, with
+    `home`, the senders' corp.example to that one (for bounce reports). [delivery] is
+    mode = "mx" with no smarthost and a retry every second, updated by `delivery`;
+    `tls` is the route's own policy; other keywords go to make_veil (scrub=, limits=)."""
+    route = {"domain": domain, "route": peer.route}
+    if tls:
+        route["tls"] = tls
+    routes = [route] + ([{"domain": "corp.example", "route": home.route}] if home else [])
+    return make_veil(delivery={"mode": "mx", "smarthost": None, "retry": ["1s"], **(delivery or {})},
+                     routes=routes, **overrides)
+
+
+# A listener that takes AUTH from clients behind a load balancer on loopback (PROXY
+# header required): where AUTH tests get many client addresses on one machine.
+PROXIED_AUTH = {"name": "proxied", "tls": "none", "auth": "required", "auth_without_tls": True,
+                "proxy_protocol": True, "proxy_networks": ["127.0.0.0/8"]}
+
+
+def proxy_v1(src: str, dst: str | None = None, sport: int = 40000, dport: int = 25) -> bytes:
+    """A PROXY protocol v1 header for client address `src` (TCP4 or TCP6 as the address
+    says; the destination defaults to loopback of the same family)."""
+    v6 = ":" in src
+    dst = dst or ("::1" if v6 else "127.0.0.1")
+    return f"PROXY {'TCP6' if v6 else 'TCP4'} {src} {dst} {sport} {dport}\r\n".encode()
+
+
+def proxied_connect(veil, header: bytes, listener: str = "proxied") -> SMTPClient:
+    """A connection to a proxy_protocol listener that starts with `header`; the
+    greeting (or refusal) is not read yet."""
+    c = SMTPClient(veil.port(listener), read_greeting=False)
+    c.send(header)
+    return c
+
+
+def proxied_session(veil, src: str | None = None, header: bytes | None = None, ehlo: bool = True,
+                    listener: str = "proxied") -> SMTPClient:
+    """A session whose client address is `src` (from a PROXY v1 header; or the header
+    is given whole): greeted with 220, then EHLO unless ehlo=False."""
+    c = proxied_connect(veil, header if header is not None else proxy_v1(src), listener)
+    c.greeting = c.check(c.reply(), "220")
+    if ehlo:
+        c.ehlo()
+    return c
 
 
 def swaks(*args, timeout: float = 60) -> subprocess.CompletedProcess:

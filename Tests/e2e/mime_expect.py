@@ -1,5 +1,8 @@
 """What Veil's MIME walker should make of a message, computed independently in Python.
 
+Longer than 300 lines: the model has to read Content-Type (RFC 2045 with RFC 5322
+comments and folding) and walk nested multiparts on its own, without Veil's code.
+
 The contract (issue 7), in short:
 
 - every `boundary` parameter of every Content-Type field (top level, MIME parts,

@@ -9,6 +9,9 @@ X-CodeTwo-*, X-Virus-Scanned, X-Spam-*). Bcc and Resent-Bcc never leave. More th
 one From is refused (550 5.6.0); a user limited to sender domains is held to them in
 Sender and Resent-From too (550 5.7.1).
 
+Longer than 300 lines: every relayed message here is a hand-written variant of corpus
+10 (stamps, Bcc, trace fields, S/MIME, two Froms), kept next to the test that sends it.
+
 Each relayed message is checked three times: the spool file (read while the
 destination is still down, so the first attempt is deferred), the copy smtp-sink
 received once it is up, and Veil's log. The expected spool is computed in Python
@@ -21,15 +24,14 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from harness import DEFAULT_SCRUB, HOSTNAME, queue_id, render_config, wait_until
-from sink import Sink
+from harness import DEFAULT_SCRUB, HOSTNAME, crlf, first_difference, queue_id, routed
+from sink import Relayed, spool_then_deliver
 from test_check_config import assert_error, check_config, line_of
-from test_mime import crlf, delivered_message, first_difference, send
+from test_mime import send
 from test_scrub import (ALLOW, HELO, MODES, RECIPIENT, RFC5322_DATE, SCRUB, SENDER, assert_nothing_queued,
                         daemon_log, eml, expected_mime, expected_top, leaked, mapped_id, named, scrub_key,
                         secrets_of, smtp_send, split_message)
@@ -41,40 +43,13 @@ DOMAIN = RECIPIENT.split("@")[1]
 # Relaying and checking
 # --------------------------------------------------------------------------------------
 
-@dataclass
-class Relayed:
-    sent: bytes          # what Veil received (DATA, ends with CRLF)
-    qid: str
-    spooled: bytes
-    delivered: bytes     # as smtp-sink got it, CRLF line ends restored
-
-
-def relay(make_veil, tmp_path: Path, messages: list[bytes], scrub: dict) -> tuple[object, list[Relayed]]:
-    """Sends each message (unique Subjects) through a Veil routed to smtp-sink. The
-    sink starts only once every message has been deferred (connection refused) and
-    its spool file read; then every message must be delivered."""
-    sink = Sink(tmp_path / "sink")
-    veil = make_veil(scrub=scrub, delivery={"mode": "mx", "smarthost": None, "retry": ["1s"]},
-                     routes=[{"domain": DOMAIN, "route": sink.route}])
-    try:
-        qids = [send(veil, message) for message in messages]
-        for qid in qids:
-            veil.wait_event("deferred", queue_id=qid)
-        spooled = [veil.spool_bytes(qid) for qid in qids]
-        sink.start()
-        for qid in qids:
-            veil.wait_event("delivered", queue_id=qid, timeout=30)
-        wait_until(lambda: len(sink.messages()) == len(qids), what=f"{len(qids)} messages at the sink")
-        delivered = [delivered_message(dump) for dump in sink.messages()]
-    finally:
-        sink.stop()
-    out = []
-    for message, qid, spool in zip(messages, qids, spooled):
-        subject = named(split_message(message)[0], "subject")[0].raw
-        copies = [d for d in delivered if named(split_message(d)[0], "subject")[0].raw == subject]
-        assert len(copies) == 1, f"{len(copies)} delivered copies of {subject!r}"
-        out.append(Relayed(message, qid, spool, copies[0]))
-    return veil, out
+def relay(make_veil, sink, messages: list[bytes], scrub: dict) -> tuple[object, list[Relayed]]:
+    """Sends each message (unique Subjects) through a Veil routed to `sink`, which
+    starts only once every message has been deferred (connection refused) and its
+    spool file read; then every message must be delivered."""
+    veil = routed(make_veil, sink, DOMAIN, scrub=scrub)
+    relayed = [Relayed(message, send(veil, message)) for message in messages]
+    return veil, spool_then_deliver(veil, sink, relayed)
 
 
 TRACE_RE = re.compile(rb"Received: by " + re.escape(HOSTNAME.encode()) + rb" \(Veil\) with ESMTP id (\w+); "
@@ -90,15 +65,15 @@ def check_relayed(veil, r: Relayed, scrub: dict) -> int:
     mime = expected_mime(r.sent, key, scrub=scrub)
     fields, changed = expected_top(mime, key, scrub)
     if {**DEFAULT_SCRUB, **scrub}.get("received") == "none":
-        got = r.spooled
+        got = r.spool
     else:
-        m = TRACE_RE.match(r.spooled)
-        assert m and m.group(1).decode() == r.qid, r.spooled[:200]
-        got = r.spooled[m.end():]
+        m = TRACE_RE.match(r.spool)
+        assert m and m.group(1).decode() == r.qid, r.spool[:200]
+        got = r.spool[m.end():]
     want = b"".join(fields) + mime.separator + mime.body
     assert got == want, "spooled message differs from the expected one\n" + first_difference(got, want)
-    assert r.delivered == r.spooled, "delivered copy differs from the spool\n" + first_difference(
-        r.delivered, r.spooled)
+    assert r.delivered == r.spool, "delivered copy differs from the spool\n" + first_difference(
+        r.delivered, r.spool)
     accepted = veil.wait_event("accepted", queue_id=r.qid)[0]
     assert accepted.get("scrubbed") == str(changed), (accepted, changed)
     assert accepted.get("mime_rewritten") == str(mime.count), (accepted, mime.count)
@@ -107,7 +82,7 @@ def check_relayed(veil, r: Relayed, scrub: dict) -> int:
 
 def check_no_leak(veil, relayed: list[Relayed], secrets: list[str]):
     for r in relayed:
-        for what, data in (("delivered", r.delivered), ("spooled", r.spooled)):
+        for what, data in (("delivered", r.delivered), ("spooled", r.spool)):
             bad = leaked(secrets, data)
             assert not bad, f"secrets in the {what} copy of {r.qid}: {bad}\n{data.decode('utf-8', 'replace')}"
     bad = leaked(secrets, daemon_log(veil))
@@ -174,7 +149,7 @@ X-TM-AS-Result: No--9.362-7.0-31-10
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_gateway_and_in_house_stamps(make_veil, tmp_path, mode):
+def test_gateway_and_in_house_stamps(make_veil, sink, mode):
     """The frontend (X-ClientProxiedBy), internal verdicts (Received-SPF,
     Authentication-Results, ARC-*), an internal DKIM signature, Trend Micro, Exclaimer,
     CodeTwo, a proxy's X-Forwarded-For, scanner stamps: gone in both modes, from the
@@ -182,7 +157,7 @@ def test_gateway_and_in_house_stamps(make_veil, tmp_path, mode):
     X-Contoso-Workflow-Server and X-CodeTwoProcessed are on no list: the allowlist
     removes them, the denylist cannot. Everything that stays is byte for byte."""
     scrub = MODES[mode]
-    veil, relayed = relay(make_veil, tmp_path, [with_in_house(STAMPS), forwarded_stamps()], scrub)
+    veil, relayed = relay(make_veil, sink, [with_in_house(STAMPS), forwarded_stamps()], scrub)
     check_no_leak(veil, relayed, STAMP_SECRETS + (IN_HOUSE_SECRETS if mode == "allowlist" else []))
     for r in relayed:
         check_relayed(veil, r, scrub)
@@ -254,13 +229,13 @@ center;amount
 """)
 
 
-def test_keep_and_remove_in_allowlist_mode(make_veil, tmp_path):
+def test_keep_and_remove_in_allowlist_mode(make_veil, sink):
     """keep adds names (a prefix pattern, any case, in part headers too), remove takes
     names away, also allowlisted ones, and wins over keep; Bcc and Resent-Bcc never
     leave even when kept."""
     scrub = dict(ALLOW, keep=["X-Contoso-*", "Keywords", "Bcc", "Resent-Bcc"],
                  remove=["Keywords", "Comments", "X-Contoso-Cost-*"])
-    veil, [r] = relay(make_veil, tmp_path, [KEEP_REMOVE_MESSAGE], scrub)
+    veil, [r] = relay(make_veil, sink, [KEEP_REMOVE_MESSAGE], scrub)
     changed = check_relayed(veil, r, scrub)
     # Removed: Received, Bcc, Resent-Bcc, Keywords, Comments, X-Contoso-Cost-Center,
     # X-Contosonian, X-Mailer; rewritten: Message-ID.
@@ -298,10 +273,10 @@ Bob, see you on Friday.
     dict(SCRUB, profile="none", keep=["B*", "Resent-*"]),
     {},                                            # the harness's default: denylist, no list
 ], ids=["allowlist-keep", "denylist-keep", "denylist-no-profile-keep", "scrubbing-off"])
-def test_bcc_never_leaves(make_veil, tmp_path, scrub):
-    veil, [r] = relay(make_veil, tmp_path, [BCC_MESSAGE], scrub)
+def test_bcc_never_leaves(make_veil, sink, scrub):
+    veil, [r] = relay(make_veil, sink, [BCC_MESSAGE], scrub)
     check_relayed(veil, r, scrub)
-    for data in (r.spooled, r.delivered):
+    for data in (r.spool, r.delivered):
         assert not [n for n in names(data) if n in ("bcc", "resent-bcc")], names(data)
     check_no_leak(veil, [r], ["dave.novak", "audit-archive", "legal-hold"])
     assert [f.raw for f in named(split_message(r.delivered)[0], "to")] == [
@@ -339,7 +314,7 @@ Bob, this came back through Veil.
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_only_veils_exact_trace_field_is_kept(make_veil, tmp_path, mode):
+def test_only_veils_exact_trace_field_is_kept(make_veil, sink, mode):
     """A trace field exactly as this Veil writes it (an earlier pass) stays, after
     Veil's new one, in both modes: a loop through Veil gains a hop each pass. Fields
     that start like it ("Received: by veil.test (Veil) ") and name an internal host
@@ -347,7 +322,7 @@ def test_only_veils_exact_trace_field_is_kept(make_veil, tmp_path, mode):
     like any other trace field: no EXCH01 or 10.1.2.3 in the spool, the delivered
     copy or the log."""
     scrub = MODES[mode]
-    veil, [r] = relay(make_veil, tmp_path, [OWN_TRACE_MESSAGE], scrub)
+    veil, [r] = relay(make_veil, sink, [OWN_TRACE_MESSAGE], scrub)
     assert check_relayed(veil, r, scrub) == len(LOOKALIKE_TRACES) + 1      # and the Message-ID rewritten
     received = [f.raw for f in named(split_message(r.delivered)[0], "received")]
     assert len(received) == 2 and TRACE_RE.fullmatch(received[0]) and received[1] == OWN_TRACE, received
@@ -475,13 +450,13 @@ NEEDED = {
 }
 
 
-def test_what_users_need_is_kept(make_veil, tmp_path):
+def test_what_users_need_is_kept(make_veil, sink):
     """In the default mode: a mailing list's List-* fields (RFC 2369, 2919, 8058; in
     any spelling), a read-receipt request, priority and sensitivity, an Autocrypt
     key, an auto-reply's Auto-Submitted and a resent block reach the recipient byte
     for byte (Resent-Message-ID mapped like a Message-ID, Resent-Bcc gone); the
     internal stamps around them do not."""
-    veil, relayed = relay(make_veil, tmp_path, list(NEEDED), ALLOW)
+    veil, relayed = relay(make_veil, sink, list(NEEDED), ALLOW)
     key = scrub_key(veil)
     for r in relayed:
         check_relayed(veil, r, ALLOW)
@@ -585,14 +560,14 @@ def signed_message(directory: Path) -> tuple[bytes, Path]:
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_smime_signature_still_verifies(make_veil, tmp_path, mode):
+def test_smime_signature_still_verifies(make_veil, sink, tmp_path, mode):
     """Veil removes the internal top-level fields and replaces the multipart/signed
     boundary (outside the signed data), but leaves the signed entity byte for byte,
     its own header fields and boundary included: the delivered message verifies."""
     message, cert = signed_message(tmp_path)
     (tmp_path / "sent.eml").write_bytes(message)
     assert smime_verify(tmp_path / "sent.eml", cert).returncode == 0
-    veil, [r] = relay(make_veil, tmp_path, [message], MODES[mode])
+    veil, [r] = relay(make_veil, sink, [message], MODES[mode])
     check_relayed(veil, r, MODES[mode])
     assert veil.wait_event("accepted", queue_id=r.qid)[0].get("mime_skipped"), "signed parts not reported"
     delivered = tmp_path / "delivered.eml"
@@ -715,13 +690,6 @@ def submit_as(veil, user: str, message: bytes, expect: str):
 # Configuration
 # --------------------------------------------------------------------------------------
 
-def write_config(tmp_path, certs, users_file, scrub) -> Path:
-    cert, key = certs
-    path = tmp_path / "veil.toml"
-    path.write_text(render_config(tmp_path / "spool", cert, key, users_file, scrub=scrub))
-    return path
-
-
 def scrub_section(text: str) -> list[str]:
     lines = text.splitlines()
     start = lines.index("[scrub]")
@@ -729,11 +697,11 @@ def scrub_section(text: str) -> list[str]:
     return [line.strip() for line in lines[start + 1:end]]
 
 
-def test_mode_is_checked_and_shown(tmp_path, certs, users_file):
+def test_mode_is_checked_and_shown(write_config):
     """mode = "bogus" is a configuration error naming the file, the line and the key;
     the effective configuration shows the mode, the allowlist when none is given
     (profile = "exchange" is allowed and ignored with it)."""
-    path = write_config(tmp_path, certs, users_file, {"mode": "bogus"})
+    path = write_config(scrub={"mode": "bogus"})
     p = check_config(path)
     assert_error(p, path, line_of(path, r'^mode = "bogus"'), "mode")
     assert "allowlist" in p.stderr and "denylist" in p.stderr, p.stderr     # the choices, as for profile
@@ -741,7 +709,7 @@ def test_mode_is_checked_and_shown(tmp_path, certs, users_file):
     for scrub, mode in (({"mode": None, "profile": "exchange"}, "allowlist"),
                         ({"mode": "allowlist", "profile": "exchange"}, "allowlist"),
                         ({"mode": "denylist"}, "denylist")):
-        path = write_config(tmp_path, certs, users_file, scrub)
+        path = write_config(scrub=scrub)
         p = check_config(path)
         assert p.returncode == 0, p.stderr + p.stdout
         assert f'mode = "{mode}"' in scrub_section(p.stdout), p.stdout

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from harness import USERS, SMTPClient, b64, run_dialogue
+from harness import PROXIED_AUTH, USERS, b64, proxied_session, run_dialogue
 
 def tls_session(veil, listener="submission"):
     c = veil.connect(listener)
@@ -127,19 +127,6 @@ def test_lockout_after_max_failures(veil):
         assert b64(secret) not in log, f"base64 of password {secret!r} in the log"
     for secret in wrong:
         assert b64("\0demo\0" + secret) not in log
-
-
-PROXIED_AUTH = {"name": "proxied", "tls": "none", "auth": "required", "auth_without_tls": True,
-                "proxy_protocol": True, "proxy_networks": ["127.0.0.0/8"]}
-
-
-def proxied_session(veil, src: str):
-    """An AUTH session whose client address (from a PROXY v1 header) is `src`."""
-    c = SMTPClient(veil.port("proxied"), read_greeting=False)
-    c.send(f"PROXY TCP6 {src} ::1 40000 25\r\n".encode())
-    c.greeting = c.check(c.reply(), "220")
-    c.ehlo()
-    return c
 
 
 @pytest.mark.veil(auth={"max_failures": 3}, extra_listeners=[PROXIED_AUTH])

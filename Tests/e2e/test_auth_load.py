@@ -8,19 +8,7 @@ import time
 
 import pytest
 
-from harness import SMTPClient, b64
-
-PROXIED = {"name": "proxied", "tls": "none", "auth": "required", "auth_without_tls": True,
-           "proxy_protocol": True, "proxy_networks": ["127.0.0.0/8"]}
-
-
-def proxied_session(veil, src: str) -> SMTPClient:
-    """A session whose client address (from a PROXY v1 header) is `src`."""
-    c = SMTPClient(veil.port("proxied"), read_greeting=False)
-    c.send(f"PROXY TCP4 {src} 127.0.0.1 40000 25\r\n".encode())
-    c.greeting = c.check(c.reply(), "220")
-    c.ehlo()
-    return c
+from harness import PROXIED_AUTH, SMTPClient, b64, proxied_session
 
 
 def guess_all_at_once(sessions: list[SMTPClient], password: str = "Wrong-Password") -> list[str]:
@@ -33,7 +21,7 @@ def guess_all_at_once(sessions: list[SMTPClient], password: str = "Wrong-Passwor
     return codes
 
 
-@pytest.mark.veil(auth={"max_failures": 3}, extra_listeners=[PROXIED])
+@pytest.mark.veil(auth={"max_failures": 3}, extra_listeners=[PROXIED_AUTH])
 def test_guesses_in_flight_count_against_the_lockout(veil):
     mark = veil.mark()
     codes = guess_all_at_once([proxied_session(veil, "192.0.2.7") for _ in range(12)])
@@ -49,7 +37,7 @@ def test_guesses_in_flight_count_against_the_lockout(veil):
         c.auth_plain("demo", "demo")
 
 
-@pytest.mark.veil(auth={"max_failures": 3}, extra_listeners=[PROXIED])
+@pytest.mark.veil(auth={"max_failures": 3}, extra_listeners=[PROXIED_AUTH])
 def test_parallel_logins_of_one_client_all_succeed(veil):
     # An MTA opening 20 connections at once: the checks beyond max_failures wait
     # for their turn instead of being refused.
@@ -57,7 +45,7 @@ def test_parallel_logins_of_one_client_all_succeed(veil):
     assert codes == ["235 2.7.0"] * 20, codes
 
 
-@pytest.mark.veil(auth={"max_failures": 1000, "max_attempts_per_second": 1}, extra_listeners=[PROXIED])
+@pytest.mark.veil(auth={"max_failures": 1000, "max_attempts_per_second": 1}, extra_listeners=[PROXIED_AUTH])
 def test_the_global_auth_rate_answers_454(veil):
     mark = veil.mark()
     # Ten clients at once, one attempt each: one second's worth (one) is checked.
@@ -86,7 +74,7 @@ def send_timed(c: SMTPClient, n: int) -> float:
     return time.monotonic() - started
 
 
-@pytest.mark.veil(auth={"max_failures": 5, "max_attempts_per_second": 100000}, extra_listeners=[PROXIED])
+@pytest.mark.veil(auth={"max_failures": 5, "max_attempts_per_second": 100000}, extra_listeners=[PROXIED_AUTH])
 def test_an_auth_flood_does_not_hold_up_mail(veil):
     messages = 20
     with veil.connect("plain") as c:

@@ -1,27 +1,14 @@
-"""`veil check-config`: valid files pass; errors are `PATH:LINE: KEY: problem`, exit 1."""
+"""`veil check-config`: valid files pass; errors are `PATH:LINE: KEY: problem`, exit 1.
+
+Longer than 300 lines: one short test per configuration key that can be wrong, each
+naming the line it expects in the error."""
 
 import re
 import subprocess
 
 import pytest
 
-from harness import VEIL_BIN, crypt_sha512, render_config, serve_once
-
-
-@pytest.fixture
-def write_config(tmp_path, certs, users_file):
-    """write_config(edit=None, **render_overrides) -> Path. `edit(lines)` may change the
-    list of lines in place before the file is written."""
-    def write(edit=None, name="veil.toml", **overrides):
-        cert, key = certs
-        text = render_config(tmp_path / "spool", cert, key, overrides.pop("users", users_file), **overrides)
-        lines = text.splitlines()
-        if edit:
-            edit(lines)
-        path = tmp_path / name
-        path.write_text("\n".join(lines) + "\n")
-        return path
-    return write
+from harness import VEIL_BIN, crypt_sha512, serve_once
 
 
 def check_config(path) -> subprocess.CompletedProcess:

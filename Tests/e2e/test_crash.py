@@ -1,6 +1,6 @@
 """Durability: kill -9 after the 250 keeps the message; kill -9 during DATA leaves nothing."""
 
-from harness import STAMP, message, queue_id, wait_until
+from harness import STAMP, message, queue_id, send_message, wait_until
 
 
 def test_kill9_after_250_keeps_message(veil):
@@ -75,12 +75,7 @@ def test_kill9_during_bdat_leaves_nothing(veil):
 
 
 def test_sigterm_keeps_queue(veil):
-    with veil.connect("plain") as c:
-        c.ehlo()
-        c.mail("a@corp.example")
-        c.rcpt("b@example.org")
-        qid = queue_id(c.data(message("before sigterm")))
-        c.quit()
+    qid = send_message(veil, ["b@example.org"], "before sigterm")
     status = veil.stop()
     assert status == 0, f"exit status after SIGTERM: {status}"
     veil.start()

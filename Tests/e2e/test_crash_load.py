@@ -11,8 +11,7 @@ import smtplib
 import socket
 import threading
 
-from harness import message, wait_until
-from sink import Sink
+from harness import message, routed, wait_until
 
 MESSAGES = 2000
 CONNECTIONS = 10
@@ -58,47 +57,42 @@ class LoadClient:
                 pass
 
 
-def test_sigkill_under_load_loses_nothing(make_veil, tmp_path):
-    sink = Sink(tmp_path / "sink").start()
-    try:
-        veil = make_veil(delivery={"mode": "mx", "smarthost": None, "retry": ["1s"]},
-                         routes=[{"domain": "example.org", "route": sink.route}],
-                         limits={"max_connections_per_ip": 200})
-        load = LoadClient(veil)
-        threads = [threading.Thread(target=load.send_share, args=(n,), daemon=True) for n in range(CONNECTIONS)]
-        for thread in threads:
-            thread.start()
-        rng = random.Random(6)
-        queued_at_kills = 0
-        for moment in sorted(rng.sample(range(200, MESSAGES - 200), KILLS)):
-            wait_until(lambda: len(load.accepted) >= moment, timeout=120, what=f"{moment} messages accepted")
-            queued_at_kills += len(veil.messages())
-            load.port_ready.clear()
-            veil.kill9()
-            veil.restart()
-            load.port_ready.set()
-        for thread in threads:
-            thread.join(300)
-        assert len(load.accepted) == MESSAGES, "every message got its 250 in the end"
-        wait_until(lambda: veil.messages() == [], timeout=180, what="the queue drains")
+def test_sigkill_under_load_loses_nothing(make_veil, sink):
+    sink.start()
+    veil = routed(make_veil, sink, limits={"max_connections_per_ip": 200})
+    load = LoadClient(veil)
+    threads = [threading.Thread(target=load.send_share, args=(n,), daemon=True) for n in range(CONNECTIONS)]
+    for thread in threads:
+        thread.start()
+    rng = random.Random(6)
+    queued_at_kills = 0
+    for moment in sorted(rng.sample(range(200, MESSAGES - 200), KILLS)):
+        wait_until(lambda: len(load.accepted) >= moment, timeout=120, what=f"{moment} messages accepted")
+        queued_at_kills += len(veil.messages())
+        load.port_ready.clear()
+        veil.kill9()
+        veil.restart()
+        load.port_ready.set()
+    for thread in threads:
+        thread.join(300)
+    assert len(load.accepted) == MESSAGES, "every message got its 250 in the end"
+    wait_until(lambda: veil.messages() == [], timeout=180, what="the queue drains")
 
-        received: dict[str, int] = {}
-        for dump in sink.messages():
-            found = re.search(rb"Message-ID: <([^>]*)>", dump)
-            assert found, "a message without its Message-ID reached the sink"
-            key = found.group(1).decode()
-            received[key] = received.get(key, 0) + 1
-        missing = load.accepted - set(received)
-        duplicates = sum(count - 1 for count in received.values())
-        print(f"\n{len(load.accepted)} accepted, {len(received)} distinct delivered, "
-              f"{duplicates} delivered twice, {queued_at_kills} queued at the kills")
-        assert not missing, f"accepted but never delivered: {sorted(missing)[:10]}"
-        assert duplicates <= queued_at_kills
-    finally:
-        sink.stop()
+    received: dict[str, int] = {}
+    for dump in sink.messages():
+        found = re.search(rb"Message-ID: <([^>]*)>", dump)
+        assert found, "a message without its Message-ID reached the sink"
+        key = found.group(1).decode()
+        received[key] = received.get(key, 0) + 1
+    missing = load.accepted - set(received)
+    duplicates = sum(count - 1 for count in received.values())
+    print(f"\n{len(load.accepted)} accepted, {len(received)} distinct delivered, "
+          f"{duplicates} delivered twice, {queued_at_kills} queued at the kills")
+    assert not missing, f"accepted but never delivered: {sorted(missing)[:10]}"
+    assert duplicates <= queued_at_kills
 
 
-def test_sigkill_between_the_destinations_250_and_veil_saving_it(make_veil, tmp_path):
+def test_sigkill_between_the_destinations_250_and_veil_saving_it(make_veil, make_sink):
     """The destination stores the message, then Veil dies before it reads the 250:
     after the restart the message goes again: two copies, none lost."""
     server = socket.socket()
@@ -130,11 +124,8 @@ def test_sigkill_between_the_destinations_250_and_veil_saving_it(make_veil, tmp_
             wire.flush()
         veil.kill9()          # the message is "stored" here; the 250 never reaches Veil
     server.close()
-    sink = Sink(tmp_path / "sink", port=port, host="127.0.0.2").start()
-    try:
-        veil.restart()
-        wait_until(lambda: veil.messages() == [], what="the message is delivered again")
-        assert b"Subject: killed at the 250" in stored
-        assert len([m for m in sink.messages() if b"Subject: killed at the 250" in m]) == 1
-    finally:
-        sink.stop()
+    sink = make_sink("sink", port=port, host="127.0.0.2").start()
+    veil.restart()
+    wait_until(lambda: veil.messages() == [], what="the message is delivered again")
+    assert b"Subject: killed at the 250" in stored
+    assert len([m for m in sink.messages() if b"Subject: killed at the 250" in m]) == 1

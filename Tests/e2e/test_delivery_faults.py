@@ -2,15 +2,8 @@
 Veil itself is killed during delivery: nothing lost, nothing sent twice after a
 saved 2xx."""
 
-import pytest
-
-from harness import message, queue_id, send_message, wait_until
+from harness import routed, send_message, wait_until
 from scripted_mta import ScriptedMTA, Script
-
-
-def routed(make_veil, mta, **delivery):
-    return make_veil(delivery={"mode": "mx", "smarthost": None, "retry": ["1s"], **delivery},
-                     routes=[{"domain": "example.org", "route": mta.route}])
 
 
 def send(veil, recipients, subject="fault test"):
@@ -44,12 +37,7 @@ def test_chunking_server_gets_the_text_in_bdat_chunks(make_veil):
     body = "".join(f".line {n} starts with a dot\r\n" for n in range(20000))   # ~600 KB
     with ScriptedMTA(script=Script(chunking=True)) as mta:
         veil = routed(make_veil, mta)
-        with veil.connect("plain") as c:
-            c.ehlo()
-            c.mail("a@corp.example")
-            c.rcpt("b@example.org")
-            qid = queue_id(c.data(message("chunked", to="b@example.org", body=body)))
-            c.quit()
+        qid = send_message(veil, ["b@example.org"], "chunked", body=body)
         veil.wait_event("delivered", queue_id=qid)
         [received] = mta.script.received
         assert received.commands[-1].endswith(" LAST") and len(received.commands) >= 3
@@ -63,17 +51,11 @@ def test_refused_chunk_leaves_the_next_message_intact(make_veil):
     connection carries its own text, and the refused one is delivered later."""
     with ScriptedMTA() as mta:
         port = mta.port
-    veil = make_veil(delivery={"mode": "mx", "smarthost": None, "retry": ["1s"], "concurrency_per_domain": 1},
-                     routes=[{"domain": "example.org", "route": f"[127.0.0.7]:{port}"}])
+    veil = routed(make_veil, mta, delivery={"concurrency_per_domain": 1})
     big = "".join(f"line {n} of the big one\r\n" for n in range(30000))    # ~700 KB: several chunks
     ids = []
     for subject, body in (("big", big), ("small", "just the small one\r\n")):
-        with veil.connect("plain") as c:
-            c.ehlo()
-            c.mail("a@corp.example")
-            c.rcpt("b@example.org")
-            ids.append(queue_id(c.data(message(subject, to="b@example.org", body=body))))
-            c.quit()
+        ids.append(send_message(veil, ["b@example.org"], subject, body=body))
     veil.wait_event("deferred", count=2)
     veil.kill9()
     with ScriptedMTA(port=port, script=Script(chunking=True, refuse_chunk=1)) as mta:
@@ -91,8 +73,7 @@ def test_kill9_during_delivery_loses_nothing(make_veil):
     destination up, Veil restarted: every message arrives."""
     with ScriptedMTA() as mta:
         port = mta.port
-    veil = make_veil(delivery={"mode": "mx", "smarthost": None, "retry": ["1s"]},
-                     routes=[{"domain": "example.org", "route": f"[127.0.0.7]:{port}"}])
+    veil = routed(make_veil, mta)
     ids = [send(veil, ["b@example.org"], subject=f"kill {n}") for n in range(10)]
     veil.wait_event("deferred", count=10)
     veil.kill9()
@@ -111,8 +92,7 @@ def test_messages_to_one_destination_share_connections(make_veil):
     session takes mail that falls due meanwhile instead of a new connection."""
     with ScriptedMTA() as mta:
         port = mta.port
-    veil = make_veil(delivery={"mode": "mx", "smarthost": None, "retry": ["1s"], "concurrency_per_domain": 2},
-                     routes=[{"domain": "example.org", "route": f"[127.0.0.7]:{port}"}])
+    veil = routed(make_veil, mta, delivery={"concurrency_per_domain": 2})
     ids = [send(veil, ["b@example.org"], subject=f"batch {n}") for n in range(20)]
     veil.wait_event("deferred", count=20)
     veil.kill9()

@@ -18,21 +18,11 @@ from collections import Counter
 
 import pytest
 
-from harness import message, queue_id, send_message, wait_until
+from harness import routed, send_message, wait_until
 from scripted_mta import Script, ScriptedMTA
-from sink import Sink
 
 RECIPIENTS = ["b@example.org", "c@example.org"]
 SENDER = "a@corp.example"
-
-
-def routed(make_veil, mta, tls=None, home=None, **delivery):
-    """Veil sending example.org to `mta` (and the sender's domain to `home`)."""
-    route = {"domain": "example.org", "route": mta.route}
-    if tls:
-        route["tls"] = tls
-    routes = [route] + ([{"domain": "corp.example", "route": home.route}] if home else [])
-    return make_veil(delivery={"mode": "mx", "smarthost": None, "retry": ["1s"], **delivery}, routes=routes)
 
 
 def send(veil, recipients=RECIPIENTS, subject="destination fault"):
@@ -118,27 +108,22 @@ def test_421_at_rcpt_then_the_server_behaves(make_veil):
     (["-r", "DATA"], "450 4.3.0"),
     (["-r", "."], "450 4.3.0"),
 ], ids=["greeting-421", "mail-4xx", "rcpt-4xx", "data-4xx", "dot-4xx"])
-def test_smtp_sink_4xx_is_deferred_then_delivered_once(make_veil, tmp_path, options, reply):
-    faulty = Sink(tmp_path / "faulty").start(*options)
-    healthy = Sink(tmp_path / "healthy", port=faulty.port)
-    try:
-        veil = make_veil(delivery={"mode": "mx", "smarthost": None, "retry": ["1s"]},
-                         routes=[{"domain": "example.org", "route": faulty.route}])
-        qid = send(veil)
-        events = veil.wait_event("deferred", queue_id=qid, count=2)
-        assert all(e["reply"].startswith(reply) for e in events), events
-        assert queued(veil, qid)
-        faulty.stop()
-        healthy.start()                   # the fault is gone: same address, a healthy server
-        veil.wait_event("delivered", queue_id=qid, count=2, timeout=30)
-        wait_until(lambda: not queued(veil, qid), what="message leaves the queue")
-        # Recipients fall due one by one (retry jitter): one copy each, in one
-        # transaction or two.
-        dumps = b"".join(healthy.messages())
-        assert dumps.count(b"X-Rcpt-Args: <b@example.org>") == 1 and dumps.count(b"X-Rcpt-Args: <c@example.org>") == 1
-    finally:
-        faulty.stop()
-        healthy.stop()
+def test_smtp_sink_4xx_is_deferred_then_delivered_once(make_veil, make_sink, options, reply):
+    faulty = make_sink("faulty").start(*options)
+    healthy = make_sink("healthy", port=faulty.port)
+    veil = routed(make_veil, faulty)
+    qid = send(veil)
+    events = veil.wait_event("deferred", queue_id=qid, count=2)
+    assert all(e["reply"].startswith(reply) for e in events), events
+    assert queued(veil, qid)
+    faulty.stop()
+    healthy.start()                   # the fault is gone: same address, a healthy server
+    veil.wait_event("delivered", queue_id=qid, count=2, timeout=30)
+    wait_until(lambda: not queued(veil, qid), what="message leaves the queue")
+    # Recipients fall due one by one (retry jitter): one copy each, in one
+    # transaction or two.
+    dumps = b"".join(healthy.messages())
+    assert dumps.count(b"X-Rcpt-Args: <b@example.org>") == 1 and dumps.count(b"X-Rcpt-Args: <c@example.org>") == 1
 
 
 # ---- 5xx: bounced, with a report to the sender ------------------------------------------
@@ -193,7 +178,7 @@ def test_connection_closed_in_the_middle_of_data(make_veil):
 
 def test_server_that_never_greets_times_out(make_veil):
     with ScriptedMTA(script=Script(silent=True)) as mta:
-        veil = routed(make_veil, mta, command_timeout="2s")
+        veil = routed(make_veil, mta, delivery={"command_timeout": "2s"})
         started = time.monotonic()
         qid = send(veil)
         first = deferred_then_delivered_once(veil, mta, qid, reply="timeout", timeout=8)
@@ -203,7 +188,7 @@ def test_server_that_never_greets_times_out(make_veil):
 
 def test_server_that_never_answers_mail_times_out(make_veil):
     with ScriptedMTA(script=Script(silent_at="MAIL")) as mta:
-        veil = routed(make_veil, mta, command_timeout="2s")
+        veil = routed(make_veil, mta, delivery={"command_timeout": "2s"})
         qid = send(veil)
         deferred_then_delivered_once(veil, mta, qid, reply="timeout", timeout=8)
 
@@ -212,7 +197,7 @@ def test_server_that_never_answers_the_text_times_out_after_data_timeout(make_ve
     """The reply to the end of the text is awaited for data_timeout, not
     command_timeout (here much longer)."""
     with ScriptedMTA(script=Script(silent_at=".")) as mta:
-        veil = routed(make_veil, mta, command_timeout="60s", data_timeout="2s")
+        veil = routed(make_veil, mta, delivery={"command_timeout": "60s", "data_timeout": "2s"})
         qid = send(veil)
         deferred_then_delivered_once(veil, mta, qid, reply="timeout", timeout=8)
 
@@ -223,14 +208,8 @@ def test_server_that_stops_reading_the_text_times_out(make_veil):
     (data_timeout is short too, in case a host's buffers take the whole text)."""
     body = "".join(f"line {n:07d} of a message too big for the socket buffers\r\n" for n in range(140_000))   # ~8 MB
     with ScriptedMTA(script=Script(stall_in_data=True)) as mta:
-        veil = routed(make_veil, mta, command_timeout="2s", data_timeout="2s")
-        with veil.connect("plain") as c:
-            c.ehlo()
-            c.mail(SENDER)
-            for r in RECIPIENTS:
-                c.rcpt(r)
-            qid = queue_id(c.data(message("stalled", sender=SENDER, body=body)))
-            c.quit()
+        veil = routed(make_veil, mta, delivery={"command_timeout": "2s", "data_timeout": "2s"})
+        qid = send_message(veil, RECIPIENTS, "stalled", sender=SENDER, body=body)
         deferred_then_delivered_once(veil, mta, qid, reply="timeout", timeout=10)
         # DATA: the last CRLF belongs to the end mark.
         assert all(r.text.endswith(body.encode()[:-2]) for r in mta.script.received)

@@ -2,15 +2,7 @@
 452 4.3.1 after its data, nothing of it stays in the spool, and the session goes
 on: the next (small) message is accepted once the space is free again."""
 
-import pytest
-
-from harness import message, queue_id, small_tmpfs
-
-
-@pytest.fixture
-def small_spool(tmp_path):
-    with small_tmpfs(tmp_path / "small-spool", "2m") as mountpoint:
-        yield mountpoint
+from harness import message, queue_id
 
 
 def test_disk_full_gets_452_and_leaves_nothing(make_veil, small_spool):

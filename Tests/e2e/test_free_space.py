@@ -2,72 +2,53 @@
 gets 452 4.3.1 at MAIL, and what is already queued is still delivered and
 bounced. The tests move the minimum (by reload) rather than fill a disk."""
 
-import signal
 import subprocess
 
-from harness import VEIL_BIN, message, queue_id, wait_until
-from sink import Sink
+from harness import VEIL_BIN, message, queue_id, send_message, wait_until
 
 UNREACHABLE = 'min_free_space = "1000000GB"'
 
 
-def reload(veil, text: str):
-    mark = veil.mark()
-    veil.config_path.write_text(text)
-    veil.proc.send_signal(signal.SIGHUP)
-    veil.wait_event("reloaded", since=mark)
+def test_below_min_free_space_mail_gets_452_while_delivery_and_bounces_go_on(make_veil, make_sink):
+    refusing = make_sink("refusing").start("-f", "RCPT")
+    senders = make_sink("senders").start()
+    veil = make_veil(limits={"min_free_space": "1MB"},
+                     delivery={"mode": "smarthost", "smarthost": "[127.0.0.1]:9", "retry": ["1h"]},
+                     routes=[{"domain": "corp.example", "route": senders.route}])
+    qid = send_message(veil, ["b@example.org"], "queued while there was room")
+    veil.wait_event("deferred", queue_id=qid)
 
+    # Less free than the minimum; example.org now refuses the recipient.
+    roomy = veil.config_path.read_text()
+    veil.reload(roomy.replace('min_free_space = "1MB"', UNREACHABLE)
+           + f'\n[[delivery.domain]]\ndomain = "example.org"\nroute = "{refusing.route}"\n')
+    with veil.connect("plain") as c:
+        c.ehlo()
+        c.cmd("MAIL FROM:<a@corp.example>", "452 4.3.1")
+        c.cmd("RCPT TO:<b@example.org>", "503 5.5.1")
+        c.cmd("MAIL FROM:<a@corp.example>", "452 4.3.1")
+        c.quit()
+    low = veil.wait_event("disk_space_low")
+    assert len(low) == 1 and int(low[0]["free"]) < int(low[0]["min_free_space"]), low
 
-def test_below_min_free_space_mail_gets_452_while_delivery_and_bounces_go_on(make_veil, tmp_path):
-    refusing = Sink(tmp_path / "refusing").start("-f", "RCPT")
-    senders = Sink(tmp_path / "senders").start()
-    try:
-        veil = make_veil(limits={"min_free_space": "1MB"},
-                         delivery={"mode": "smarthost", "smarthost": "[127.0.0.1]:9", "retry": ["1h"]},
-                         routes=[{"domain": "corp.example", "route": senders.route}])
-        with veil.connect("plain") as c:
-            c.ehlo()
-            c.mail("a@corp.example")
-            c.rcpt("b@example.org")
-            qid = queue_id(c.data(message("queued while there was room")))
-            c.quit()
-        veil.wait_event("deferred", queue_id=qid)
+    # Delivery goes on, and so does the bounce it leads to.
+    flushed = veil.queue("flush", qid)
+    assert flushed.returncode == 0, flushed
+    veil.wait_event("bounced", queue_id=qid)
+    bounce = veil.wait_event("bounce_queued", original_queue_id=qid)[0]["queue_id"]
+    veil.wait_event("delivered", queue_id=bounce)
+    wait_until(lambda: senders.messages(), what="the bounce at the sender's domain")
+    assert b"Undelivered Mail Returned to Sender" in senders.messages()[0]
 
-        # Less free than the minimum; example.org now refuses the recipient.
-        roomy = veil.config_path.read_text()
-        reload(veil, roomy.replace('min_free_space = "1MB"', UNREACHABLE)
-               + f'\n[[delivery.domain]]\ndomain = "example.org"\nroute = "{refusing.route}"\n')
-        with veil.connect("plain") as c:
-            c.ehlo()
-            c.cmd("MAIL FROM:<a@corp.example>", "452 4.3.1")
-            c.cmd("RCPT TO:<b@example.org>", "503 5.5.1")
-            c.cmd("MAIL FROM:<a@corp.example>", "452 4.3.1")
-            c.quit()
-        low = veil.wait_event("disk_space_low")
-        assert len(low) == 1 and int(low[0]["free"]) < int(low[0]["min_free_space"]), low
-
-        # Delivery goes on, and so does the bounce it leads to.
-        flushed = subprocess.run([VEIL_BIN, "queue", "flush", "--config", str(veil.config_path), qid],
-                                 capture_output=True, text=True, timeout=30)
-        assert flushed.returncode == 0, flushed
-        veil.wait_event("bounced", queue_id=qid)
-        bounce = veil.wait_event("bounce_queued", original_queue_id=qid)[0]["queue_id"]
-        veil.wait_event("delivered", queue_id=bounce)
-        wait_until(lambda: senders.messages(), what="the bounce at the sender's domain")
-        assert b"Undelivered Mail Returned to Sender" in senders.messages()[0]
-
-        # Room again: mail is taken.
-        reload(veil, roomy)
-        with veil.connect("plain") as c:
-            c.ehlo()
-            c.mail("a@corp.example")
-            c.rcpt("b@example.org")
-            assert queue_id(c.data(message("room again")))
-            c.quit()
-        veil.wait_event("disk_space_ok")
-    finally:
-        refusing.stop()
-        senders.stop()
+    # Room again: mail is taken.
+    veil.reload(roomy)
+    with veil.connect("plain") as c:
+        c.ehlo()
+        c.mail("a@corp.example")
+        c.rcpt("b@example.org")
+        assert queue_id(c.data(message("room again")))
+        c.quit()
+    veil.wait_event("disk_space_ok")
 
 
 def test_min_free_space_is_checked_by_check_config(make_veil):

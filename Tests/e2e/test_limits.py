@@ -2,7 +2,7 @@
 
 import pytest
 
-from harness import SMTPClient, message, queue_id, run_dialogue, wait_until
+from harness import message, proxied_connect, proxy_v1, queue_id, run_dialogue, wait_until
 
 SMALL = {"limits": {"max_message_size": "10KB"}}
 
@@ -176,18 +176,10 @@ def test_too_many_connections_per_ip_421(veil):
         b.quit()
 
 
+# Connections through a PROXY header: the way to have many distinct IPv6 client
+# addresses on one loopback machine.
 PROXIED = {"name": "proxied", "tls": "none", "auth": "off", "proxy_protocol": True,
            "proxy_networks": ["127.0.0.0/8"]}
-
-
-def proxied_connect(veil, src: str):
-    """A connection whose client address (from a PROXY v1 header) is `src`: the way to
-    have many distinct IPv6 client addresses on one loopback machine."""
-    fam = "TCP6" if ":" in src else "TCP4"
-    dst = "::1" if ":" in src else "127.0.0.1"
-    c = SMTPClient(veil.port("proxied"), read_greeting=False)
-    c.send(f"PROXY {fam} {src} {dst} 40000 25\r\n".encode())
-    return c
 
 
 @pytest.mark.veil(limits={"max_connections_per_ip": 2}, extra_listeners=[PROXIED])
@@ -195,16 +187,16 @@ def test_connections_per_ip_count_an_ipv6_slash_64_together(veil):
     open_ = []
     try:
         for src in ("2001:db8:1:2::1", "2001:db8:1:2:ffff::2"):
-            c = proxied_connect(veil, src)
+            c = proxied_connect(veil, proxy_v1(src))
             c.check(c.reply(), "220")
             open_.append(c)
         # A third address in the same /64 is one client too many ...
-        c = proxied_connect(veil, "2001:db8:1:2::3")
+        c = proxied_connect(veil, proxy_v1("2001:db8:1:2::3"))
         c.check(c.reply(), "421 4.7.0")
         c.close()
         # ... another /64 and an IPv4 client are not.
         for src in ("2001:db8:1:3::1", "192.0.2.7"):
-            c = proxied_connect(veil, src)
+            c = proxied_connect(veil, proxy_v1(src))
             c.check(c.reply(), "220")
             open_.append(c)
     finally:
@@ -217,7 +209,7 @@ def test_ipv6_prefix_128_counts_each_address(veil):
     open_ = []
     try:
         for src in ("2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2::3"):
-            c = proxied_connect(veil, src)
+            c = proxied_connect(veil, proxy_v1(src))
             c.check(c.reply(), "220")
             open_.append(c)
     finally:

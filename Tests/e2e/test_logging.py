@@ -4,17 +4,11 @@ import json
 
 import pytest
 
-from harness import message, queue_id
+from harness import send_message
 
 
 def send_one(veil, subject="log test", body="hello\r\n"):
-    with veil.connect("plain") as c:
-        c.ehlo()
-        c.mail("a@corp.example")
-        c.rcpt("b@example.org")
-        r = c.data(message(subject, body=body))
-        c.quit()
-    return queue_id(r)
+    return send_message(veil, ["b@example.org"], subject, body=body)
 
 
 def test_connect_and_accepted_lines(veil):

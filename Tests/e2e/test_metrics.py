@@ -6,8 +6,8 @@ import urllib.request
 
 import pytest
 
-from harness import message, queue_id
-from sink import Sink, free_port
+from harness import message, queue_id, routed, send_message
+from sink import free_port
 
 
 def scrape(port: int) -> dict[str, float]:
@@ -23,18 +23,10 @@ def scrape(port: int) -> dict[str, float]:
     return values
 
 
-@pytest.fixture
-def sink(tmp_path):
-    server = Sink(tmp_path / "sink").start()
-    yield server
-    server.stop()
-
-
 def test_figures_follow_the_mail_flow(make_veil, sink):
+    sink.start()
     port = free_port("127.0.0.1")
-    veil = make_veil(metrics={"address": f"127.0.0.1:{port}"},
-                     delivery={"mode": "mx", "smarthost": None, "retry": ["1h"]},
-                     routes=[{"domain": "example.org", "route": sink.route}])
+    veil = routed(make_veil, sink, delivery={"retry": ["1h"]}, metrics={"address": f"127.0.0.1:{port}"})
     before = scrape(port)
     assert before.get("veil_queue_messages") == 0
 
@@ -69,12 +61,7 @@ def test_figures_follow_the_mail_flow(make_veil, sink):
 def test_queue_gauges_and_unknown_paths(make_veil):
     port = free_port("127.0.0.1")
     veil = make_veil(metrics={"address": f"127.0.0.1:{port}"})     # delivery to a closed port: deferred
-    with veil.connect("plain") as c:
-        c.ehlo()
-        c.mail("a@corp.example")
-        c.rcpt("b@example.org")
-        c.rcpt("c@example.org")
-        qid = queue_id(c.data(message("stays queued")))
+    qid = send_message(veil, ["b@example.org", "c@example.org"], "stays queued")
     veil.wait_event("deferred", queue_id=qid, count=2)
     values = scrape(port)
     assert values["veil_queue_messages"] == 1

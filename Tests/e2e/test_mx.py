@@ -13,7 +13,6 @@ import pytest
 
 from dns import DNSServer
 from harness import send_message
-from sink import Sink
 
 RECORDS = [
     "dest.veiltest. MX 10 mx1.dest.veiltest.",
@@ -39,18 +38,14 @@ ALLOW = ["127.0.0.3/32", "127.0.0.4/32", "::1/128"]
 
 
 @pytest.fixture
-def mx(tmp_path):
-    sink = Sink(tmp_path / "mx", port=25, host="127.0.0.4").start()
-    yield sink
-    sink.stop()
+def mx(make_sink):
+    return make_sink("mx", port=25, host="127.0.0.4").start()
 
 
 @pytest.fixture
-def internal_sink(tmp_path):
+def internal_sink(make_sink):
     """An MTA in the internal network, where no mail may go."""
-    sink = Sink(tmp_path / "internal", port=25, host="127.0.0.5").start()
-    yield sink
-    sink.stop()
+    return make_sink("internal", port=25, host="127.0.0.5").start()
 
 
 @pytest.fixture
@@ -100,7 +95,7 @@ def test_dns_trouble_defers(make_veil, tmp_path):
     assert [m["id"] for m in veil.messages()] == [qid]
 
 
-def test_ipv4_refused_then_ipv6(veil, tmp_path):
+def test_ipv4_refused_then_ipv6(veil, make_sink):
     """Each address of an MX host in turn (RFC 5321 §5.1): IPv4 refuses, the
     host's IPv6 address takes the message."""
     try:
@@ -108,13 +103,10 @@ def test_ipv4_refused_then_ipv6(veil, tmp_path):
             probe.bind(("::1", 0))
     except OSError:
         pytest.skip("no IPv6 loopback (::1) on this machine")
-    sink = Sink(tmp_path / "mx6", port=25, host="::1").start()
-    try:
-        qid = send(veil, "b@v6.veiltest")
-        assert veil.wait_event("delivered", queue_id=qid)[0]["relay"] == "mx6.v6.veiltest[::1]:25"
-        assert len(sink.messages()) == 1
-    finally:
-        sink.stop()
+    sink = make_sink("mx6", port=25, host="::1").start()
+    qid = send(veil, "b@v6.veiltest")
+    assert veil.wait_event("delivered", queue_id=qid)[0]["relay"] == "mx6.v6.veiltest[::1]:25"
+    assert len(sink.messages()) == 1
 
 
 @pytest.mark.parametrize("domain", ["internal.veiltest", "mapped.veiltest", "localhost"])

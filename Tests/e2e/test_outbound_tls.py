@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from harness import message, queue_id
+from harness import send_message
 
 RECORDS = [
     "tls.veiltest. MX 10 mx.tls.veiltest.",
@@ -40,13 +40,7 @@ def receiver(make_veil, test_ca):
 
 
 def send(veil, to):
-    with veil.connect("plain") as c:
-        c.ehlo()
-        c.mail("a@corp.example")
-        c.rcpt(to)
-        qid = queue_id(c.data(message("outbound tls", to=to)))
-        c.quit()
-    return qid
+    return send_message(veil, [to], "outbound tls")
 
 
 def sender(make_veil, dns, **delivery):

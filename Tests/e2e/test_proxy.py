@@ -6,7 +6,7 @@ import struct
 
 import pytest
 
-from harness import SMTPClient, message, queue_id
+from harness import SMTPClient, message, proxied_session, proxy_v1, queue_id
 
 PROXIED = {"name": "proxied", "tls": "none", "auth": "off",
            "relay_networks": ["127.0.0.0/8"], "proxy_protocol": True, "proxy_networks": ["127.0.0.0/8"]}
@@ -15,26 +15,14 @@ pytestmark = pytest.mark.veil(extra_listeners=[PROXIED])
 V2_SIG = b"\r\n\r\n\x00\r\nQUIT\n"
 
 
-def v1(src: str, dst: str = "127.0.0.1", sport: int = 40000, dport: int = 25) -> bytes:
-    fam = "TCP6" if ":" in src else "TCP4"
-    return f"PROXY {fam} {src} {dst} {sport} {dport}\r\n".encode()
-
-
 def v2(src: str, dst: str = "127.0.0.1", sport: int = 40000, dport: int = 25) -> bytes:
     addrs = socket.inet_aton(src) + socket.inet_aton(dst) + struct.pack("!HH", sport, dport)
     return V2_SIG + bytes([0x21, 0x11]) + struct.pack("!H", len(addrs)) + addrs
 
 
-def proxied_client(veil, header: bytes) -> SMTPClient:
-    c = SMTPClient(veil.port("proxied"), read_greeting=False)
-    c.send(header)
-    c.greeting = c.check(c.reply(), "220")
-    return c
-
-
-@pytest.mark.parametrize("make", [v1, v2], ids=["v1", "v2"])
+@pytest.mark.parametrize("make", [proxy_v1, v2], ids=["v1", "v2"])
 def test_proxied_address_outside_relay_networks_is_refused(veil, make):
-    with proxied_client(veil, make("192.0.2.7")) as c:
+    with proxied_session(veil, header=make("192.0.2.7"), ehlo=False) as c:
         c.ehlo()
         c.mail("a@corp.example")
         c.rcpt("b@example.org", expect="554 5.7.1")
@@ -43,9 +31,9 @@ def test_proxied_address_outside_relay_networks_is_refused(veil, make):
     veil.wait_event("connect", listener="proxied", client="192.0.2.7")
 
 
-@pytest.mark.parametrize("make", [v1, v2], ids=["v1", "v2"])
+@pytest.mark.parametrize("make", [proxy_v1, v2], ids=["v1", "v2"])
 def test_proxied_address_inside_relay_networks_is_used(veil, make):
-    with proxied_client(veil, make("127.0.0.9")) as c:
+    with proxied_session(veil, header=make("127.0.0.9"), ehlo=False) as c:
         c.ehlo()
         c.mail("a@corp.example")
         c.rcpt("b@example.org")
@@ -69,7 +57,7 @@ def test_missing_proxy_header_is_refused(veil):
 def test_proxy_header_ignored_on_normal_listener(veil):
     # On a listener without proxy_protocol, a PROXY line is just a bad command.
     with veil.connect("plain") as c:
-        r = c.cmd(v1("192.0.2.7").rstrip(b"\r\n"))
+        r = c.cmd(proxy_v1("192.0.2.7").rstrip(b"\r\n"))
         assert r.is_("5xx"), c.dialogue()
 
 
@@ -83,7 +71,7 @@ def test_proxy_header_from_outside_proxy_networks_is_refused(veil):
     # connection is closed before any SMTP.
     c = SMTPClient(veil.port("untrusted"), read_greeting=False)
     try:
-        c.send(v1("127.0.0.9"))
+        c.send(proxy_v1("127.0.0.9"))
         replies = c.replies_until_close(limit=3)
     except (ConnectionResetError, BrokenPipeError):
         replies = []
@@ -96,7 +84,7 @@ def test_proxy_header_from_outside_proxy_networks_is_refused(veil):
 def test_health_check_header_never_relays(veil):
     # PROXY UNKNOWN (a load balancer's health check) keeps the peer's address,
     # 127.0.0.1, which is in relay_networks; it must still not relay.
-    with proxied_client(veil, b"PROXY UNKNOWN\r\n") as c:
+    with proxied_session(veil, header=b"PROXY UNKNOWN\r\n", ehlo=False) as c:
         c.ehlo()
         c.mail("a@corp.example")
         c.rcpt("b@example.org", expect="554 5.7.1")

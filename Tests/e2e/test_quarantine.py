@@ -4,26 +4,20 @@ and the daemon goes on."""
 
 import json
 import sqlite3
-import subprocess
 
 import pytest
 
-from harness import VEIL_BIN, message, queue_id
+from harness import send_message
 
 
 def queue_one(veil, subject):
-    with veil.connect("plain") as c:
-        c.ehlo()
-        c.mail("a@corp.example")
-        c.rcpt("b@example.org")
-        qid = queue_id(c.data(message(subject)))
+    qid = send_message(veil, ["b@example.org"], subject)
     veil.wait_event("deferred", queue_id=qid)      # the smarthost port is closed
     return qid
 
 
 def flush(veil):
-    done = subprocess.run([VEIL_BIN, "queue", "flush", "--config", str(veil.config_path)],
-                          capture_output=True, text=True, timeout=30)
+    done = veil.queue("flush")
     assert done.returncode == 0, done
 
 

@@ -2,6 +2,9 @@
 uses them on a live relay: what the listing says matches the queue index, and each
 change does what it says (log events, queue rows, spool files, mail sent or not).
 
+Longer than 300 lines: one test module for the one `veil queue` command and its seven
+subcommands, which share the listing helpers and the two misbehaving peers below.
+
 By default the harness delivers to a smarthost on a closed port with a one-hour
 retry, so accepted mail sits deferred after one attempt: only `flush` (or
 `release`) makes Veil try again within a test."""
@@ -17,8 +20,7 @@ import subprocess
 import threading
 from datetime import datetime, timedelta, timezone
 
-from harness import VEIL_BIN, send_message, wait_until
-from sink import Sink
+from harness import routed, send_message, wait_until
 
 NOT_RUNNING = "veil is not running"
 SUMMARY_RE = re.compile(r"^-- (\d+) message\(s\)(?:, (\d+) held)?; recipients: (\d+) queued, (\d+) deferred, "
@@ -32,9 +34,8 @@ RECIPIENT_RE = re.compile(r'^    <(?P<address>[^>]*)>  (?P<state>\w+)(?:  attemp
 # --------------------------------------------------------------------------------------
 
 def queue(veil, command: str, *args: str) -> subprocess.CompletedProcess:
-    """Runs `veil queue COMMAND --config ... ARGS` as the administrator would."""
-    return subprocess.run([VEIL_BIN, "queue", command, "--config", str(veil.config_path), *args],
-                          capture_output=True, text=True, timeout=60)
+    """`veil queue COMMAND --config ... ARGS`, as the administrator runs it (Veil.queue)."""
+    return veil.queue(command, *args)
 
 
 def ok(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
@@ -206,34 +207,30 @@ def test_held_message_is_not_tried_when_flushed_until_released(make_veil):
     assert "HELD" not in ok(queue(veil, "list")).stdout
 
 
-def test_flush_makes_a_deferred_message_go_now(make_veil, tmp_path):
+def test_flush_makes_a_deferred_message_go_now(make_veil, sink):
     """The destination was down; it is back. Without flush the retry is an hour
     away; with flush the message is delivered at once."""
-    sink = Sink(tmp_path / "sink")            # not started: the first attempt is refused
-    try:
-        veil = make_veil(delivery={"mode": "mx", "smarthost": None, "retry": ["1h"]},
-                         routes=[{"domain": "example.org", "route": sink.route}])
-        qid = send(veil, subject="flush me")
-        first = veil.wait_event("deferred", queue_id=qid)[0]
-        assert first["relay"] == sink.route
-        [r] = entry(veil, qid)["recipients"]
-        assert parse_rfc3339(r["next_attempt"]) > datetime.now(timezone.utc) + timedelta(minutes=50)
+    # The sink is not started: the first attempt is refused.
+    veil = routed(make_veil, sink, delivery={"retry": ["1h"]})
+    qid = send(veil, subject="flush me")
+    first = veil.wait_event("deferred", queue_id=qid)[0]
+    assert first["relay"] == sink.route
+    [r] = entry(veil, qid)["recipients"]
+    assert parse_rfc3339(r["next_attempt"]) > datetime.now(timezone.utc) + timedelta(minutes=50)
 
-        sink.start()
-        assert sink.messages() == []
-        mark = veil.mark()
-        r = ok(queue(veil, "flush"))
-        assert r.stdout == "1 deferred recipient(s) to be tried now\n"
-        flushed = veil.wait_event("queue_flushed", since=mark)[0]
-        assert flushed["ids"] == "all" and flushed["recipients"] == "1"
-        delivered = veil.wait_event("delivered", since=mark, queue_id=qid)[0]
-        assert delivered["attempt"] == "2" and delivered["relay"] == sink.route
-        wait_until(lambda: veil.messages() == [] and veil.spool_files() == [], what="message leaves the queue")
-        [dump] = sink.messages()
-        assert b"Subject: flush me" in dump and b"X-Rcpt-Args: <b@example.org>" in dump
-        assert listing(veil) == []
-    finally:
-        sink.stop()
+    sink.start()
+    assert sink.messages() == []
+    mark = veil.mark()
+    r = ok(queue(veil, "flush"))
+    assert r.stdout == "1 deferred recipient(s) to be tried now\n"
+    flushed = veil.wait_event("queue_flushed", since=mark)[0]
+    assert flushed["ids"] == "all" and flushed["recipients"] == "1"
+    delivered = veil.wait_event("delivered", since=mark, queue_id=qid)[0]
+    assert delivered["attempt"] == "2" and delivered["relay"] == sink.route
+    wait_until(lambda: veil.messages() == [] and veil.spool_files() == [], what="message leaves the queue")
+    [dump] = sink.messages()
+    assert b"Subject: flush me" in dump and b"X-Rcpt-Args: <b@example.org>" in dump
+    assert listing(veil) == []
 
 
 # --------------------------------------------------------------------------------------

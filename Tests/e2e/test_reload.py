@@ -3,16 +3,10 @@ read again without dropping connections; a broken config is refused and the old
 one stays in force."""
 
 import re
-import signal
 import ssl
 import subprocess
 
 from harness import VEIL_BIN, crypt_sha512, make_certificate, message, queue_id
-
-
-def reload(veil, event="reloaded"):
-    veil.proc.send_signal(signal.SIGHUP)
-    return veil.wait_event(event)[0]
 
 
 def test_new_user_works_after_reload_and_open_sessions_stay(make_veil, tmp_path, users_file):
@@ -23,7 +17,7 @@ def test_new_user_works_after_reload_and_open_sessions_stay(make_veil, tmp_path,
         before.ehlo()
         before.auth_plain("newuser", "n3w-Secret", expect="535")
         users.write_text(users.read_text() + f"newuser:{crypt_sha512('n3w-Secret')}\n")
-        reload(veil)
+        veil.reload()
         # The session opened before the reload goes on.
         before.auth_plain("demo", "demo")
         before.mail("a@corp.example")
@@ -53,7 +47,7 @@ def test_new_certificate_for_new_connections(make_veil, tmp_path):
     new_cert, new_key = make_certificate(replacement)
     cert.write_bytes(new_cert.read_bytes())
     key.write_bytes(new_key.read_bytes())
-    reload(veil)
+    veil.reload()
     assert served() != first
     assert served() == ssl.PEM_cert_to_DER_cert(new_cert.read_text())
 
@@ -62,7 +56,7 @@ def test_broken_config_is_refused_and_the_old_one_stays(make_veil):
     veil = make_veil()
     good = veil.config_path.read_text()
     veil.config_path.write_text(good + "\nbogus_key = 1\n")
-    event = reload(veil, "reload_failed")
+    event = veil.reload(event="reload_failed")
     assert "bogus_key" in event["error"] and "veil.toml:" in event["error"]
     with veil.connect("plain") as c:
         c.ehlo()
@@ -76,7 +70,7 @@ def test_listener_address_change_needs_a_restart(make_veil):
     veil = make_veil()
     text = veil.config_path.read_text()
     veil.config_path.write_text(text.replace('address = "127.0.0.1:0"', 'address = "127.0.0.1:1"', 1))
-    reload(veil)
+    veil.reload()
     assert "listener.address" in veil.wait_event("reload_incomplete")[0]["keys"]
 
 
@@ -92,7 +86,7 @@ def test_tls_listeners_keep_their_certificate_when_a_reload_drops_tls(make_veil)
     rest = re.sub(r"\[tls\]\n(?:[^\[\n].*\n)*", "", rest)
     veil.config_path.write_text(new + rest)
     assert "[tls]" not in veil.config_path.read_text() and "smtps" not in veil.config_path.read_text()
-    reload(veil)
+    veil.reload()
     assert "listener.address" in veil.wait_event("reload_incomplete")[0]["keys"]
     with veil.connect("submission") as c:
         c.ehlo()

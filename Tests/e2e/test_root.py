@@ -8,17 +8,14 @@ import socket
 
 import pytest
 
-from harness import parse_logfmt, render_config, serve_once
+from harness import parse_logfmt, serve_once
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
 
 
 @pytest.fixture
-def config(tmp_path, certs, users_file):
-    cert, key = certs
-    path = tmp_path / "veil.toml"
-    path.write_text(render_config(tmp_path / "spool", cert, key, users_file))
-    return path
+def config(write_config):
+    return write_config()
 
 
 def without_switch(**extra) -> dict:

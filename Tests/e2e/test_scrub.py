@@ -11,6 +11,10 @@ removed header names themselves, Exchange's MIME boundaries, which name the serv
 The secrets are checked case-insensitively against the whole spool file and against
 Veil's log.
 
+Longer than 300 lines: besides its tests it holds the independent model of the rules
+(Rules, scrub_fields, rewrite_ids) that test_mime and test_allowlist check Veil
+against, next to the corpus it was written for.
+
 The body passes byte for byte except for what the MIME walker (issue 7) changes:
 boundaries (in Content-Type fields and delimiter lines) and the header blocks of
 embedded messages and (issue 12) of MIME parts. mime_expect.rewrite() computes that

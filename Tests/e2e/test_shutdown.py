@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from harness import ConnectionClosed, message, queue_id, wait_until
+from harness import ConnectionClosed, message, send_message, wait_until
 
 
 def test_idle_session_gets_421_and_the_daemon_exits_0(make_veil):
@@ -81,11 +81,7 @@ def test_stop_while_a_delivery_hangs(make_veil):
                      delivery={"mode": "mx", "smarthost": None, "retry": ["1h"]},
                      routes=[{"domain": "example.org", "route": f"[127.0.0.1]:{silent.getsockname()[1]}"}])
     port = veil.port("plain")
-    with veil.connect("plain") as c:
-        c.ehlo()
-        c.mail("a@corp.example")
-        c.rcpt("b@example.org")
-        qid = queue_id(c.data(message("stuck delivery")))
+    qid = send_message(veil, ["b@example.org"], "stuck delivery")
     wait_until(lambda: silent.accept(), what="the delivery connects")
     with veil.connect("plain") as idle:
         idle.ehlo()

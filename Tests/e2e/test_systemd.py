@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from harness import IO_TIMEOUT, VeilError, message, queue_id
+from harness import IO_TIMEOUT, VeilError, message, queue_id, send_message
 
 
 class NotifySocket:
@@ -59,11 +59,7 @@ def test_notify_ready_status_watchdog_reload_stopping(make_veil, tmp_path):
 
 def test_status_line_counts_the_queue(make_veil, tmp_path):
     veil = make_veil()
-    with veil.connect("plain") as c:
-        c.ehlo()
-        c.mail("a@corp.example")
-        c.rcpt("b@example.org")
-        queue_id(c.data(message("for the status line")))
+    send_message(veil, ["b@example.org"], "for the status line")
     veil.wait_event("deferred")
     veil.stop()
     notify = NotifySocket(tmp_path / "notify")
