@@ -71,11 +71,12 @@ let package = Package(
                 .product(name: "NIOTLS", package: "swift-nio"),
             ]
         ),
-        // The outbound side's decisions, pure: which due mail goes into which
-        // sessions (DeliveryPlanner), what a reply means for a recipient (OutcomePolicy).
+        // The outbound side's decisions, pure: where mail goes (Router, InternalNetworks),
+        // which due mail goes into which sessions (DeliveryPlanner), what a reply means
+        // for a recipient (OutcomePolicy).
         .target(
             name: "Outbound",
-            dependencies: ["MailQueue", "SMTPCore"]
+            dependencies: ["MailQueue", "SMTPCore", "Delivery", "Connections"]
         ),
         .target(
             name: "Relay",
@@ -145,7 +146,7 @@ let package = Package(
         ),
         .testTarget(
             name: "OutboundTests",
-            dependencies: ["Outbound", "MailQueue", "SMTPCore"]
+            dependencies: ["Outbound", "MailQueue", "SMTPCore", "Connections"]
         ),
         .testTarget(
             name: "MailQueueTests",

@@ -1,3 +1,4 @@
+import Outbound
 import Logging
 import MessageRewriter
 import NIOConcurrencyHelpers
@@ -23,7 +24,7 @@ struct Settings: Sendable {
         let users = try configuration.auth.usersFile.map { path throws(ConfigError) in
             try UsersFile.load(path: path, configFile: configuration.file, configLine: configuration.auth.usersFileLine)
         }
-        return (tlsContext, users, try Router(configuration: configuration))
+        return (tlsContext, users, Router(try RoutingTable(configuration: configuration)))
     }
 
     /// Loads everything; the spool directory must exist (it may hold the scrub key).

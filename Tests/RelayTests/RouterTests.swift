@@ -1,3 +1,4 @@
+import Outbound
 import Foundation
 import Testing
 @testable import MailQueue
@@ -14,7 +15,7 @@ import Testing
 
             """ + extra).utf8))
         defer { try? FileManager.default.removeItem(atPath: path) }
-        return try Router(configuration: Configuration.load(path: path))
+        return Router(try RoutingTable(configuration: Configuration.load(path: path)))
     }
 
     static func job(_ id: String, _ addresses: [String]) -> DeliveryJob {

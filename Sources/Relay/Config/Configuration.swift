@@ -1,3 +1,5 @@
+import Connections
+import Outbound
 import SMTPCore
 
 /// The whole effective configuration of a Veil instance (config/veil.toml, docs/architecture.md).
@@ -161,21 +163,8 @@ public struct Configuration: Sendable {
             case mx
             case smarthost
         }
-        /// TLS for outbound sessions (RFC 3207).
-        public enum TLSPolicy: String, Sendable, CaseIterable {
-            case none
-            case opportunistic
-            case required
-            /// Required, and the certificate must chain to a trusted root and name
-            /// the MX or route host.
-            case verify
-        }
-        /// A next hop: `[host]:port` (no MX lookup).
-        public struct Hop: Sendable, Equatable, CustomStringConvertible {
-            public var host: String
-            public var port: Int
-            public var description: String { "[\(host)]:\(port)" }
-        }
+        public typealias TLSPolicy = Outbound.TLSPolicy
+        public typealias Hop = Outbound.Hop
         public struct DomainRoute: Sendable {
             /// Required; in its ASCII (IDNA) form.
             public var domain = ""

@@ -1,3 +1,5 @@
+import Connections
+
 /// Where a listener or the metrics endpoint listens: an IP address and a port,
 /// written `IPv4:port` or `[IPv6]:port`.
 struct ListenAddress: Sendable, Equatable, CustomStringConvertible {

@@ -1,3 +1,4 @@
+import Connections
 import NIOCore
 
 /// The key under which Veil keeps per-client state (the AUTH failure lockout and the

@@ -1,3 +1,4 @@
+import Connections
 import Delivery
 
 /// `[delivery]`: where and how accepted mail goes out.

@@ -1,3 +1,4 @@
+import Connections
 import TOML
 
 /// The kinds of value a key can take: each factory reads and checks one kind

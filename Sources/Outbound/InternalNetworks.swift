@@ -1,3 +1,5 @@
+import Connections
+
 /// Addresses that mail for other people's domains is never delivered to: a domain
 /// whose MX (or implicit MX) points at them would make Veil, which usually sits in a
 /// DMZ, talk SMTP to hosts of the internal network (its own loopback, RFC 1918
@@ -5,12 +7,16 @@
 ///
 /// Routes (`[[delivery.domain]] route`) and the smarthost are the admin's own choice
 /// and are not checked; `[delivery] allow_networks` opens ranges for MX delivery too.
-struct InternalNetworks: Sendable {
+public struct InternalNetworks: Sendable {
     /// Networks an MX address may be in although it is internal.
-    let allowed: [CIDR]
+    public let allowed: [CIDR]
+
+    public init(allowed: [CIDR]) {
+        self.allowed = allowed
+    }
 
     /// True when delivery may connect to `address` (text form) found through DNS.
-    func mayConnect(to address: String) -> Bool {
+    public func mayConnect(to address: String) -> Bool {
         !Self.isInternal(address) || allowed.contains { $0.contains(address) }
     }
 

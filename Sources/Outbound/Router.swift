@@ -1,20 +1,18 @@
 import Delivery
-import Foundation
 import MailQueue
-import Outbound
 import SMTPCore
 
 /// Decides where recipients go: a `[[delivery.domain]]` route, the smarthost, or
 /// the domain's MX hosts; and packs due messages into sessions per next hop.
-struct Router: Sendable {
+public struct Router: Sendable {
     /// Where a session goes.
-    enum NextHop: Sendable, Hashable, CustomStringConvertible {
+    public enum NextHop: Sendable, Hashable, CustomStringConvertible {
         /// A fixed host and port (route or smarthost), no MX lookup.
         case fixed(host: String, port: Int)
         /// The MX hosts of a domain, port 25.
         case mx(domain: String)
 
-        var description: String {
+        public var description: String {
             switch self {
             case .fixed(let host, let port): return "[\(host)]:\(port)"
             case .mx(let domain): return "mx:\(domain)"
@@ -22,64 +20,47 @@ struct Router: Sendable {
         }
     }
 
-    struct Session: Sendable {
-        var hop: NextHop
-        var client: SMTPClientStateMachine.Configuration
+    public struct Session: Sendable {
+        public var hop: NextHop
+        public var client: SMTPClientStateMachine.Configuration
         /// The TLS policy in force for this hop.
-        var policy: Configuration.Delivery.TLSPolicy
+        public var policy: TLSPolicy
         /// `tls = "verify"`: the certificate is checked.
-        var verify: Bool { policy == .verify }
-        var jobs: [DeliveryJob]
+        public var verify: Bool { policy == .verify }
+        public var jobs: [DeliveryJob]
     }
 
-    private let delivery: Configuration.Delivery
-    private let heloName: String
-    /// `hostname`: a next hop greeting with it is this relay too (a loop).
-    private let hostname: String
-    private let credentials: Credentials?
+    private let table: RoutingTable
 
-    init(configuration: Configuration) throws(ConfigError) {
-        delivery = configuration.delivery
-        heloName = configuration.delivery.heloName ?? configuration.hostname
-        hostname = configuration.hostname
-        if let user = delivery.smarthostUser, let path = delivery.smarthostPasswordFile {
-            guard let data = FileManager.default.contents(atPath: path),
-                  let password = String(data: data, encoding: .utf8)?.trimmingCharacters(in: .newlines), !password.isEmpty
-            else {
-                throw ConfigError(file: configuration.file, line: delivery.smarthostPasswordFileLine,
-                                  key: "delivery.smarthost_password_file", problem: "\(path) cannot be read or is empty")
-            }
-            credentials = Credentials(username: user, password: password)
-        } else {
-            credentials = nil
-        }
+    public init(_ table: RoutingTable) {
+        self.table = table
     }
 
     /// The next hop and TLS policy for a domain. Routes are compared in their ASCII
     /// form (IDNA), so `bücher.example`, `BÜCHER.example`, its decomposed spelling
     /// and `xn--bcher-kva.example` all find the route of any of them. A domain with
     /// no ASCII form matches no route; the MX lookup refuses it.
-    func hop(for domain: String) -> (NextHop, Configuration.Delivery.TLSPolicy, smarthost: Bool) {
-        let ascii = delivery.domains.isEmpty ? nil : try? IDNA.toASCII(domain)
-        let route = ascii.flatMap { ascii in delivery.domains.first { $0.domain == ascii } }
+    public func hop(for domain: String) -> (NextHop, TLSPolicy, smarthost: Bool) {
+        let ascii = table.domains.isEmpty ? nil : try? IDNA.toASCII(domain)
+        let route = ascii.flatMap { ascii in table.domains.first { $0.domain == ascii } }
         if let hop = route?.route {
-            return (.fixed(host: hop.host, port: hop.port), route?.tls ?? delivery.tls, false)
+            return (.fixed(host: hop.host, port: hop.port), route?.tls ?? table.tls, false)
         }
-        if delivery.mode == .smarthost, let smarthost = delivery.smarthost {
+        if let smarthost = table.smarthost {
             // A smarthost with AUTH is never used without TLS (RFC 4954 §4); a
             // stronger policy (verify) stays as it is.
-            let policy = route?.tls ?? delivery.tls
-            let raised = credentials != nil && (policy == .none || policy == .opportunistic) ? .required : policy
+            let policy = route?.tls ?? table.tls
+            let raised = table.smarthostCredentials != nil && (policy == .none || policy == .opportunistic) ? .required : policy
             return (.fixed(host: smarthost.host, port: smarthost.port), raised, true)
         }
-        return (.mx(domain: domain), route?.tls ?? delivery.tls, false)
+        return (.mx(domain: domain), route?.tls ?? table.tls, false)
     }
 
     /// Splits each job's recipients by hop and packs the pieces into sessions of at
     /// most `messagesPerConnection` messages, at most `perHop` sessions per hop
     /// (the rest waits for the next pass).
-    func sessions(for jobs: [DeliveryJob], messagesPerConnection: Int, perHop: Int) -> [Session] {
-        var byHop: [String: (hop: NextHop, tls: Configuration.Delivery.TLSPolicy, smarthost: Bool, jobs: [DeliveryJob])] = [:]
+    public func sessions(for jobs: [DeliveryJob], messagesPerConnection: Int, perHop: Int) -> [Session] {
+        var byHop: [String: (hop: NextHop, tls: TLSPolicy, smarthost: Bool, jobs: [DeliveryJob])] = [:]
         var order: [String] = []
         for job in jobs {
             var pieces: [String: DeliveryJob] = [:]
@@ -98,7 +79,8 @@ struct Router: Sendable {
         for key in order {
             let entry = byHop[key]!
             let client = SMTPClientStateMachine.Configuration(
-                heloName: heloName, ownNames: [hostname], tls: Self.clientPolicy(entry.tls), credentials: entry.smarthost ? credentials : nil)
+                heloName: table.heloName, ownNames: [table.hostname], tls: Self.clientPolicy(entry.tls),
+                credentials: entry.smarthost ? table.smarthostCredentials : nil)
             var start = 0
             var sessionsForHop = 0
             while start < entry.jobs.count && sessionsForHop < perHop {
@@ -116,7 +98,7 @@ struct Router: Sendable {
 
     /// The shares of `jobs` that go to the same hop, with the same TLS policy, as
     /// `session` (to send on its connection).
-    func pieces(of jobs: [DeliveryJob], for session: Session) -> [DeliveryJob] {
+    public func pieces(of jobs: [DeliveryJob], for session: Session) -> [DeliveryJob] {
         jobs.flatMap { job in
             let recipients = job.recipients.filter { recipient in
                 let (hop, tls, _) = hop(for: recipient.domain)
@@ -139,7 +121,7 @@ struct Router: Sendable {
         }
     }
 
-    static func clientPolicy(_ policy: Configuration.Delivery.TLSPolicy) -> SMTPClientStateMachine.TLSPolicy {
+    static func clientPolicy(_ policy: TLSPolicy) -> SMTPClientStateMachine.TLSPolicy {
         switch policy {
         case .none: return .none
         case .opportunistic: return .opportunistic
@@ -148,7 +130,7 @@ struct Router: Sendable {
     }
 
     /// The envelope of a queued message, for the recipients of one job.
-    static func transaction(for job: DeliveryJob) -> SMTPClientStateMachine.Transaction {
+    public static func transaction(for job: DeliveryJob) -> SMTPClientStateMachine.Transaction {
         var parameters = MailParameters()
         parameters.size = job.size
         parameters.body = job.body
@@ -167,13 +149,13 @@ struct Router: Sendable {
     }
 
     /// Addresses in the index were parsed at RCPT/MAIL: `local@domain`.
-    static func mailbox(_ address: String) -> Mailbox {
+    public static func mailbox(_ address: String) -> Mailbox {
         guard let at = address.lastIndex(of: "@") else { return Mailbox(localPart: address, domain: "") }
         return Mailbox(localPart: String(address[..<at]), domain: String(address[address.index(after: at)...]))
     }
 }
 
 extension Router.Session: DeliveryPlanner.Candidate {
-    var hopName: String { hop.description }
-    var queueIDs: [String] { jobs.map(\.queueID) }
+    public var hopName: String { hop.description }
+    public var queueIDs: [String] { jobs.map(\.queueID) }
 }

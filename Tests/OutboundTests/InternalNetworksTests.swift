@@ -1,5 +1,6 @@
+import Connections
 import Testing
-@testable import Relay
+@testable import Outbound
 
 @Suite struct InternalNetworksTests {
     @Test(arguments: ["127.0.0.1", "127.8.9.10", "10.1.2.3", "172.16.0.1", "172.31.255.255", "192.168.1.1", "169.254.169.254",

@@ -2,8 +2,8 @@ import NIOCore
 
 /// An IPv4 or IPv6 network such as `10.0.0.0/8` or `2001:db8::/32`.
 public struct CIDR: Sendable, Equatable, CustomStringConvertible {
-    let network: [UInt8]
-    let prefixLength: Int
+    public let network: [UInt8]
+    public let prefixLength: Int
     public let description: String
 
     public init?(_ text: String) {
@@ -24,7 +24,7 @@ public struct CIDR: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// The same for an address's 4 or 16 bytes.
-    func contains(_ address: [UInt8]) -> Bool {
+    public func contains(_ address: [UInt8]) -> Bool {
         var bytes = address
         if bytes.count == 16 && network.count == 4 && bytes.prefix(12) == [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF] {
             bytes = Array(bytes.suffix(4))
@@ -49,7 +49,7 @@ public struct CIDR: Sendable, Equatable, CustomStringConvertible {
         return network.count == 16 && contains(mapped + [0, 0, 0, 0]) && contains(mapped + [0xFF, 0xFF, 0xFF, 0xFF])
     }
 
-    static func bytes(of address: String) -> [UInt8]? {
+    public static func bytes(of address: String) -> [UInt8]? {
         guard let socketAddress = try? SocketAddress(ipAddress: address, port: 0) else { return nil }
         switch socketAddress {
         case .v4(let v4):
