@@ -51,14 +51,14 @@ public struct DeliveryStatusNotification: Sendable {
 
     /// RFC 3461 §4.3: `RET=FULL` asks for the whole message back; `RET=HDRS`, or no
     /// RET, for its header block.
-    public var returnsWholeMessage: Bool { job.ret == .full }
+    var returnsWholeMessage: Bool { job.ret == .full }
 
     /// The report up to the returned message (RFC 6522 §3): its header, the text
     /// part, the `message/delivery-status` part (RFC 3464 §2) and the header of the
     /// third part, `message/rfc822` (RET=FULL) or `text/rfc822-headers`. The queued
     /// message (or its header block) follows, then ``tail(afterLineEnd:)``: the
     /// message is copied from the spool, never held here.
-    public func head() -> [UInt8] {
+    func head() -> [UInt8] {
         let failed = recipients.contains { $0.action == .failed }
         var text = """
             From: Mail Delivery System <MAILER-DAEMON@\(reportingHost)>\r
@@ -105,7 +105,7 @@ public struct DeliveryStatusNotification: Sendable {
 
     /// What follows the returned message: a line end when its last line had none
     /// (`afterLineEnd` false), then the closing delimiter (RFC 2046 §5.1.1).
-    public func tail(afterLineEnd: Bool) -> [UInt8] {
+    func tail(afterLineEnd: Bool) -> [UInt8] {
         Array(((afterLineEnd ? "" : "\r\n") + "\r\n--\(boundary)--\r\n").utf8)
     }
 

@@ -4,14 +4,16 @@ public struct QueueEntry: Sendable, Equatable, Codable {
     public struct Attempt: Sendable, Equatable, Codable {
         /// RFC 3339.
         public var at: String
-        public var state: RecipientState
+        /// A ``RecipientState`` as stored (shown as it is, even when edited by hand).
+        public var state: String
         public var reply: String
         public var relay: String
     }
 
     public struct Recipient: Sendable, Equatable, Codable {
         public var address: String
-        public var state: RecipientState
+        /// A ``RecipientState`` as stored (shown as it is, even when edited by hand).
+        public var state: String
         public var attempts: Int
         /// RFC 3339; nil unless deferred.
         public var nextAttempt: String?

@@ -147,19 +147,19 @@ final class QueueIndex: Sendable {
         }
     }
 
-    /// The earliest next attempt of any deferred recipient, if any.
+    /// The earliest next attempt of any deferred recipient, if any (one edited into
+    /// something unreadable is none: the runner then polls at its idle interval).
     func nextAttempt() throws -> Date? {
         try database.read { db in
             try String.fetchOne(db, sql: """
                 SELECT MIN(r.next_attempt) FROM recipients r JOIN messages m ON m.id = r.message_id
                 WHERE r.state = 'deferred' AND m.held = 0
-                """).map(Self.time)
+                """).flatMap(Timestamp.parse)
         }
     }
 
-    /// A time as the index stores it (``Timestamp/format(_:)``). One that does not
-    /// parse (edited by hand) counts as now: the message is neither due early nor
-    /// expired by it.
+    /// An arrival time as the index stores it (``Timestamp/format(_:)``). One that
+    /// does not parse (edited by hand) counts as now: the message is not expired by it.
     static func time(_ text: String) -> Date {
         Timestamp.parse(text) ?? Date()
     }
@@ -247,14 +247,14 @@ extension QueueIndex {
                 guard let position = positions[row[0]] else { continue }
                 rowIDs[row[1]] = (position, entries[position].recipients.count)
                 entries[position].recipients.append(QueueEntry.Recipient(
-                    address: row[2], state: RecipientState(stored: row[3]), attempts: row[4], nextAttempt: row[5], lastReply: row[6],
+                    address: row[2], state: row[3], attempts: row[4], nextAttempt: row[5], lastReply: row[6],
                     notify: row[7], originalRecipient: row[8], history: []))
             }
             if history {
                 for row in try Row.fetchAll(db, sql: "SELECT recipient, at, state, reply, relay FROM attempts ORDER BY rowid") {
                     guard let (entry, recipient) = rowIDs[row[0]] else { continue }
                     entries[entry].recipients[recipient].history.append(
-                        QueueEntry.Attempt(at: row[1], state: RecipientState(stored: row[2]), reply: row[3], relay: row[4]))
+                        QueueEntry.Attempt(at: row[1], state: row[2], reply: row[3], relay: row[4]))
                 }
             }
             return entries
@@ -338,7 +338,9 @@ extension QueueIndex {
                 summary.oldest = (row[2] as String?).map(Self.time)
             }
             for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) FROM recipients GROUP BY state") {
-                summary.recipients[RecipientState(stored: row[0]), default: 0] += row[1] as Int
+                // A state edited into something unknown is counted nowhere.
+                guard let state = RecipientState(rawValue: row[0]) else { continue }
+                summary.recipients[state] = row[1]
             }
             return summary
         }

@@ -10,10 +10,4 @@ public enum RecipientState: String, Sendable, Equatable, Hashable, Codable, Case
     case bounced
 
     public var description: String { rawValue }
-
-    /// A state read from the index; one edited into something unknown counts as
-    /// queued, so that the recipient is tried rather than lost.
-    init(stored text: String) {
-        self = RecipientState(rawValue: text) ?? .queued
-    }
 }

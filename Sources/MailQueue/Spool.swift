@@ -1,4 +1,3 @@
-import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -187,12 +186,12 @@ public final class Spool: Sendable {
         return message.queueID
     }
 
-    /// Messages due for delivery at `now` (RFC 3339), not in `excluded`.
+    /// Messages due for delivery at `now`, not in `excluded`.
     public func dueJobs(now: Date, limit: Int, excluded: Set<String>) throws -> [DeliveryJob] {
         try index.dueJobs(now: now, limit: limit, excluded: excluded)
     }
 
-    /// When the next deferred recipient is due (RFC 3339), if any.
+    /// When the next deferred recipient is due, if any.
     public func nextAttempt() throws -> Date? {
         try index.nextAttempt()
     }
@@ -204,7 +203,7 @@ public final class Spool: Sendable {
 
     /// Saves an attempt's outcomes (committed before anything else happens, so a
     /// delivered recipient is never sent again); a message with every recipient
-    /// final leaves the queue: index rows first, then its file. `time` (RFC 3339)
+    /// final leaves the queue: index rows first, then its file. `time`
     /// and `relay` go into the attempt history.
     public func record(queueID: String, outcomes: [(rowID: Int64, outcome: DeliveryOutcome)], time: Date,
                        relay: String) throws {

@@ -36,10 +36,6 @@ public enum Timestamp {
         return String(decoding: text, as: UTF8.self)
     }
 
-    public static func now() -> String {
-        format(Date())
-    }
-
     /// Reads what ``format(_:)`` writes (and the same without milliseconds).
     public static func parse(_ text: String) -> Date? {
         let digits = text.utf8.map { Int($0) - 48 }

@@ -27,9 +27,9 @@ public struct DeliveryPlanner: Sendable {
     }
 
     /// Messages in a running session, or claimed by the administrator.
-    public private(set) var inFlight: Set<String> = []
+    private(set) var inFlight: Set<String> = []
     private var sessionsPerHop: [String: Int] = [:]
-    public private(set) var sessions = 0
+    private(set) var sessions = 0
     /// Messages whose results could not be saved: kept out until a restart, so that
     /// delivered recipients are not sent again every pass.
     private var unsaved: Set<String> = []

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Connections
 import Glibc
 #endif
+import Connections
 import Logging
 import NIOCore
 import NIOSSL

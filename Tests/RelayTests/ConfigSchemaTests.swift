@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Relay
+import TOML
 
 /// The key declarations of Config/Keys against the shipped config/veil.toml, the
 /// printer against the loader, and the reload diff.
@@ -170,5 +171,28 @@ import Testing
         let lines = Self.rich.split(separator: "\n", omittingEmptySubsequences: false)
         #expect(configuration.tls.certificateLine == lines.firstIndex { $0.hasPrefix("certificate =") }.map { $0 + 1 })
         #expect(configuration.metrics.addressLine == lines.firstIndex { $0.hasPrefix("address = \"[::1]:9100") }.map { $0 + 1 })
+    }
+}
+
+/// A key that may hold no value keeps a default that is not nil when the file
+/// leaves it out, and an empty string sets it to none.
+@Suite struct OptionalConfigKeyTests {
+    struct Section: Sendable {
+        var name: String? = "the default"
+    }
+
+    static let key = ConfigKey<Section>.string("name", \.name, doc: "A test key.")
+
+    func read(_ text: String) throws -> Section {
+        var reader = TableReader(file: "test.toml", table: try TOMLParser.parse(text), prefix: "", baseDirectory: "/")
+        var section = Section()
+        try Self.key.read(&reader, &section)
+        return section
+    }
+
+    @Test func leftOutKeepsTheDefaultEmptyIsNoneAValueIsTheValue() throws {
+        #expect(try read("").name == "the default")
+        #expect(try read("name = \"\"").name == nil)
+        #expect(try read("name = \"given\"").name == "given")
     }
 }

@@ -32,7 +32,7 @@ public enum QueueListing {
     /// then a summary by state.
     public static func text(_ entries: [QueueEntry], now: Date = Date()) -> String {
         var lines: [String] = []
-        var states: [RecipientState: Int] = [:]
+        var states: [String: Int] = [:]
         for entry in entries {
             lines.append([entry.id, size(entry.size), age(entry.created, now: now), "<\(clean(entry.sender))>",
                           entry.held ? "HELD" : ""].filter { !$0.isEmpty }.joined(separator: "  "))
@@ -40,13 +40,13 @@ public enum QueueListing {
                 states[recipient.state, default: 0] += 1
                 var line = "    <\(clean(recipient.address))>  \(recipient.state)"
                 if recipient.attempts > 0 { line += "  attempts=\(recipient.attempts)" }
-                if let next = recipient.nextAttempt, recipient.state == .deferred { line += "  next=\(next)" }
+                if let next = recipient.nextAttempt, recipient.state == RecipientState.deferred.rawValue { line += "  next=\(next)" }
                 if let reply = recipient.lastReply { line += "  last=\"\(clean(reply))\"" }
                 lines.append(line)
             }
         }
         let held = entries.filter(\.held).count
-        let summary = RecipientState.allCases.map { "\(states[$0, default: 0]) \($0)" }
+        let summary = RecipientState.allCases.map { "\(states[$0.rawValue, default: 0]) \($0)" }
         lines.append("-- \(entries.count) message(s)\(held > 0 ? ", \(held) held" : ""); recipients: "
                      + summary.joined(separator: ", "))
         return lines.joined(separator: "\n")
@@ -74,7 +74,7 @@ public enum QueueListing {
         ]
         for recipient in entry.recipients {
             var line = "  <\(clean(recipient.address))>  \(recipient.state), \(recipient.attempts) attempt(s)"
-            if let next = recipient.nextAttempt, recipient.state == .deferred { line += ", next \(next)" }
+            if let next = recipient.nextAttempt, recipient.state == RecipientState.deferred.rawValue { line += ", next \(next)" }
             lines.append(line)
             if recipient.notify != nil || recipient.originalRecipient != nil {
                 lines.append("    NOTIFY=\(recipient.notify ?? "default") ORCPT=\(clean(recipient.originalRecipient ?? "none"))")

@@ -54,7 +54,7 @@ extension ConfigKey {
     /// A string that may be left out or empty (nil).
     static func string(_ name: String, _ keyPath: WritableKeyPath<Section, String?> & Sendable,
                        reload: ReloadBehaviour = .applied, doc: String) -> Self {
-        Self(name, keyPath, reload: reload, doc: doc, read: { reader throws(ConfigError) in
+        Self(optional: name, keyPath, reload: reload, doc: doc, read: { reader throws(ConfigError) in
             try reader.string(name).flatMap { $0.isEmpty ? nil : $0 }
         }, write: { TOMLKey.quoted($0 ?? "") })
     }
@@ -69,7 +69,7 @@ extension ConfigKey {
     /// A path that may be left out or empty (nil).
     static func path(_ name: String, _ keyPath: WritableKeyPath<Section, String?> & Sendable,
                      reload: ReloadBehaviour = .applied, doc: String) -> Self {
-        Self(name, keyPath, reload: reload, doc: doc, read: { reader throws(ConfigError) in try reader.path(name) },
+        Self(optional: name, keyPath, reload: reload, doc: doc, read: { reader throws(ConfigError) in try reader.path(name) },
              write: { TOMLKey.quoted($0 ?? "") })
     }
 
@@ -130,14 +130,14 @@ extension ConfigKey {
     /// The same, nil when left out.
     static func address(_ name: String, _ keyPath: WritableKeyPath<Section, ListenAddress?> & Sendable,
                         reload: ReloadBehaviour = .applied, doc: String) -> Self {
-        Self(name, keyPath, reload: reload, doc: doc, read: { reader throws(ConfigError) in try reader.address(name) },
+        Self(optional: name, keyPath, reload: reload, doc: doc, read: { reader throws(ConfigError) in try reader.address(name) },
              write: { TOMLKey.quoted($0?.description ?? "") })
     }
 
     /// A next hop, `[host]:port`, `host:port` or `[host]` (port 25); empty: nil.
     static func hop(_ name: String, _ keyPath: WritableKeyPath<Section, Configuration.Delivery.Hop?> & Sendable,
                     reload: ReloadBehaviour = .applied, doc: String) -> Self {
-        Self(name, keyPath, reload: reload, doc: doc, read: { reader throws(ConfigError) in try reader.hop(name) },
+        Self(optional: name, keyPath, reload: reload, doc: doc, read: { reader throws(ConfigError) in try reader.hop(name) },
              write: { TOMLKey.quoted($0?.description ?? "") })
     }
 
@@ -151,7 +151,7 @@ extension ConfigKey {
     /// The same, nil when left out.
     static func tlsPolicy(_ name: String, _ keyPath: WritableKeyPath<Section, Configuration.Delivery.TLSPolicy?> & Sendable,
                           reload: ReloadBehaviour = .applied, doc: String) -> Self {
-        Self(name, keyPath, reload: reload, doc: doc, read: { reader throws(ConfigError) in try reader.tlsPolicy(name) },
+        Self(optional: name, keyPath, reload: reload, doc: doc, read: { reader throws(ConfigError) in try reader.tlsPolicy(name) },
              write: { TOMLKey.quoted($0?.rawValue ?? "") })
     }
 

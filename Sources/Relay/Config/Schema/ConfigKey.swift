@@ -51,6 +51,20 @@ struct ConfigKey<Section>: Sendable {
         self.differs = { $0[keyPath: keyPath] != $1[keyPath: keyPath] }
     }
 
+    /// A key that may hold no value (`String?`, `Hop?`): `read` returns the value
+    /// in the table, nil when it says there is none (an empty string). When the
+    /// table has no such key, the section keeps its default.
+    init<Wrapped: Equatable & Sendable>(
+        optional name: String, _ keyPath: WritableKeyPath<Section, Wrapped?> & Sendable, reload: ReloadBehaviour, doc: String,
+        read: @escaping @Sendable (inout TableReader) throws(ConfigError) -> Wrapped?,
+        write: @escaping @Sendable (Wrapped?) -> String
+    ) {
+        self.init(name: name, reload: reload, doc: doc, read: { reader, section throws(ConfigError) in
+            guard reader.table[name] != nil else { return }
+            section[keyPath: keyPath] = try read(&reader)
+        }, value: { write($0[keyPath: keyPath]) }, differs: { $0[keyPath: keyPath] != $1[keyPath: keyPath] })
+    }
+
     private init(name: String, reload: ReloadBehaviour, doc: String,
                  read: @escaping @Sendable (inout TableReader, inout Section) throws(ConfigError) -> Void,
                  value: @escaping @Sendable (Section) -> String, differs: @escaping @Sendable (Section, Section) -> Bool) {
