@@ -42,10 +42,15 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
+        // The catalogue of Veil's log lines: one case per event, with its fields.
+        .target(
+            name: "LogEvents",
+            dependencies: [.product(name: "Logging", package: "swift-log")]
+        ),
         .target(
             name: "SMTPNIO",
             dependencies: [
-                "SMTPCore", "Connections",
+                "SMTPCore", "Connections", "LogEvents",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOTLS", package: "swift-nio"),
@@ -81,7 +86,7 @@ let package = Package(
         .target(
             name: "Relay",
             dependencies: [
-                "SMTPCore", "SMTPNIO", "Connections", "MailQueue", "MessageRewriter", "Delivery", "Outbound", "TOML", "CSystemd", "CCrypt",
+                "SMTPCore", "SMTPNIO", "Connections", "LogEvents", "MailQueue", "MessageRewriter", "Delivery", "Outbound", "TOML", "CSystemd", "CCrypt",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -164,9 +169,11 @@ let package = Package(
         .testTarget(
             name: "RelayTests",
             dependencies: [
-                "Relay", "SMTPNIO", "MailQueue", "TOML",
+                "Relay", "SMTPNIO", "MailQueue", "TOML", "LogEvents",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),

@@ -1,3 +1,4 @@
+import LogEvents
 import Logging
 import NIOPosix
 import ServiceLifecycle
@@ -50,14 +51,12 @@ final class ReloadService: Service {
             configuration.delivery.mode = running.delivery.mode
             let new = try Settings.load(configuration, failures: failures, passwordChecks: passwordChecks, logger: logger)
             settings.replace(new)
-            logger.notice("reloaded", metadata: ["config": "\(path)"])
+            logger.log(.reloaded(config: path))
             if !restartKeys.isEmpty {
-                logger.warning("reload_incomplete", metadata: [
-                    "keys": "\(restartKeys.joined(separator: ","))", "reason": "these take effect at the next restart",
-                ])
+                logger.log(.reloadIncomplete(keys: restartKeys))
             }
         } catch {
-            logger.error("reload_failed", metadata: ["error": "\(error)", "reason": "the previous configuration stays in force"])
+            logger.log(.reloadFailed(error: "\(error)"))
         }
     }
 }

@@ -1,4 +1,5 @@
 import Connections
+import LogEvents
 import Logging
 import MailQueue
 import Delivery
@@ -30,7 +31,7 @@ public enum VeilServer {
         }
         let logger = Logger(label: "veil")
         if let rootWarning {
-            logger.warning("running_as_root", metadata: ["note": "\(rootWarning)"])
+            logger.log(.runningAsRoot(note: rootWarning))
         }
         let (spool, recovery): (Spool, Spool.Recovery)
         do {
@@ -39,10 +40,8 @@ public enum VeilServer {
             throw ConfigError(file: configuration.file, line: configuration.spoolDirectoryLine, key: "spool_dir",
                               problem: "\(configuration.spoolDirectory) cannot be opened as the queue: \(error)")
         }
-        logger.info("queue_loaded", metadata: [
-            "spool": "\(configuration.spoolDirectory)", "queued": "\(recovery.queued)",
-            "removed_incomplete": "\(recovery.removedIncoming + recovery.removedOrphans)",
-        ])
+        logger.log(.queueLoaded(spool: configuration.spoolDirectory, queued: recovery.queued,
+                                removedIncomplete: recovery.removedIncoming + recovery.removedOrphans))
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         // Mostly blocked in fsync, not computing: enough threads for commits to overlap
@@ -116,6 +115,6 @@ public enum VeilServer {
         try await passwordChecks.shutdown()
         try await threadPool.shutdownGracefully()
         try await group.shutdownGracefully()
-        logger.info("stopped")
+        logger.log(.stopped)
     }
 }

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Connections
+import LogEvents
 import Logging
 import NIOCore
 import NIOSSL
@@ -172,7 +173,7 @@ public final class SMTPServerHandler: ChannelDuplexHandler, RemovableChannelHand
             let version = try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self).tlsVersion
             let cipher = try? context.pipeline.syncOperations.handler(type: TLSCipherRecorder.self).cipherName
             let name = version?.protocolName ?? "unknown"
-            logger.info("tls", metadata: ["protocol": "\(name)", "cipher": "\(cipher ?? "unknown")"])
+            logger.log(.tls(protocol: name, cipher: cipher))
             delegate.sessionEvent(.tls(protocol: name), client: client)
         }
         context.fireUserInboundEventTriggered(event)
@@ -182,7 +183,7 @@ public final class SMTPServerHandler: ChannelDuplexHandler, RemovableChannelHand
         // Clients that hang up without a TLS close_notify, or reset, are common and
         // harmless: worth a debug line, not a notice.
         let isHangUp = error as? NIOSSLError == .uncleanShutdown || (error as? IOError)?.errnoCode == ECONNRESET
-        logger.log(level: isHangUp ? .debug : .notice, "connection_error", metadata: ["error": "\(error)"])
+        logger.log(.connectionError(error: "\(error)", hangUp: isHangUp))
         mode = .closed
         context.close(promise: nil)
     }
@@ -376,7 +377,7 @@ public final class SMTPServerHandler: ChannelDuplexHandler, RemovableChannelHand
                 try context.pipeline.syncOperations.addHandlers([TLSCipherRecorder(), NIOSSLServerHandler(context: tlsContext)],
                                                                  position: .first)
             } catch {
-                logger.error("starttls_failed", metadata: ["error": "\(error)"])
+                logger.log(.starttlsFailed(error: "\(error)"))
                 mode = .closed
                 context.close(promise: nil)
             }
@@ -435,7 +436,7 @@ public final class SMTPServerHandler: ChannelDuplexHandler, RemovableChannelHand
 
     private func send(_ reply: SMTPReply, context: ChannelHandlerContext) {
         if reply.code >= 400 {
-            logger.notice("rejected", metadata: ["code": "\(reply.code)", "reason": "\(reply.lines.joined(separator: " "))"])
+            logger.log(.rejected(code: reply.code, reason: reply.lines.joined(separator: " ")))
             delegate.sessionEvent(.rejected(reply), client: client)
         }
         var buffer = context.channel.allocator.buffer(capacity: 64)

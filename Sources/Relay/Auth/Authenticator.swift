@@ -1,3 +1,4 @@
+import LogEvents
 import Logging
 import NIOCore
 import SMTPCore
@@ -32,46 +33,46 @@ struct Authenticator: Sendable {
     /// attempt within the rate makes the tracker remember a client.
     func authenticate(_ credentials: Credentials, mechanism: SASLMechanism, client: ClientInfo,
                       eventLoop: any EventLoop) -> EventLoopFuture<SMTPServerStateMachine.AuthenticationResult> {
-        let metadata: Logger.Metadata = [
-            "client": "\(client.address)", "listener": "\(client.listener)",
-            "user": "\(credentials.username)", "mechanism": "\(mechanism.rawValue)",
-        ]
-        @Sendable func refused(_ reason: Logger.MetadataValue, _ result: SMTPServerStateMachine.AuthenticationResult)
+        @Sendable func failed(_ reason: VeilEvent.AuthFailure) {
+            logger.log(.authFailed(client: client.address, listener: client.listener, user: credentials.username,
+                                   mechanism: mechanism.rawValue, reason: reason))
+        }
+        @Sendable func refused(_ reason: VeilEvent.AuthFailure, _ result: SMTPServerStateMachine.AuthenticationResult)
             -> SMTPServerStateMachine.AuthenticationResult {
-            logger.warning("auth_failed", metadata: metadata.merging(["reason": reason]) { $1 })
+            failed(reason)
             RelayMetrics.authentication(success: false)
             return result
         }
-        if failures.isLockedOut(client.address) { return eventLoop.makeSucceededFuture(refused("locked_out", .lockedOut)) }
-        guard rate.take() else { return eventLoop.makeSucceededFuture(refused("rate_limited", .busy)) }
+        if failures.isLockedOut(client.address) { return eventLoop.makeSucceededFuture(refused(.lockedOut, .lockedOut)) }
+        guard rate.take() else { return eventLoop.makeSucceededFuture(refused(.rateLimited, .busy)) }
         let admission = eventLoop.makePromise(of: AuthFailureTracker.Admission.self)
         failures.begin(client.address) { admission.succeed($0) }
         return admission.futureResult.flatMap { admission in
             switch admission {
-            case .lockedOut: return eventLoop.makeSucceededFuture(refused("locked_out", .lockedOut))
-            case .tooManyWaiting: return eventLoop.makeSucceededFuture(refused("in_flight", .busy))
+            case .lockedOut: return eventLoop.makeSucceededFuture(refused(.lockedOut, .lockedOut))
+            case .tooManyWaiting: return eventLoop.makeSucceededFuture(refused(.inFlight, .busy))
             case .allowed: break
             }
             let user = users.users[credentials.username]
             guard let check = pool.verify(credentials.password, against: user?.hash ?? dummyHash, eventLoop: eventLoop) else {
                 failures.finish(client.address, failed: false)
-                return eventLoop.makeSucceededFuture(refused("rate_limited", .busy))
+                return eventLoop.makeSucceededFuture(refused(.rateLimited, .busy))
             }
             return check.map { matches in
                 if let user, matches {
                     failures.finish(client.address, failed: false)
-                    logger.info("auth_ok", metadata: metadata)
+                    logger.log(.authOK(client: client.address, listener: client.listener, user: credentials.username,
+                                       mechanism: mechanism.rawValue))
                     RelayMetrics.authentication(success: true)
                     return .success(AuthenticatedUser(name: user.name, allowedDomains: user.allowedDomains))
                 }
-                logger.warning("auth_failed", metadata: metadata.merging(["reason": user == nil ? "unknown_user" : "bad_password"]) { $1 })
+                failed(user == nil ? .unknownUser : .badPassword)
                 RelayMetrics.authentication(success: false)
                 if failures.finish(client.address, failed: true) {
-                    var lockout: Logger.Metadata = ["client": "\(client.address)", "listener": "\(client.listener)"]
                     // An IPv6 client is locked out with its whole ipv6_prefix network.
                     let key = failures.key(client.address)
-                    if key.isNetwork { lockout["network"] = "\(key)" }
-                    logger.warning("auth_lockout", metadata: lockout)
+                    logger.log(.authLockout(client: client.address, listener: client.listener,
+                                            network: key.isNetwork ? "\(key)" : nil))
                 }
                 return .invalidCredentials
             }.recover { _ in

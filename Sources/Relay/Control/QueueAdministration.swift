@@ -1,3 +1,4 @@
+import LogEvents
 import Logging
 import MailQueue
 import NIOPosix
@@ -19,7 +20,7 @@ struct QueueAdministration: Sendable {
             case .delete, .bounce: return await remove(request.ids, bounce: request.command == .bounce)
             }
         } catch {
-            logger.error("queue_error", metadata: ["error": "\(request.command.rawValue): \(error)"])
+            logger.log(.queueError(queueID: nil, error: "\(request.command.rawValue): \(error)"))
             return ControlResponse(ok: false, lines: ["\(request.command.rawValue) failed: \(error)"])
         }
     }
@@ -28,8 +29,7 @@ struct QueueAdministration: Sendable {
     private func flush(_ ids: [String]) async throws -> ControlResponse {
         let spool = self.spool
         let (count, missing) = try await threadPool.runIfActive { try spool.flush(ids.isEmpty ? nil : ids) }
-        logger.notice("queue_flushed", metadata: ["ids": "\(ids.isEmpty ? "all" : ids.joined(separator: ","))",
-                                                  "recipients": "\(count)"])
+        logger.log(.queueFlushed(ids: ids, recipients: count))
         runner.wake()
         return ControlResponse(ok: missing.isEmpty, lines: missing.map { "\($0): not in the queue" }
                                + ["\(count) deferred recipient(s) to be tried now"])
@@ -41,7 +41,7 @@ struct QueueAdministration: Sendable {
         if held { runner.noteHold() }
         let event = held ? "held" : "released"
         for id in ids where found.contains(id) {
-            logger.notice("queue_\(event)", metadata: ["queue_id": "\(id)"])
+            logger.log(held ? .queueHeld(queueID: id) : .queueReleased(queueID: id))
         }
         if !held { runner.wake() }
         return ControlResponse(ok: found.count == ids.count, lines: ids.map { id in
@@ -63,7 +63,7 @@ struct QueueAdministration: Sendable {
                 let spool = self.spool
                 let done = bounce ? try await runner.bounceByAdministrator(id)
                                   : try await threadPool.runIfActive { try spool.delete(id) }
-                if done && !bounce { logger.notice("queue_deleted", metadata: ["queue_id": "\(id)"]) }
+                if done && !bounce { logger.log(.queueDeleted(queueID: id)) }
                 lines.append("\(id): " + (done ? (bounce ? "bounced to the sender" : "deleted") : "not in the queue"))
                 ok = ok && done
             } catch {

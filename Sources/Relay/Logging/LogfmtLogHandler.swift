@@ -4,7 +4,8 @@ import Logging
 
 /// Writes one line per event to stderr, as logfmt (`ts=… level=info event=accepted
 /// queue_id=…`) or JSON, for journald and fail2ban. The log message is the event
-/// name; metadata carries the details and never secrets or message content.
+/// name; metadata carries the details and never secrets or message content (the
+/// events and their fields: `VeilEvent`).
 public struct LogfmtLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
     public var logLevel: Logger.Level
@@ -21,16 +22,7 @@ public struct LogfmtLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        var fields: [(String, String)] = [
-            ("ts", Timestamp.nowForLog()), ("level", "\(event.level)"), ("event", "\(event.message)"),
-        ]
-        let merged = metadata.merging(event.metadata ?? [:]) { $1 }
-        let order = ["listener", "client", "queue_id"]
-        for key in order { if let value = merged[key] { fields.append((key, "\(value)")) } }
-        for (key, value) in merged.sorted(by: { $0.key < $1.key }) where !order.contains(key) {
-            fields.append((key, "\(value)"))
-        }
-        let line = (json ? Self.jsonLine(fields) : Self.logfmtLine(fields)) + "\n"
+        let line = self.line(event, time: Timestamp.nowForLog())
         // write(2) directly: a log sink that went away must not stop the relay.
         let bytes = Array(line.utf8)
         var offset = 0
@@ -40,6 +32,24 @@ public struct LogfmtLogHandler: LogHandler {
             guard written > 0 else { return }
             offset += written
         }
+    }
+
+    /// The line of `event`, with `time` as its `ts`.
+    func line(_ event: LogEvent, time: String) -> String {
+        var fields: [(String, String)] = [("ts", time), ("level", "\(event.level)"), ("event", "\(event.message)")]
+        let merged = metadata.merging(event.metadata ?? [:]) { $1 }
+        let order = ["listener", "client", "queue_id"]
+        for key in order { if let value = merged[key] { fields.append((key, Self.text(value))) } }
+        for (key, value) in merged.sorted(by: { $0.key < $1.key }) where !order.contains(key) {
+            fields.append((key, Self.text(value)))
+        }
+        return (json ? Self.jsonLine(fields) : Self.logfmtLine(fields)) + "\n"
+    }
+
+    /// A field's value; a `Date` is written as `ts` is.
+    static func text(_ value: Logger.MetadataValue) -> String {
+        if case .stringConvertible(let date as Date) = value { return Timestamp.format(date) }
+        return "\(value)"
     }
 
     static func logfmtLine(_ fields: [(String, String)]) -> String {

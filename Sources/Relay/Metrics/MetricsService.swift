@@ -1,5 +1,6 @@
 import Connections
 import CoreMetrics
+import LogEvents
 import Logging
 import MailQueue
 import NIOCore
@@ -45,7 +46,7 @@ final class MetricsService: Service {
                                                                         outboundType: HTTPServerResponsePart.self))
                     }
                 }
-            logger.info("metrics_listening", metadata: ["address": "\(host):\(server.channel.localAddress?.port ?? 0)"])
+            logger.log(.metricsListening(host: host, port: server.channel.localAddress?.port ?? 0))
             return MetricsService(registry: registry, spool: spool, threadPool: threadPool, server: server, logger: logger,
                                   connections: connections)
         } catch {

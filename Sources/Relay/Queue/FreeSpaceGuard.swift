@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import LogEvents
 import Logging
 import NIOConcurrencyHelpers
 import SMTPCore
@@ -33,12 +34,8 @@ final class FreeSpaceGuard: Sendable {
             return low != isLow
         }
         if changed {
-            let metadata: Logger.Metadata = ["spool": "\(directory)", "free": "\(free)", "min_free_space": "\(minimum)"]
-            if isLow {
-                logger.error("disk_space_low", metadata: metadata)
-            } else {
-                logger.notice("disk_space_ok", metadata: metadata)
-            }
+            logger.log(isLow ? .diskSpaceLow(spool: directory, free: free, minimum: minimum)
+                             : .diskSpaceOK(spool: directory, free: free, minimum: minimum))
         }
         return isLow ? Replies.diskFull : nil
     }

@@ -1,5 +1,6 @@
 import Delivery
 import Foundation
+import LogEvents
 import Logging
 import MailQueue
 import Outbound
@@ -173,10 +174,9 @@ final class QueueRunner: Service {
             if let failure = entry.failure {
                 // Left where it is, but out of delivery until a restart.
                 planner.withLockedValue { $0.keepOut(entry.id) }
-                logger.error("queue_error", metadata: ["queue_id": "\(entry.id)", "error": "\(entry.reason); not quarantined: \(failure)"])
+                logger.log(.queueError(queueID: entry.id, error: "\(entry.reason); not quarantined: \(failure)"))
             } else {
-                logger.error("quarantined", metadata: ["queue_id": "\(entry.id)", "reason": "\(entry.reason)",
-                                                       "folder": "\(spool.directory)/quarantine"])
+                logger.log(.quarantined(queueID: entry.id, reason: entry.reason, folder: "\(spool.directory)/quarantine"))
             }
         }
         return intact
@@ -193,7 +193,7 @@ final class QueueRunner: Service {
             // As many messages as the free sessions can carry.
             jobs = try await dueJobs(excluded: excluded, limit: free * limits.messagesPerSession)
         } catch {
-            logger.error("queue_error", metadata: ["error": "\(error)"])
+            logger.log(.queueError(queueID: nil, error: "\(error)"))
             return []
         }
         let candidates = router.sessions(for: jobs, messagesPerConnection: limits.messagesPerSession, perHop: limits.sessionsPerHop)
@@ -327,18 +327,21 @@ final class QueueRunner: Service {
         let decisions = policy.decide(job, results: results,
                                       sessionFailure: report.failureReply.map { "\($0)" } ?? report.failure ?? "session ended",
                                       relay: relay, nextHopTakesDSN: nextHopTakesDSN, now: Date(), jitter: Double.random(in: 1.0...1.1))
-        let delay = "\(String(format: "%.1f", Date().timeIntervalSince(job.receivedAt)))s"
-        func line(_ decision: OutcomePolicy.Decision, _ recipient: DeliveryJob.Recipient, event: String, reply: String,
-                  nextAttempt: Date?) -> (String, Logger.Metadata) {
-            var metadata: Logger.Metadata = [
-                "queue_id": "\(job.queueID)", "to": "<\(recipient.address)>", "relay": "\(relay)",
-                "tls": "\(tls.map(\.description) ?? "none")", "attempt": "\(recipient.attempts + 1)", "delay": "\(delay)", "reply": "\(reply)",
-            ]
-            if let nextAttempt { metadata["next_attempt"] = "\(Timestamp.format(nextAttempt))" }
-            return (event, metadata)
+        let delay = Date().timeIntervalSince(job.receivedAt)
+        func line(_ recipient: DeliveryJob.Recipient, _ event: OutcomePolicy.Event, reply: String, nextAttempt: Date?) -> VeilEvent {
+            let attempt = VeilEvent.DeliveryAttempt(queueID: job.queueID, recipient: recipient.address, relay: relay,
+                                                    tls: tls.map(\.description), attempt: recipient.attempts + 1,
+                                                    delay: delay, reply: reply)
+            switch event {
+            case .delivered: return .delivered(attempt)
+            // As the queue stores it (outcome(_:retryIfUnreported:)); always set for deferred.
+            case .deferred: return .deferred(attempt, nextAttempt: nextAttempt ?? Date())
+            case .bounced: return .bounced(attempt)
+            case .expired: return .expired(attempt)
+            }
         }
         var lines = zip(decisions, job.recipients).map { decision, recipient in
-            line(decision, recipient, event: decision.event.rawValue, reply: decision.reply, nextAttempt: decision.nextAttempt)
+            line(recipient, decision.event, reply: decision.reply, nextAttempt: decision.nextAttempt)
         }
         // The sender's notice is queued before the outcome is saved: a crash in
         // between sends it twice, never not at all. Both block on fsync: thread pool.
@@ -357,22 +360,19 @@ final class QueueRunner: Service {
             if !reported {
                 for (index, (decision, recipient)) in zip(decisions, job.recipients).enumerated() {
                     guard let retry = decision.retryIfUnreported else { continue }
-                    lines[index] = line(decision, recipient, event: "deferred", reply: decision.said, nextAttempt: retry)
+                    lines[index] = line(recipient, .deferred, reply: decision.said, nextAttempt: retry)
                 }
             }
         } catch {
             planner.withLockedValue { $0.keepOut(job.queueID) }
-            logger.error("queue_error", metadata: [
-                "queue_id": "\(job.queueID)",
-                "error": "results not saved, message held until restart: \(error)",
-            ])
+            logger.log(.queueError(queueID: job.queueID, error: "results not saved, message held until restart: \(error)"))
         }
         // Saved first, logged after: a log line never claims what the queue does not hold.
-        for (event, metadata) in lines {
-            logger.log(level: event == "delivered" ? .info : .notice, "\(event)", metadata: metadata)
-            RelayMetrics.outcome(event)
+        for event in lines {
+            logger.log(event)
+            RelayMetrics.outcome(event.name)
         }
-        if lines.contains(where: { $0.0 == "delivered" }) {
+        if lines.contains(where: { if case .delivered = $0 { true } else { false } }) {
             RelayMetrics.sent(bytes: job.size, latency: Date().timeIntervalSince(job.receivedAt))
         }
     }
@@ -409,21 +409,19 @@ final class QueueRunner: Service {
         do {
             guard let id = try spool.enqueueReport(report, envelope: envelope, receivedAt: Date()) else {
                 // Nothing to report on and nothing to send again: giving up is all that is left.
-                logger.error("queue_error", metadata: ["queue_id": "\(job.queueID)", "error": "message file missing for the bounce"])
+                logger.log(.queueError(queueID: job.queueID, error: "message file missing for the bounce"))
                 return true
             }
             let bounce = notices.contains { $0.action == .failed }
-            logger.notice(bounce ? "bounce_queued" : "report_queued", metadata: ["queue_id": "\(id)", "original_queue_id": "\(job.queueID)",
-                                                      "to": "<\(job.sender)>", "recipients": "\(notices.count)"])
+            logger.log(bounce ? .bounceQueued(queueID: id, originalQueueID: job.queueID, to: job.sender, recipients: notices.count)
+                              : .reportQueued(queueID: id, originalQueueID: job.queueID, to: job.sender, recipients: notices.count))
             wake()
             return true
         } catch {
             let bounce = notices.contains { $0.action == .failed }
-            logger.error("queue_error", metadata: [
-                "queue_id": "\(job.queueID)",
-                "error": bounce ? "bounce not queued: \(error); the recipients stay deferred and are tried again"
-                                : "report not queued: \(error)",
-            ])
+            logger.log(.queueError(queueID: job.queueID,
+                                   error: bounce ? "bounce not queued: \(error); the recipients stay deferred and are tried again"
+                                                 : "report not queued: \(error)"))
             return !bounce
         }
     }

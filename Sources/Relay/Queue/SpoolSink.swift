@@ -1,4 +1,5 @@
 import Foundation
+import LogEvents
 import Logging
 import MailQueue
 import MessageRewriter
@@ -28,7 +29,7 @@ final class SpoolSink: MessageSink {
         do {
             incoming = try spool.createIncoming()
         } catch {
-            logger.error("spool_error", metadata: ["error": "\(error)"])
+            logger.log(.spoolError(queueID: nil, error: "\(error)"))
             throw Self.reply(for: error)
         }
         self.rewriter = MessageRewriter(
@@ -67,7 +68,7 @@ final class SpoolSink: MessageSink {
         do {
             for buffer in output { try incoming.write(buffer) }
         } catch {
-            logger.error("spool_error", metadata: ["queue_id": "\(incoming.queueID)", "error": "\(error)"])
+            logger.log(.spoolError(queueID: incoming.queueID, error: "\(error)"))
             return Self.reply(for: error)
         }
         return nil
@@ -82,18 +83,14 @@ final class SpoolSink: MessageSink {
                 try spool.commit(incoming, envelope: envelope, receivedAt: Date(),
                                  clientAddress: client.address, listener: client.listener)
             } catch {
-                logger.error("spool_error", metadata: ["queue_id": "\(incoming.queueID)", "error": "\(error)"])
+                logger.log(.spoolError(queueID: incoming.queueID, error: "\(error)"))
                 throw Self.reply(for: error)
             }
-            var metadata: Logger.Metadata = [
-                "queue_id": "\(incoming.queueID)", "client": "\(client.address)", "listener": "\(client.listener)",
-                "from": "\(envelope.sender)", "rcpt_count": "\(envelope.recipients.count)", "size": "\(incoming.size)",
-                "user": "\(envelope.authenticatedUser ?? "")", "helo": "\(envelope.clientName)",
-                "scrubbed": "\(scrubbed)", "mime_rewritten": "\(mimeRewritten)",
-            ]
-            if let mimeSkipped { metadata["mime_skipped"] = "\(mimeSkipped)" }
-            if tnefRemoved > 0 { metadata["tnef_removed"] = "\(tnefRemoved)" }
-            logger.info("accepted", metadata: metadata)
+            logger.log(.accepted(
+                queueID: incoming.queueID, client: client.address, listener: client.listener,
+                from: envelope.sender.mailbox.map { "\($0)" } ?? "", recipients: envelope.recipients.count, size: incoming.size,
+                user: envelope.authenticatedUser, helo: envelope.clientName,
+                scrubbed: scrubbed, mimeRewritten: mimeRewritten, mimeSkipped: mimeSkipped, tnefRemoved: tnefRemoved))
             RelayMetrics.accepted(bytes: incoming.size)
             onAccepted()
             return incoming.queueID

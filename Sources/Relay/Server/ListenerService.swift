@@ -1,4 +1,5 @@
 import Connections
+import LogEvents
 import Logging
 import NIOCore
 import NIOPosix
@@ -50,11 +51,8 @@ final class ListenerService: Service {
                 let inherited = activation.take(host: listener.host, port: listener.port)
                 let channel = try await bind(listener, inherited: inherited)
                 channels.append(channel)
-                logger.info("listening", metadata: [
-                    "listener": "\(listener.name)", "address": "\(Self.describe(channel.localAddress))",
-                    "tls": "\(listener.tls.rawValue)", "auth": "\(listener.auth.rawValue)",
-                    "socket": "\(inherited == nil ? "bound" : "systemd")",
-                ])
+                logger.log(.listening(listener: listener.name, address: Self.describe(channel.localAddress),
+                                      tls: listener.tls.rawValue, auth: listener.auth.rawValue, fromSystemd: inherited != nil))
             }
             // systemd would go on accepting connections on it that nobody answers.
             if let unused = activation.sockets.first {
@@ -67,7 +65,7 @@ final class ListenerService: Service {
             throw error
         }
         let bound = channels
-        logger.info("ready")
+        logger.log(.ready)
         SystemdNotifier.notify("READY=1\nSTATUS=accepting mail")
         await withGracefulShutdownHandler {
             for channel in bound { try? await channel.closeFuture.get() }
@@ -79,7 +77,7 @@ final class ListenerService: Service {
         // No new connections; the open sessions finish their transactions (told so
         // before the log line says it).
         await sessions.notifyAll(SMTPServerHandler.ShutdownEvent())
-        logger.info("stopping", metadata: ["sessions": "\(sessions.count)"])
+        logger.log(.stopping(sessions: sessions.count))
         await sessions.drain(grace: .seconds(settings.current.configuration.limits.shutdownGrace))
     }
 
@@ -123,8 +121,8 @@ final class ListenerService: Service {
                         // Only the load balancers may say who the client is.
                         let peer = channel.remoteAddress?.ipAddress ?? ""
                         guard setUp.listener.proxyNetworks.contains(where: { $0.contains(peer) }) else {
-                            setUp.logger.notice("rejected", metadata: ["listener": "\(listener.name)", "client": "\(peer)",
-                                                                 "reason": "PROXY header from a peer outside proxy_networks"])
+                            setUp.sessionLogger(client: peer)
+                                .log(.rejected(code: nil, reason: "PROXY header from a peer outside proxy_networks"))
                             channel.close(promise: nil)
                             return
                         }

@@ -1,4 +1,5 @@
 import Connections
+import LogEvents
 import Logging
 import NIOCore
 import NIOSSL
@@ -26,23 +27,29 @@ struct SessionSetUp: Sendable {
         case proxyWithoutAddress
     }
 
+    /// The logger of a session: its lines carry `listener` and `client`.
+    func sessionLogger(client address: String) -> Logger {
+        var sessionLogger = logger
+        sessionLogger[metadataKey: "listener"] = "\(listener.name)"
+        sessionLogger[metadataKey: "client"] = "\(address)"
+        return sessionLogger
+    }
+
     func session(on channel: any Channel, origin: Origin) throws {
         var proxied: ProxyHeaderParser.ClientAddress?
         if case .proxied(let source) = origin { proxied = source }
         let address = proxied?.address ?? channel.remoteAddress?.ipAddress ?? "unknown"
         let client = ClientInfo(address: address, port: proxied?.port ?? channel.remoteAddress?.port ?? 0, listener: listener.name)
-        var sessionLogger = logger
-        sessionLogger[metadataKey: "listener"] = "\(listener.name)"
-        sessionLogger[metadataKey: "client"] = "\(address)"
+        let sessionLogger = self.sessionLogger(client: address)
         let pipeline = channel.pipeline.syncOperations
         guard limiter.acquire(address) else {
-            sessionLogger.notice("rejected", metadata: ["code": "421", "reason": "too many connections"])
+            sessionLogger.log(.rejected(code: 421, reason: "too many connections"))
             try pipeline.addHandler(RefuseConnectionHandler(
                 reply: "421 4.7.0 \(configuration.session.hostname) Error: too many connections, try again later\r\n"))
             return
         }
         channel.closeFuture.whenComplete { _ in limiter.release(address) }
-        sessionLogger.info("connect", metadata: ["port": "\(client.port)"])
+        sessionLogger.log(.connect(port: client.port))
         RelayMetrics.connection(listener: listener.name)
         if listener.tls == .implicit {
             // Never a plain-text session on an implicit TLS port.
