@@ -73,7 +73,7 @@ public enum VeilServer {
         let dnsThreadPool = NIOThreadPool(numberOfThreads: min(16, configuration.delivery.concurrency))
         dnsThreadPool.start()
         let runner = QueueRunner(spool: spool, settings: settings, client: client, resolver: resolver,
-                                 threadPool: threadPool, dnsThreadPool: dnsThreadPool, logger: logger)
+                                 threadPool: threadPool, dnsThreadPool: dnsThreadPool, eventLoop: group.next(), logger: logger)
         let delegate = RelayDelegate(settings: settings, spool: spool, threadPool: threadPool,
                                      freeSpace: FreeSpaceGuard(directory: spool.directory, logger: logger), logger: logger,
                                      onAccepted: { runner.wake() })

@@ -31,7 +31,10 @@ final class QueueRunner: Service {
     private let logger: Logger
     private let wakeUps: AsyncStream<Void>
     private let wakeUpContinuation: AsyncStream<Void>.Continuation
-    private let timer = NIOLockedValueBox<Task<Void, Never>?>(nil)
+    /// Wakes the runner when the next retry falls due: a timer of the event loop,
+    /// replaced after every pass (no task of its own).
+    private let timer = NIOLockedValueBox<Scheduled<Void>?>(nil)
+    private let eventLoop: any EventLoop
 
     private let planner = NIOLockedValueBox(DeliveryPlanner())
     private var limits: DeliveryPlanner.Limits {
@@ -42,12 +45,13 @@ final class QueueRunner: Service {
     private var policy: OutcomePolicy {
         OutcomePolicy(retrySchedule: configuration.delivery.retry, maximumLifetime: configuration.delivery.maximumLifetime)
     }
-    /// How long to sleep at most when nothing is due (new mail wakes the runner).
-    static let idlePoll = Duration.seconds(30)
+    /// Seconds to wait at most when nothing is due (new mail wakes the runner).
+    static let idlePoll = 30.0
 
     init(spool: Spool, settings: LiveSettings, client: DeliveryClient, resolver: DNSResolver?,
-         threadPool: NIOThreadPool, dnsThreadPool: NIOThreadPool, logger: Logger) {
+         threadPool: NIOThreadPool, dnsThreadPool: NIOThreadPool, eventLoop: any EventLoop, logger: Logger) {
         self.dnsThreadPool = dnsThreadPool
+        self.eventLoop = eventLoop
         self.spool = spool
         self.settings = settings
         self.client = client
@@ -62,18 +66,31 @@ final class QueueRunner: Service {
         wakeUpContinuation.yield()
     }
 
+    /// Structured: the sessions are child tasks, and so is the grace period of a
+    /// shutdown; the retry timer is the event loop's.
     func run() async throws {
         wake()
         await withGracefulShutdownHandler {
-            await withDiscardingTaskGroup { group in
-                for await _ in self.wakeUps {
-                    guard !Task.isShuttingDownGracefully else { break }
-                    for session in await self.sessionsToStart() {
-                        group.addTask { await self.deliver(session) }
+            await withDiscardingTaskGroup { shutdown in
+                await withDiscardingTaskGroup { sessions in
+                    for await _ in self.wakeUps {
+                        guard !Task.isShuttingDownGracefully else { break }
+                        for session in await self.sessionsToStart() {
+                            sessions.addTask { await self.deliver(session) }
+                        }
+                        self.setTimer()
                     }
-                    self.setTimer()
+                    // Stopping: sessions already running may finish (their results are
+                    // saved) within the grace period; then their connections are
+                    // closed and their messages retried after the restart.
+                    let (client, grace) = (self.client, self.configuration.limits.shutdownGrace)
+                    shutdown.addTask {
+                        guard (try? await Task.sleep(for: .seconds(grace))) != nil else { return }
+                        client.closeAll()
+                    }
                 }
-                // Sessions already running finish (their results are saved); no new ones start.
+                // Every session ended: the rest of the grace period is not needed.
+                shutdown.cancelAll()
             }
             self.timer.withLockedValue { $0?.cancel() }
             // Stopped early by the listeners' drain: a service ends only once the
@@ -85,17 +102,11 @@ final class QueueRunner: Service {
     }
 
     /// SIGTERM (from the listeners, which stop first, so that both drains run
-    /// together): no new sessions; deliveries in progress may finish within the
-    /// grace period, then their connections are closed and their messages retried
-    /// after the restart. Only the first call counts.
+    /// together): no new sessions, and running ones take no more messages. Only the
+    /// first call counts.
     func stop() {
         guard planner.withLockedValue({ $0.stop() }) else { return }
         wakeUpContinuation.finish()
-        let (client, grace) = (self.client, configuration.limits.shutdownGrace)
-        Task {
-            try? await Task.sleep(for: .seconds(grace))
-            client.closeAll()
-        }
     }
 
     // MARK: Administration (`veil queue`, through the control socket)
@@ -132,17 +143,16 @@ final class QueueRunner: Service {
     /// poll), replacing the previous timer.
     private func setTimer() {
         let next = try? spool.nextAttempt()
-        let idle = Double(Self.idlePoll.components.seconds)
+        let idle = Self.idlePoll
         let seconds = next.map { $0.timeIntervalSinceNow } ?? idle
         // At least a second: a due recipient that cannot be routed must not spin.
-        let wait = Duration.milliseconds(Int64(max(1, min(seconds, idle)) * 1000))
-        let task = Task { [weak self] in
-            guard (try? await Task.sleep(for: wait)) != nil else { return }
+        let milliseconds = Int64(max(1, min(seconds, idle)) * 1000)
+        let scheduled = eventLoop.scheduleTask(in: .milliseconds(milliseconds)) { [weak self] () -> Void in
             self?.wake()
         }
         timer.withLockedValue { previous in
             previous?.cancel()
-            previous = task
+            previous = scheduled
         }
     }
 
