@@ -1,3 +1,6 @@
+// Longer than 300 lines: every SQL statement of the queue index, so that the schema and the
+// queries on it are read together.
+
 import Foundation
 import GRDB
 import SMTPCore

@@ -1,3 +1,6 @@
+// Longer than 300 lines: the spool's file operations in the order that makes a 250 a promise
+// (write, fsync, link, commit, recovery); that order must be read in one place.
+
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,3 +1,6 @@
+// Longer than 300 lines: one state machine: every reply in every state, read together (RFC
+// 5321 §4.3.2 sequencing); split by command, the state checks would scatter.
+
 /// The client side of an outbound SMTP session (RFC 5321 §3, §4.1; RFC 3207
 /// STARTTLS; RFC 4954 AUTH for a smarthost; RFC 3461 DSN parameters; RFC 1870 SIZE;
 /// RFC 2920 PIPELINING; RFC 3030 CHUNKING).

@@ -1,3 +1,6 @@
+// Longer than 300 lines: one state machine: every command in every state, read together (RFC
+// 5321 §4.3.2 sequencing); split by command, the state checks would scatter.
+
 import NIOCore
 
 /// The server side of one SMTP session (RFC 5321 §4.1.4 command order, RFC 3207

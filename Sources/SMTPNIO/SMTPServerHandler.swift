@@ -1,3 +1,6 @@
+// Longer than 300 lines: one channel handler: command, DATA and BDAT modes, back-pressure and
+// timeouts share its state.
+
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,3 +1,6 @@
+// Longer than 300 lines: TOML 1.0's value grammar (strings in four forms, numbers, dates,
+// arrays, inline tables).
+
 extension TOMLParser {
     // val = string / boolean / array / inline-table / date-time / float / integer
     mutating func value() throws(TOMLSyntaxError) -> TOMLValue {

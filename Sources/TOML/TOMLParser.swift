@@ -1,3 +1,6 @@
+// Longer than 300 lines: TOML 1.0's grammar as one recursive-descent parser, in two files:
+// structure here, values in TOMLParser+Values.swift.
+
 /// Reads a TOML 1.0 document (https://toml.io/en/v1.0.0) into a `TOMLTable` whose
 /// every value knows its line.
 ///

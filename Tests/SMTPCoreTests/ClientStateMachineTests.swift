@@ -1,3 +1,5 @@
+// Longer than 300 lines: one suite for the client state machine, a case per reply sequence.
+
 import NIOCore
 import Testing
 @testable import SMTPCore

@@ -21,6 +21,8 @@ refuses the document. The documents are
 Where TOML 1.0 leaves room and Veil's reader is stricter than tomllib (dates and
 times, integers beyond 64 bits), the case says "veil_refuses" with the reason:
 Veil must refuse it.
+
+Longer than 300 lines: it is a data file, the documents themselves, one per case.
 """
 
 from __future__ import annotations

@@ -1,3 +1,7 @@
+// Longer than 300 lines: one streaming state machine (boundary stack, part header block,
+// delimiter lookahead); what a leaf part's content gets is apart, in
+// MIMEWalker+LeafContent.swift.
+
 #if canImport(Glibc)
 import Glibc
 #endif

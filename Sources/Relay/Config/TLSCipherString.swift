@@ -1,3 +1,6 @@
+// Longer than 300 lines: most of it is the table of BoringSSL's TLS 1.2 cipher suites and
+// their attributes.
+
 /// `[tls] ciphers`: an OpenSSL-style cipher string, read the way BoringSSL (the TLS
 /// library inside swift-nio-ssl) reads it, so that a bad string is a configuration
 /// error. NIOSSL hands the string to `SSL_CTX_set_cipher_list` and treats a failure

@@ -1,3 +1,7 @@
+// Longer than 300 lines: the runner still holds its delivery loop, MX fallback and reports; it
+// shrinks to wiring when it moves to Outbound behind DeliveryTransport (issue 14,
+// docs/architecture.md).
+
 import Delivery
 import Foundation
 import LogEvents
