@@ -19,6 +19,11 @@ public struct TransactionContext: Sendable {
     public var tls: TLSSessionInfo?
     /// The server offered DSN (RFC 3461): it takes over success notices.
     public var dsnOffered: Bool
+
+    public init(tls: TLSSessionInfo?, dsnOffered: Bool) {
+        self.tls = tls
+        self.dsnOffered = dsnOffered
+    }
 }
 
 /// What one session achieved: per message, the result of each recipient (nil for
@@ -35,7 +40,7 @@ public struct SessionReport: Sendable {
     /// have been cut off; those after it were not tried at all.
     public var attempted = 0
 
-    init(messageCount: Int) {
+    public init(messageCount: Int) {
         results = Array(repeating: nil, count: messageCount)
     }
 

@@ -25,7 +25,7 @@ final class QueueRunner: Service {
     /// Read once per use: a reload replaces them between passes.
     private var configuration: Configuration { settings.current.configuration }
     private var router: Router { settings.current.router }
-    private let client: DeliveryClient
+    private let client: any DeliveryTransport
     /// Nil when every destination is a route or the smarthost.
     private let mxResolver: MXResolver?
     /// DNS lookups block for seconds when nameservers do not answer: they get
@@ -52,7 +52,7 @@ final class QueueRunner: Service {
     /// Seconds to wait at most when nothing is due (new mail wakes the runner).
     static let idlePoll = 30.0
 
-    init(spool: Spool, settings: LiveSettings, client: DeliveryClient, resolver: DNSResolver?,
+    init(spool: Spool, settings: LiveSettings, client: any DeliveryTransport, resolver: DNSResolver?,
          threadPool: NIOThreadPool, dnsThreadPool: NIOThreadPool, eventLoop: any EventLoop, logger: Logger) {
         self.dnsThreadPool = dnsThreadPool
         self.eventLoop = eventLoop
