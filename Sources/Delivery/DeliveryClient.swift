@@ -1,8 +1,8 @@
+import Connections
 import NIOCore
 import NIOPosix
 import NIOSSL
 import SMTPCore
-import Connections
 
 /// Opens outbound SMTP connections and runs one session of several messages on
 /// each (RFC 5321 §4.5.3.1.10 allows many transactions per connection).

@@ -1,9 +1,9 @@
+import Connections
 import NIOCore
 import NIOPosix
 import NIOSSL
 import NIOTLS
 import SMTPCore
-import Connections
 
 /// Runs one outbound SMTP session on a connected channel: feeds server replies to
 /// ``SMTPClientStateMachine``, carries out its actions, streams each message's

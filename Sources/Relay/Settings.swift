@@ -1,9 +1,9 @@
-import Outbound
 import Logging
 import MessageRewriter
 import NIOConcurrencyHelpers
 import NIOPosix
 import NIOSSL
+import Outbound
 
 /// Everything that SIGHUP reloads, as one snapshot: the configuration, the TLS
 /// certificate, the users file, the scrub rules and the delivery routes. New

@@ -1,8 +1,8 @@
 import Connections
+import Delivery
 import LogEvents
 import Logging
 import MailQueue
-import Delivery
 import NIOCore
 import NIOPosix
 import ServiceLifecycle

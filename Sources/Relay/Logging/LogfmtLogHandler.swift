@@ -1,6 +1,6 @@
-import MailQueue
 import Foundation
 import Logging
+import MailQueue
 
 /// Writes one line per event to stderr, as logfmt (`ts=… level=info event=accepted
 /// queue_id=…`) or JSON, for journald and fail2ban. The log message is the event

@@ -7,10 +7,10 @@ import Foundation
 import LogEvents
 import Logging
 import MailQueue
-import Outbound
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import Outbound
 import ServiceLifecycle
 import SMTPCore
 

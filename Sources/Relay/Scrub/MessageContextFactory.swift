@@ -1,5 +1,5 @@
-import MailQueue
 import Foundation
+import MailQueue
 import MessageRewriter
 import SMTPCore
 
