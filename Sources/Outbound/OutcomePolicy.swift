@@ -28,12 +28,16 @@ public struct OutcomePolicy: Sendable {
     public struct Decision: Sendable, Equatable {
         public var rowID: Int64
         public var event: Event
-        /// The reply stored and logged: the server's, or Veil's reason.
-        public var reply: String
         /// Set for `deferred`.
         public var nextAttempt: Date?
         /// What the server (or the session) said: the diagnostic of a report.
         public var said: String
+
+        /// The reply stored and logged: what was said, with the reason for giving
+        /// up in front when the message expired.
+        public var reply: String {
+            event == .expired ? "expired after max_lifetime; last: \(said)" : said
+        }
         /// The recipient's part of a report to the sender, if it gets one.
         public var notice: DeliveryStatusNotification.RecipientStatus?
         /// For a failure with a notice: the retry it becomes when the report cannot
@@ -55,9 +59,9 @@ public struct OutcomePolicy: Sendable {
             var decision: Decision
             switch results?[index] {
             case .accepted(let reply)?:
-                decision = Decision(rowID: recipient.rowID, event: .delivered, reply: "\(reply)", said: "\(reply)")
+                decision = Decision(rowID: recipient.rowID, event: .delivered, said: "\(reply)")
             case .permanentFailure(let reply)?:
-                decision = Decision(rowID: recipient.rowID, event: .bounced, reply: "\(reply)", said: "\(reply)")
+                decision = Decision(rowID: recipient.rowID, event: .bounced, said: "\(reply)")
             case .transientFailure(let reply)?:
                 decision = deferral("\(reply)", rowID: recipient.rowID, attempts: recipient.attempts, expired: expired,
                                     now: now, jitter: jitter)
@@ -77,9 +81,9 @@ public struct OutcomePolicy: Sendable {
     /// is older than `maximumLifetime`.
     private func deferral(_ said: String, rowID: Int64, attempts: Int, expired: Bool, now: Date, jitter: Double) -> Decision {
         if expired {
-            return Decision(rowID: rowID, event: .expired, reply: "expired after max_lifetime; last: \(said)", said: said)
+            return Decision(rowID: rowID, event: .expired, said: said)
         }
-        return Decision(rowID: rowID, event: .deferred, reply: said,
+        return Decision(rowID: rowID, event: .deferred,
                         nextAttempt: nextAttempt(attempts: attempts, now: now, jitter: jitter), said: said)
     }
 
@@ -112,7 +116,7 @@ public struct OutcomePolicy: Sendable {
 }
 
 extension OutcomePolicy.Decision {
-    init(rowID: Int64, event: OutcomePolicy.Event, reply: String, nextAttempt: Date? = nil, said: String) {
-        self.init(rowID: rowID, event: event, reply: reply, nextAttempt: nextAttempt, said: said, notice: nil, retryIfUnreported: nil)
+    init(rowID: Int64, event: OutcomePolicy.Event, nextAttempt: Date? = nil, said: String) {
+        self.init(rowID: rowID, event: event, nextAttempt: nextAttempt, said: said, notice: nil, retryIfUnreported: nil)
     }
 }

@@ -10,13 +10,11 @@ import NIOPosix
 /// hashing at yescrypt's default cost), a new one is refused at once (454 4.7.0)
 /// instead of waiting ever longer.
 final class PasswordCheckPool: Sendable {
-    let threadCount: Int
     let maximumPending: Int
     private let threads: NIOThreadPool
     private let pending = NIOLockedValueBox(0)
 
     init(threadCount: Int = max(1, System.coreCount / 2)) {
-        self.threadCount = threadCount
         self.maximumPending = 32 * threadCount
         threads = NIOThreadPool(numberOfThreads: threadCount)
         threads.start()
