@@ -40,6 +40,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
         // The catalogue of Veil's log lines: one case per event, with its fields.
@@ -76,12 +77,21 @@ let package = Package(
                 .product(name: "NIOTLS", package: "swift-nio"),
             ]
         ),
-        // The outbound side's decisions, pure: where mail goes (Router, InternalNetworks),
-        // which due mail goes into which sessions (DeliveryPlanner), what a reply means
-        // for a recipient (OutcomePolicy).
+        // The outbound side: its decisions, pure (where mail goes: Router, InternalNetworks;
+        // which due mail goes into which sessions: DeliveryPlanner; what a reply means for
+        // a recipient: OutcomePolicy), and the QueueRunner that wires them to the queue
+        // and a DeliveryTransport.
         .target(
             name: "Outbound",
-            dependencies: ["MailQueue", "SMTPCore", "Delivery", "Connections"]
+            dependencies: [
+                "MailQueue", "SMTPCore", "Delivery", "Connections", "LogEvents",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
         ),
         .target(
             name: "Relay",
@@ -151,7 +161,14 @@ let package = Package(
         ),
         .testTarget(
             name: "OutboundTests",
-            dependencies: ["Outbound", "MailQueue", "SMTPCore", "Connections"]
+            dependencies: [
+                "Outbound", "MailQueue", "SMTPCore", "Connections", "Delivery",
+                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(
             name: "MailQueueTests",
@@ -170,7 +187,6 @@ let package = Package(
             name: "RelayTests",
             dependencies: [
                 "Relay", "SMTPNIO", "MailQueue", "TOML", "LogEvents", "Outbound", "Delivery", "SMTPCore",
-                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),

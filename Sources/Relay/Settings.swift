@@ -6,7 +6,7 @@ import NIOSSL
 import Outbound
 
 /// Everything that SIGHUP reloads, as one snapshot: the configuration, the TLS
-/// certificate, the users file, the scrub rules and the delivery routes. New
+/// certificate, the users file, the scrub rules and the outbound side's settings. New
 /// sessions and each delivery pass take the current snapshot; sessions already
 /// running keep the one they started with.
 struct Settings: Sendable {
@@ -14,7 +14,7 @@ struct Settings: Sendable {
     let tlsContext: NIOSSLContext?
     let authenticator: Authenticator?
     let scrub: ScrubConfiguration
-    let router: Router
+    let outbound: OutboundSettings
 
     /// Checks what `veil check-config` checks: the file, the certificate, the users
     /// file, the smarthost password file.
@@ -41,7 +41,18 @@ struct Settings: Sendable {
         let rate = AuthRateLimiter(attemptsPerSecond: configuration.auth.maximumAttemptsPerSecond)
         return Settings(configuration: configuration, tlsContext: tlsContext,
                         authenticator: users.map { Authenticator(users: $0, failures: failures, rate: rate, pool: passwordChecks, logger: logger) },
-                        scrub: scrub, router: router)
+                        scrub: scrub, outbound: outbound(configuration, router: router))
+    }
+
+    static func outbound(_ configuration: Configuration, router: Router) -> OutboundSettings {
+        let delivery = configuration.delivery
+        return OutboundSettings(
+            router: router,
+            limits: .init(sessions: delivery.concurrency, sessionsPerHop: delivery.concurrencyPerDomain,
+                          messagesPerSession: delivery.messagesPerConnection),
+            policy: OutcomePolicy(retrySchedule: delivery.retry, maximumLifetime: delivery.maximumLifetime),
+            internalNetworks: InternalNetworks(allowed: delivery.allowNetworks), hostname: configuration.hostname,
+            shutdownGrace: .seconds(configuration.limits.shutdownGrace))
     }
 
     static func rules(_ scrub: Configuration.Scrub) -> ScrubRules {

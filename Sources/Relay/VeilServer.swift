@@ -5,6 +5,7 @@ import Logging
 import MailQueue
 import NIOCore
 import NIOPosix
+import Outbound
 import ServiceLifecycle
 import SMTPNIO
 
@@ -72,7 +73,7 @@ public enum VeilServer {
         }
         let dnsThreadPool = NIOThreadPool(numberOfThreads: min(16, configuration.delivery.concurrency))
         dnsThreadPool.start()
-        let runner = QueueRunner(spool: spool, settings: settings, client: client, resolver: resolver,
+        let runner = QueueRunner(spool: spool, settings: { settings.current.outbound }, client: client, resolver: resolver,
                                  threadPool: threadPool, dnsThreadPool: dnsThreadPool, eventLoop: group.next(), logger: logger)
         let delegate = RelayDelegate(settings: settings, spool: spool, threadPool: threadPool,
                                      freeSpace: FreeSpaceGuard(directory: spool.directory, logger: logger), logger: logger,

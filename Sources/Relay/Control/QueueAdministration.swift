@@ -1,4 +1,5 @@
 import LogEvents
+import Outbound
 import Logging
 import MailQueue
 import NIOPosix

@@ -1,3 +1,4 @@
+import Connections
 import Logging
 import MailQueue
 import MessageRewriter
@@ -29,7 +30,7 @@ struct RelayDelegate: SMTPServerDelegate {
 
     func sessionEvent(_ event: SMTPSessionEvent, client: ClientInfo) {
         switch event {
-        case .tls(let name): RelayMetrics.tls(direction: "inbound", protocol: name)
+        case .tls(let name): TLSSessionMetrics.count(.inbound, protocol: name)
         case .rejected(let reply): RelayMetrics.rejected(code: reply.code, status: reply.enhancedCode)
         }
     }

@@ -5,11 +5,10 @@ import MailQueue
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
-import Outbound
 import ServiceLifecycleTestKit
 import SMTPCore
 import Testing
-@testable import Relay
+@testable import Outbound
 
 /// The queue runner against a scripted transport (no sockets): a queued message
 /// goes out, its outcome is saved, and a graceful shutdown lets running sessions
@@ -43,7 +42,7 @@ import Testing
                 let promise = loop.makePromise(of: SessionReport.self)
                 lock.withLock { open.append(promise) }
                 report.failure = "connection closed"
-                return promise.futureResult.map { _ in report }
+                return promise.futureResult.map { [report] _ in report }
             }
             report.attempted = messages.count
             for (index, message) in messages.enumerated() {
@@ -75,32 +74,23 @@ import Testing
 
     static func harness(_ transport: ScriptedTransport, directory: String, group: any EventLoopGroup,
                         threads: NIOThreadPool) throws -> Harness {
-        let configPath = directory + "/veil.toml"
-        try (ConfigurationTests.minimal.replacingOccurrences(of: "/tmp/spool", with: directory + "/spool") + """
-
-            [limits]
-            shutdown_grace = "1s"
-
-            [delivery]
-            mode = "smarthost"
-            smarthost = "[192.0.2.25]:25"
-            retry = ["1h"]
-            """).write(toFile: configPath, atomically: true, encoding: .utf8)
-        let configuration = try Configuration.load(path: configPath)
-        try FileManager.default.createDirectory(atPath: configuration.spoolDirectory, withIntermediateDirectories: true)
-        let (spool, _) = try Spool.open(directory: configuration.spoolDirectory)
-        let logger = Logger(label: "test")
-        let failures = AuthFailureTracker(maximumFailures: 5, window: .minutes(10), lockout: .minutes(15))
-        let settings = LiveSettings(try Settings.load(configuration, failures: failures, passwordChecks: PasswordCheckPool(threadCount: 1),
-                                                      logger: logger))
+        let (spool, _) = try Spool.open(directory: directory)
+        // A smarthost, one hour between attempts, a grace period of a second.
+        let table = RoutingTable(smarthost: Hop(host: "192.0.2.25", port: 25), smarthostCredentials: nil, tls: .opportunistic,
+                                 domains: [], heloName: "veil.test", hostname: "veil.test")
+        let settings = OutboundSettings(router: Router(table),
+                                        limits: .init(sessions: 4, sessionsPerHop: 2, messagesPerSession: 20),
+                                        policy: OutcomePolicy(retrySchedule: [3600], maximumLifetime: 5 * 86400),
+                                        internalNetworks: InternalNetworks(allowed: []), hostname: "veil.test",
+                                        shutdownGrace: .seconds(1))
         var envelope = Envelope(sender: .mailbox(Mailbox(localPart: "a", domain: "corp.example")), parameters: MailParameters(),
                                 clientName: "client.example", authenticatedUser: nil, protocolName: "ESMTP")
         envelope.recipients = [Recipient(mailbox: Mailbox(localPart: "b", domain: "example.org"), parameters: RecipientParameters())]
         let incoming = try spool.createIncoming()
         try incoming.write(ByteBuffer(string: "Subject: test\r\n\r\nhello\r\n"))
         try spool.commit(incoming, envelope: envelope, receivedAt: Date(), clientAddress: "127.0.0.1", listener: "plain")
-        let runner = QueueRunner(spool: spool, settings: settings, client: transport, resolver: nil, threadPool: threads,
-                                 dnsThreadPool: threads, eventLoop: group.next(), logger: logger)
+        let runner = QueueRunner(spool: spool, settings: { settings }, client: transport, resolver: nil, threadPool: threads,
+                                 dnsThreadPool: threads, eventLoop: group.next(), logger: Logger(label: "test"))
         return Harness(spool: spool, runner: runner, queueID: incoming.queueID)
     }
 

@@ -1,0 +1,17 @@
+import CoreMetrics
+import Foundation
+
+/// The outbound side's metrics (swift-metrics; the daemon exports them).
+enum DeliveryMetrics {
+    /// One recipient's attempt: delivered, deferred, bounced or expired.
+    static func outcome(_ event: String) {
+        Counter(label: "veil_recipients_total", dimensions: [("result", event)]).increment()
+    }
+
+    /// A message's text went to a next hop: its size, and the time since it was
+    /// accepted (the delay senders see).
+    static func sent(bytes: Int, latency: TimeInterval) {
+        Counter(label: "veil_bytes_sent_total").increment(by: bytes)
+        Timer(label: "veil_delivery_latency_seconds").recordNanoseconds(Int64(max(0, latency) * 1e9))
+    }
+}

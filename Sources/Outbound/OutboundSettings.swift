@@ -1,0 +1,28 @@
+import Foundation
+
+/// What the outbound side reads of the configuration, as one snapshot: the daemon
+/// builds it at start and at each reload (SIGHUP); a delivery pass and each
+/// session read it once, so a reload applies from the next pass on.
+public struct OutboundSettings: Sendable {
+    public var router: Router
+    /// `[delivery] concurrency`, `concurrency_per_domain`, `messages_per_connection`.
+    public var limits: DeliveryPlanner.Limits
+    /// `[delivery] retry`, `max_lifetime`.
+    public var policy: OutcomePolicy
+    /// `[delivery] allow_networks`: where MX addresses may point.
+    public var internalNetworks: InternalNetworks
+    /// Veil's name in reports to senders (RFC 3464 Reporting-MTA, their Message-IDs).
+    public var hostname: String
+    /// `[limits] shutdown_grace`: how long sessions may go on after SIGTERM.
+    public var shutdownGrace: Duration
+
+    public init(router: Router, limits: DeliveryPlanner.Limits, policy: OutcomePolicy, internalNetworks: InternalNetworks,
+                hostname: String, shutdownGrace: Duration) {
+        self.router = router
+        self.limits = limits
+        self.policy = policy
+        self.internalNetworks = internalNetworks
+        self.hostname = hostname
+        self.shutdownGrace = shutdownGrace
+    }
+}
