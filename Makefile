@@ -13,7 +13,7 @@ TEST_PACKAGES  := openssl swaks postfix unbound
 DEBUG_BIN    := .build/debug/veil
 
 FUZZ_SECONDS ?= 60
-FUZZERS      := CommandFuzzer DataReaderFuzzer SessionFuzzer RewriterFuzzer TOMLFuzzer
+FUZZERS      := CommandFuzzer DataReaderFuzzer SessionFuzzer RewriterFuzzer TOMLFuzzer DKIMFuzzer
 FUZZ_CONFIG  ?= debug
 FUZZ_BUILD   := $(SWIFT) build -c $(FUZZ_CONFIG) --scratch-path .build-fuzz --sanitize=fuzzer \
                 -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library -Xswiftc -DFUZZING
@@ -44,6 +44,9 @@ deps build-deps:
 	@if [ "$@" = deps ]; then \
 	  $(PYTHON) -c 'import pytest' 2>/dev/null || $(PYTHON) -m pip install -q pytest; \
 	  $(PYTHON) -c 'import idna' 2>/dev/null || $(PYTHON) -m pip install -q idna; \
+	  $(PYTHON) -c 'import dkim' 2>/dev/null || $(PYTHON) -m pip install -q dkimpy; \
+	  $(PYTHON) -c 'import nacl' 2>/dev/null || $(PYTHON) -m pip install -q pynacl; \
+	  $(PYTHON) -c 'import cryptography' 2>/dev/null || $(PYTHON) -m pip install -q cryptography; \
 	fi
 
 build: deps
@@ -80,7 +83,8 @@ e2e-test:
 	VEIL_BIN=$(CURDIR)/$(DEBUG_BIN) $(PYTHON) -m pytest -q -p no:cacheprovider Tests/e2e
 
 ## fuzz: each libFuzzer target (command/reply parser, DATA/BDAT reader, server
-## session, header rewriter, TOML configuration reader) for FUZZ_SECONDS, with
+## session, header rewriter, TOML configuration reader, DKIM canonicalization and
+## signing) for FUZZ_SECONDS, with
 ## AddressSanitizer. New inputs go to .build-fuzz/corpus; the committed seeds
 ## (Tests/Fuzz) stay as they are; a crash leaves crash-* in the current folder.
 ## FUZZ_CONFIG=release for long runs.

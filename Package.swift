@@ -16,6 +16,8 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        // 4.x: Ed25519 keys in PEM (CryptoExtras); RSA PKCS#1 v1.5 for DKIM.
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
     ],
     targets: [
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
@@ -28,7 +30,21 @@ let package = Package(
         ),
         .target(
             name: "MessageRewriter",
-            dependencies: [.product(name: "NIOCore", package: "swift-nio")]
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        // DKIM signing (RFC 6376, RFC 8463): canonicalization, keys, the signing stage
+        // the scrubbed message streams through.
+        .target(
+            name: "DKIM",
+            dependencies: [
+                "MessageRewriter",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+            ]
         ),
         // The configuration file's reader: TOML 1.0, every value with its line. No dependencies.
         .target(name: "TOML"),
@@ -96,7 +112,8 @@ let package = Package(
         .target(
             name: "Relay",
             dependencies: [
-                "SMTPCore", "SMTPNIO", "Connections", "LogEvents", "MailQueue", "MessageRewriter", "Delivery", "Outbound", "TOML", "CSystemd", "CCrypt",
+                "SMTPCore", "SMTPNIO", "Connections", "LogEvents", "MailQueue", "MessageRewriter", "DKIM", "Delivery", "Outbound", "TOML",
+                "CSystemd", "CCrypt",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -130,6 +147,14 @@ let package = Package(
             name: "TOMLFuzzer",
             dependencies: ["TOML", "FuzzSupport"]
         ),
+        .executableTarget(
+            name: "DKIMFuzzer",
+            dependencies: [
+                "DKIM", "FuzzSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         // Benchmarks (`make bench`): figures printed, never timed tests.
         .executableTarget(
             name: "veil-bench",
@@ -148,7 +173,20 @@ let package = Package(
         ),
         .testTarget(
             name: "MessageRewriterTests",
-            dependencies: ["MessageRewriter", .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: [
+                "MessageRewriter",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .testTarget(
+            name: "DKIMTests",
+            dependencies: [
+                "DKIM",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+            ]
         ),
         .testTarget(
             name: "TOMLTests",

@@ -18,6 +18,7 @@ public final class DNSResolver: @unchecked Sendable {
     public enum RecordType: Int32, Sendable {
         case a = 1
         case mx = 15
+        case txt = 16
         case aaaa = 28
     }
 
@@ -69,6 +70,21 @@ public final class DNSResolver: @unchecked Sendable {
             index += 1
         }
         return .records(records)
+    }
+
+    /// The text of a TXT record's rdata (RFC 1035 §3.3.14): its strings, each led
+    /// by its length, joined (as RFC 6376 §3.6.2.2 and RFC 7208 §3.3 read them).
+    /// Nil when a length runs past the end.
+    public static func joinedText(_ rdata: [UInt8]) -> String? {
+        var text: [UInt8] = []
+        var index = 0
+        while index < rdata.count {
+            let length = Int(rdata[index])
+            guard index + 1 + length <= rdata.count else { return nil }
+            text += rdata[(index + 1)..<(index + 1 + length)]
+            index += 1 + length
+        }
+        return String(decoding: text, as: UTF8.self)
     }
 
     private static func text(_ status: Int32) -> String {

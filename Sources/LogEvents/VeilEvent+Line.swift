@@ -16,6 +16,7 @@ extension VeilEvent {
         case .reloaded: return "reloaded"
         case .reloadIncomplete: return "reload_incomplete"
         case .reloadFailed: return "reload_failed"
+        case .configWarning: return "config_warning"
         case .stopping: return "stopping"
         case .stopped: return "stopped"
         case .connect: return "connect"
@@ -55,7 +56,7 @@ extension VeilEvent {
         case .reloaded, .rejected, .diskSpaceOK, .deferred, .bounced, .expired, .bounceQueued, .reportQueued,
              .queueFlushed, .queueHeld, .queueReleased, .queueDeleted:
             return .notice
-        case .runningAsRoot, .reloadIncomplete, .authFailed, .authLockout:
+        case .runningAsRoot, .reloadIncomplete, .configWarning, .authFailed, .authLockout:
             return .warning
         case .reloadFailed, .starttlsFailed, .spoolError, .diskSpaceLow, .quarantined, .queueError:
             return .error
@@ -82,6 +83,8 @@ extension VeilEvent {
             return ["keys": "\(keys.joined(separator: ","))", "reason": "these take effect at the next restart"]
         case .reloadFailed(let error):
             return ["error": "\(error)", "reason": "the previous configuration stays in force"]
+        case .configWarning(let warning):
+            return ["warning": "\(warning)"]
         case .stopping(let sessions):
             return ["sessions": "\(sessions)"]
         case .connect(let port):
@@ -104,12 +107,13 @@ extension VeilEvent {
             if let network { fields["network"] = "\(network)" }
             return fields
         case .accepted(let queueID, let client, let listener, let from, let recipients, let size, let user, let helo,
-                       let scrubbed, let mimeRewritten, let mimeSkipped, let tnefRemoved):
+                       let scrubbed, let mimeRewritten, let mimeSkipped, let tnefRemoved, let dkim):
             var fields: Logger.Metadata = [
                 "queue_id": "\(queueID)", "client": "\(client)", "listener": "\(listener)",
                 "from": "<\(from)>", "rcpt_count": "\(recipients)", "size": "\(size)",
                 "user": "\(user ?? "")", "helo": "\(helo)",
                 "scrubbed": "\(scrubbed)", "mime_rewritten": "\(mimeRewritten)",
+                "dkim": "\(dkim.isEmpty ? "none" : dkim.joined(separator: ","))",
             ]
             if let mimeSkipped { fields["mime_skipped"] = "\(mimeSkipped)" }
             if tnefRemoved > 0 { fields["tnef_removed"] = "\(tnefRemoved)" }

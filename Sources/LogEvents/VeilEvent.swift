@@ -32,6 +32,9 @@ public enum VeilEvent: Sendable, Equatable {
     case reloadIncomplete(keys: [String])
     /// SIGHUP: the new configuration has an error; the previous one stays in force.
     case reloadFailed(error: String)
+    /// At start-up and each reload: something in force that works but should change
+    /// (`file:line: key: warning: ...`, as check-config prints it), such as a weak DKIM key.
+    case configWarning(warning: String)
     /// SIGTERM or SIGINT: no new connections; `sessions` open ones may finish.
     case stopping(sessions: Int)
     /// Everything is shut down; the process exits with status 0.
@@ -71,9 +74,11 @@ public enum VeilEvent: Sendable, Equatable {
     /// message. `user` is nil without AUTH (written `user=""`). `scrubbed`: header
     /// fields removed or rewritten; `mimeRewritten`: MIME boundaries and attached
     /// header fields rewritten; `mimeSkipped`: why part of the body was passed unread
-    /// (only then); `tnefRemoved`: TNEF parts removed (only when some were).
+    /// (only then); `tnefRemoved`: TNEF parts removed (only when some were); `dkim`:
+    /// the signatures added, `domain/selector` each (written `dkim=none` when empty).
     case accepted(queueID: String, client: String, listener: String, from: String, recipients: Int, size: Int,
-                  user: String?, helo: String, scrubbed: Int, mimeRewritten: Int, mimeSkipped: String?, tnefRemoved: Int)
+                  user: String?, helo: String, scrubbed: Int, mimeRewritten: Int, mimeSkipped: String?, tnefRemoved: Int,
+                  dkim: [String])
     /// A message could not be written to the spool (`queueID` nil when its file could
     /// not even be created); the client gets 451 or 452 and keeps it.
     case spoolError(queueID: String?, error: String)

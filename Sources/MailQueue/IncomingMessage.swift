@@ -44,6 +44,22 @@ public final class IncomingMessage: @unchecked Sendable {
         size += buffer.readableBytes
     }
 
+    /// Replaces bytes already written (room left at the top for fields made once
+    /// the text has ended, such as DKIM signatures); `bytes` must fit in what was
+    /// written.
+    public func overwrite(_ bytes: [UInt8], at offset: Int) throws(SpoolError) {
+        precondition(offset + bytes.count <= size, "overwriting past the end of the message")
+        var done = 0
+        while done < bytes.count {
+            let written = bytes.withUnsafeBytes { pwrite(descriptor, $0.baseAddress! + done, bytes.count - done, off_t(offset + done)) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw .fromErrno("pwrite", errno)
+            }
+            done += written
+        }
+    }
+
     /// fsync and close the file.
     func finish() throws(SpoolError) {
         defer { close() }

@@ -5,8 +5,11 @@
 /// - denylist: a field is removed when it is on the profile's list or `remove`, and
 ///   not on `keep`.
 ///
-/// In both, Bcc and Resent-Bcc never leave (RFC 5322 §3.6.3: they name the blind
-/// recipients), whatever `keep` says.
+/// In both, whatever `keep` says, Bcc and Resent-Bcc never leave (RFC 5322 §3.6.3:
+/// they name the blind recipients), nor do signatures and seals made inside
+/// (DKIM-Signature, DomainKey-Signature, ARC-*): their selectors name the internal
+/// signer, the fields Veil removes break them, and Veil signs what it sends itself
+/// (docs/dkim.md).
 public struct ScrubRules: Sendable {
     public enum Mode: Sendable {
         case allowlist
@@ -56,7 +59,7 @@ public struct ScrubRules: Sendable {
         }
     }
 
-    static let neverLeaves = FieldNamePatterns(["Bcc", "Resent-Bcc"])
+    static let neverLeaves = FieldNamePatterns(["Bcc", "Resent-Bcc", "DKIM-Signature", "DomainKey-Signature", "ARC-*"])
 }
 
 /// Field names and `prefix*` patterns, lower-cased: exact names grouped by length,

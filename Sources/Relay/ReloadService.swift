@@ -52,6 +52,7 @@ final class ReloadService: Service {
             let new = try Settings.load(configuration, failures: failures, passwordChecks: passwordChecks, logger: logger)
             settings.replace(new)
             logger.log(.reloaded(config: path))
+            for warning in new.warnings { logger.log(.configWarning(warning: "\(warning)")) }
             if !restartKeys.isEmpty {
                 logger.log(.reloadIncomplete(keys: restartKeys))
             }

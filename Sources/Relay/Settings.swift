@@ -1,3 +1,4 @@
+import DKIM
 import Logging
 import MessageRewriter
 import NIOConcurrencyHelpers
@@ -14,24 +15,38 @@ struct Settings: Sendable {
     let tlsContext: NIOSSLContext?
     let authenticator: Authenticator?
     let scrub: ScrubConfiguration
+    /// `[[dkim]]`: empty when nothing is signed.
+    let dkim: Keyring
+    /// What works but should change (a weak DKIM key): logged at start and reload.
+    let warnings: [ConfigError]
     let outbound: OutboundSettings
 
-    /// Checks what `veil check-config` checks: the file, the certificate, the users
-    /// file, the smarthost password file.
-    static func check(_ configuration: Configuration) throws(ConfigError) -> (NIOSSLContext?, UsersFile?, Router) {
+    /// What `veil check-config` checks besides the file itself: the certificate, the
+    /// users file, the smarthost password file, the DKIM keys.
+    struct Loaded {
+        var tlsContext: NIOSSLContext?
+        var users: UsersFile?
+        var router: Router
+        var dkim: Keyring
+        var warnings: [ConfigError]
+    }
+
+    static func check(_ configuration: Configuration) throws(ConfigError) -> Loaded {
         let tlsContext = configuration.listeners.contains(where: { $0.tls != .none })
             ? try configuration.tls.makeServerContext(configFile: configuration.file) : nil
         let users = try configuration.auth.usersFile.map { path throws(ConfigError) in
             try UsersFile.load(path: path, configFile: configuration.file, configLine: configuration.auth.usersFileLine)
         }
-        return (tlsContext, users, Router(try RoutingTable(configuration: configuration)))
+        let (dkim, warnings) = try Keyring.load(configuration)
+        return Loaded(tlsContext: tlsContext, users: users, router: Router(try RoutingTable(configuration: configuration)),
+                      dkim: dkim, warnings: warnings)
     }
 
     /// Loads everything; the spool directory must exist (it may hold the scrub key).
     /// `failures` carries the AUTH lockouts over from the previous snapshot.
     static func load(_ configuration: Configuration, failures: AuthFailureTracker, passwordChecks: PasswordCheckPool,
                      logger: Logger) throws(ConfigError) -> Settings {
-        let (tlsContext, users, router) = try check(configuration)
+        let loaded = try check(configuration)
         let scrub = ScrubConfiguration(
             rules: Self.rules(configuration.scrub),
             rewriteMessageIDs: configuration.scrub.messageID == .rewrite, key: try ScrubKey.load(configuration),
@@ -39,9 +54,9 @@ struct Settings: Sendable {
             maximumHops: configuration.scrub.maximumHops, scrubEmbeddedMessages: configuration.scrub.embeddedMessages,
             tnef: configuration.scrub.tnef == .reject ? .reject : .remove)
         let rate = AuthRateLimiter(attemptsPerSecond: configuration.auth.maximumAttemptsPerSecond)
-        return Settings(configuration: configuration, tlsContext: tlsContext,
-                        authenticator: users.map { Authenticator(users: $0, failures: failures, rate: rate, pool: passwordChecks, logger: logger) },
-                        scrub: scrub, outbound: outbound(configuration, router: router))
+        return Settings(configuration: configuration, tlsContext: loaded.tlsContext,
+                        authenticator: loaded.users.map { Authenticator(users: $0, failures: failures, rate: rate, pool: passwordChecks, logger: logger) },
+                        scrub: scrub, dkim: loaded.dkim, warnings: loaded.warnings, outbound: outbound(configuration, router: loaded.router))
     }
 
     static func outbound(_ configuration: Configuration, router: Router) -> OutboundSettings {

@@ -11,12 +11,11 @@ import SMTPNIO
 
 /// Starts and runs the daemon: everything `veil serve` does.
 public enum VeilServer {
-    /// Validates everything the daemon would load (config, users file, certificate)
-    /// without starting it.
-    public static func check(configurationPath: String) throws(ConfigError) -> Configuration {
+    /// Validates everything the daemon would load (config, users file, certificate,
+    /// DKIM keys) without starting it; returns the warnings with it.
+    public static func check(configurationPath: String) throws(ConfigError) -> (Configuration, warnings: [ConfigError]) {
         let configuration = try Configuration.load(path: configurationPath)
-        _ = try Settings.check(configuration)
-        return configuration
+        return (configuration, try Settings.check(configuration).warnings)
     }
 
     /// `rootWarning`: RootGuard allowed root (VEIL_ALLOW_ROOT=1); logged once.
@@ -25,7 +24,7 @@ public enum VeilServer {
         umask(0o077)
         // Before any other thread reads the environment: this clears LISTEN_FDS.
         let activation = SocketActivation.inherited()
-        let configuration = try check(configurationPath: configurationPath)
+        let (configuration, _) = try check(configurationPath: configurationPath)
         LoggingSystem.bootstrap { _ in
             LogfmtLogHandler(level: Logger.Level(rawValue: configuration.log.level) ?? .info,
                              json: configuration.log.format == .json)
@@ -54,6 +53,7 @@ public enum VeilServer {
             lockout: .seconds(Int64(configuration.auth.lockout)), ipv6PrefixLength: configuration.limits.ipv6PrefixLength)
         let passwordChecks = PasswordCheckPool()
         let settings = LiveSettings(try Settings.load(configuration, failures: failures, passwordChecks: passwordChecks, logger: logger))
+        for warning in settings.current.warnings { logger.log(.configWarning(warning: "\(warning)")) }
         let client: DeliveryClient
         do {
             client = try DeliveryClient(group: group, threadPool: threadPool,

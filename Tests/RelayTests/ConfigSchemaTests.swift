@@ -66,6 +66,7 @@ import TOML
         check(Configuration.DNS.self)
         check(Configuration.Log.self)
         check(Configuration.Metrics.self)
+        check(Configuration.DKIM.self)
     }
 
     /// A configuration that sets every table, both arrays of tables and values
@@ -126,6 +127,18 @@ import TOML
 
         [metrics]
         address = "[::1]:9100"
+
+        [[dkim]]
+        domain = "contoso.example"
+        selector = "rsa2026"
+        private_key = "dkim/rsa.pem"
+        subdomains = false
+
+        [[dkim]]
+        domain = "Contoso.example"
+        selector = "ed2026"
+        private_key = "/etc/veil/dkim/ed.pem"
+        headers = ["From", "Subject"]
         """
 
     @Test(arguments: ["rich", "shipped", "minimal"])

@@ -95,6 +95,19 @@ import Testing
         #expect(badRoute?.problem.contains("disallowed") == true)
     }
 
+    @Test func dkimEntriesNeedTheirKeysAndSignFrom() throws {
+        let entry = "\n[[dkim]]\ndomain = \"B\u{FC}cher.example\"\nselector = \"s1\"\nprivate_key = \"/k.pem\"\n"
+        let configuration = try load(Self.minimal + entry)
+        #expect(configuration.dkim.map(\.domain) == ["xn--bcher-kva.example"])
+        #expect(configuration.dkim.first?.subdomains == true)
+        // At the line of its [[dkim]].
+        let missingKey = error(Self.minimal + "\n[[dkim]]\ndomain = \"a.example\"\nselector = \"s1\"\n")
+        #expect(missingKey?.line == 10 && missingKey?.key == "dkim.private_key"
+                && missingKey?.problem == "every [[dkim]] needs a private_key")
+        #expect(error(Self.minimal + entry + "headers = [\"To\"]\n")?.key == "dkim.headers")
+        #expect(error(Self.minimal + entry.replacingOccurrences(of: "s1", with: "s 1"))?.key == "dkim.selector")
+    }
+
     @Test func routeDomainsAreKeptInTheirASCIIForm() throws {
         let configuration = try load(Self.minimal + "\n[[delivery.domain]]\ndomain = \"BU\u{308}CHER.example\"\nroute = \"[192.0.2.1]\"\n")
         #expect(configuration.delivery.domains.map(\.domain) == ["xn--bcher-kva.example"])

@@ -1,10 +1,11 @@
+import MessageRewriter
 import SMTPCore
 import Testing
 @testable import Relay
 
 @Suite struct FromHeaderCheckTests {
     func domains(_ field: String) -> [String] {
-        FromHeaderCheck.addressDomains(in: Array(field.utf8))
+        AddressField.domains(in: Array(field.utf8))
     }
 
     @Test func addressForms() {

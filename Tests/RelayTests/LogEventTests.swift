@@ -90,10 +90,12 @@ import Testing
             """)
         let accepted = VeilEvent.accepted(
             queueID: "01M8N2JN2CQWDJ", client: "10.20.0.15", listener: "relay", from: "", recipients: 2, size: 8214,
-            user: nil, helo: "EXCH01.corp.internal", scrubbed: 19, mimeRewritten: 8, mimeSkipped: nil, tnefRemoved: 0)
+            user: nil, helo: "EXCH01.corp.internal", scrubbed: 19, mimeRewritten: 8, mimeSkipped: nil, tnefRemoved: 0,
+            dkim: ["contoso.example/rsa2026", "contoso.example/ed2026"])
         #expect(Self.line(accepted) == """
             ts=2026-11-30T09:14:03.120Z level=info event=accepted listener=relay client=10.20.0.15 queue_id=01M8N2JN2CQWDJ \
-            from=<> helo=EXCH01.corp.internal mime_rewritten=8 rcpt_count=2 scrubbed=19 size=8214 user=""
+            dkim=contoso.example/rsa2026,contoso.example/ed2026 from=<> helo=EXCH01.corp.internal mime_rewritten=8 rcpt_count=2 \
+            scrubbed=19 size=8214 user=""
 
             """)
     }

@@ -110,13 +110,15 @@ DEFAULT_SCRUB = {"mode": "denylist", "profile": "none", "message_id": "keep", "r
 
 def render_config(spool_dir: Path, cert: Path, key: Path, users: Path,
                   listeners=None, extra_listeners=(), tls=None, auth=None, limits=None,
-                  log=None, top=None, scrub=None, delivery=None, routes=(), dns=None, metrics=None) -> str:
+                  log=None, top=None, scrub=None, delivery=None, routes=(), dns=None, metrics=None,
+                  dkim=()) -> str:
     """Build a TOML config. Section dicts override/extend the defaults; a value of None
     removes a key. Scrubbing is off by default (the denylist with no list, ids kept, no
     trace field: Veil's own default is the allowlist) so that the SMTP tests can compare
     the spool with what they sent; the scrubbing tests turn it on with scrub={...}
     (scrub={"mode": None, ...} for the default mode). Bcc and Resent-Bcc never leave,
-    in any mode: a test message that compares the spool with what it sent has none."""
+    in any mode: a test message that compares the spool with what it sent has none.
+    `routes` and `dkim` are lists of dicts, one [[delivery.domain]] or [[dkim]] table each."""
     top_keys = {"hostname": HOSTNAME, "spool_dir": str(spool_dir)}
     top_keys.update(top or {})
     sections = {
@@ -160,6 +162,12 @@ def render_config(spool_dir: Path, cert: Path, key: Path, users: Path,
         out.append("[[delivery.domain]]")
         for k, v in route.items():
             out.append(f"{k} = {toml_value(v)}")
+    for signer in dkim:    # [[dkim]]: {"domain": ..., "selector": ..., "private_key": PATH, ...}
+        out.append("")
+        out.append("[[dkim]]")
+        for k, v in signer.items():
+            if v is not None:
+                out.append(f"{k} = {toml_value(v)}")
     return "\n".join(out) + "\n"
 
 

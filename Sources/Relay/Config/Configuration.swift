@@ -1,4 +1,5 @@
 import Connections
+import DKIM
 import Outbound
 import SMTPCore
 
@@ -25,6 +26,7 @@ public struct Configuration: Sendable {
     public var dns = DNS()
     public var log = Log()
     public var metrics = Metrics()
+    public var dkim: [DKIM] = []
 
     public struct Listener: Sendable {
         /// Required: the loader refuses a listener without one.
@@ -214,6 +216,19 @@ public struct Configuration: Sendable {
         public var host: String?
         public var port = 9187
         public var addressLine: Int?
+    }
+
+    /// `[[dkim]]`: a signing key (docs/dkim.md).
+    public struct DKIM: Sendable {
+        /// Required; kept in ASCII (A-labels), lower case.
+        public var domain = ""
+        public var selector = ""
+        public var privateKey = ""
+        public var privateKeyLine: Int?
+        public var subdomains = true
+        public var headers = Keyring.Entry.defaultHeaders
+        /// Where `[[dkim]]` stands in the file.
+        public var line = 0
     }
 
     public struct Log: Sendable {

@@ -1,3 +1,4 @@
+import DKIM
 import Foundation
 import LogEvents
 import Logging
@@ -8,12 +9,16 @@ import NIOPosix
 import SMTPCore
 import SMTPNIO
 
-/// Streams one message through the rewriter into a spool file, and commits it to
-/// the queue on a thread pool (fsync is slow and must not block an event loop).
+/// Streams one message through the rewriter and the DKIM signer into a spool file,
+/// and commits it to the queue on a thread pool (fsync and signing are slow and
+/// must not block an event loop).
 final class SpoolSink: MessageSink {
     private let spool: Spool
     private let incoming: IncomingMessage
     private var rewriter: MessageRewriter
+    /// Nil when no `[[dkim]]` key is configured.
+    private var signer: SigningStage?
+    private var signatures: PendingSignatures?
     private var output: [ByteBuffer] = []
     private let client: ClientInfo
     /// The authenticated user, when it is limited to some sender domains.
@@ -22,8 +27,8 @@ final class SpoolSink: MessageSink {
     private let logger: Logger
     private let onAccepted: @Sendable () -> Void
 
-    init(spool: Spool, scrub: ScrubConfiguration, client: ClientInfo, envelope: Envelope, restrictedUser: AuthenticatedUser?,
-         configuration: Configuration, threadPool: NIOThreadPool, logger: Logger,
+    init(spool: Spool, scrub: ScrubConfiguration, dkim: Keyring, client: ClientInfo, envelope: Envelope,
+         restrictedUser: AuthenticatedUser?, configuration: Configuration, threadPool: NIOThreadPool, logger: Logger,
          onAccepted: @escaping @Sendable () -> Void) throws(SMTPReply) {
         self.spool = spool
         do {
@@ -35,6 +40,7 @@ final class SpoolSink: MessageSink {
         self.rewriter = MessageRewriter(
             configuration: scrub,
             context: MessageContextFactory.make(queueID: incoming.queueID, envelope: envelope, configuration: configuration))
+        self.signer = dkim.isEmpty ? nil : SigningStage(keyring: dkim, now: Date())
         self.client = client
         self.restrictedUser = restrictedUser
         self.threadPool = threadPool
@@ -48,6 +54,7 @@ final class SpoolSink: MessageSink {
         } catch {
             return Self.reply(for: error)
         }
+        signer?.process(&output)
         return flushOutput()
     }
 
@@ -60,6 +67,8 @@ final class SpoolSink: MessageSink {
         if let restrictedUser, !FromHeaderCheck.allows(rewriter.originatorFields, for: restrictedUser) {
             return FromHeaderCheck.refusal
         }
+        signer?.process(&output)
+        signatures = signer?.finish(&output)
         return flushOutput()
     }
 
@@ -77,8 +86,17 @@ final class SpoolSink: MessageSink {
     func commit(_ envelope: Envelope, eventLoop: any EventLoop) -> EventLoopFuture<String> {
         let (spool, incoming, client, logger, onAccepted) = (self.spool, self.incoming, self.client, self.logger, self.onAccepted)
         let (scrubbed, mimeRewritten, mimeSkipped) = (rewriter.scrubbedFields, rewriter.mimeRewrites, rewriter.mimeSkipped)
-        let tnefRemoved = rewriter.tnefRemoved
+        let (tnefRemoved, signatures, signers) = (rewriter.tnefRemoved, self.signatures, signer?.signers ?? [])
         return threadPool.runIfActive(eventLoop: eventLoop) {
+            if let signatures {
+                // Into the room left for them at the top of the file.
+                do {
+                    try incoming.overwrite(try signatures.fields(), at: 0)
+                } catch {
+                    logger.log(.spoolError(queueID: incoming.queueID, error: "DKIM signature not written: \(error)"))
+                    throw Replies.storageFailure
+                }
+            }
             do throws(SpoolError) {
                 try spool.commit(incoming, envelope: envelope, receivedAt: Date(),
                                  clientAddress: client.address, listener: client.listener)
@@ -90,7 +108,8 @@ final class SpoolSink: MessageSink {
                 queueID: incoming.queueID, client: client.address, listener: client.listener,
                 from: envelope.sender.mailbox.map { "\($0)" } ?? "", recipients: envelope.recipients.count, size: incoming.size,
                 user: envelope.authenticatedUser, helo: envelope.clientName,
-                scrubbed: scrubbed, mimeRewritten: mimeRewritten, mimeSkipped: mimeSkipped, tnefRemoved: tnefRemoved))
+                scrubbed: scrubbed, mimeRewritten: mimeRewritten, mimeSkipped: mimeSkipped, tnefRemoved: tnefRemoved,
+                dkim: signers))
             RelayMetrics.accepted(bytes: incoming.size)
             onAccepted()
             return incoming.queueID

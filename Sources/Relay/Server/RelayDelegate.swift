@@ -40,7 +40,7 @@ struct RelayDelegate: SMTPServerDelegate {
     func startMessage(client: ClientInfo, envelope: Envelope, user: AuthenticatedUser?) throws(SMTPReply) -> any MessageSink {
         let current = settings.current
         let restrictedUser = user?.allowedDomains == nil ? nil : user
-        return try SpoolSink(spool: spool, scrub: current.scrub, client: client, envelope: envelope, restrictedUser: restrictedUser,
-                             configuration: current.configuration, threadPool: threadPool, logger: logger, onAccepted: onAccepted)
+        return try SpoolSink(spool: spool, scrub: current.scrub, dkim: current.dkim, client: client, envelope: envelope,
+                             restrictedUser: restrictedUser, configuration: current.configuration, threadPool: threadPool, logger: logger, onAccepted: onAccepted)
     }
 }

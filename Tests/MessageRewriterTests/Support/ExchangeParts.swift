@@ -1,4 +1,5 @@
 import Foundation
+import Crypto
 @testable import MessageRewriter
 
 /// Messages and parts as Exchange 2016/2019 and Outlook 16 write them, for the part
@@ -45,7 +46,7 @@ enum ExchangeParts {
 
     /// A tag made from a case's name, as Exchange's are hex.
     static func tag(_ name: String) -> String {
-        String(SHA256.hash(Array(name.utf8)).map { String(format: "%02x", $0) }.joined().prefix(32))
+        String(SHA256.hash(data: Array(name.utf8)).map { String(format: "%02x", $0) }.joined().prefix(32))
     }
 
     /// A multipart/mixed message of `parts` from Alice, its tag made from `name`.

@@ -121,6 +121,6 @@ enum Keyed {
 
     /// `<id>` as Veil maps it (RFC 5322 msg-id without its angle brackets in, with them out).
     static func messageID(_ original: String) -> String {
-        "<\(Base32.encode(SHA256.hmac(key: MessageRewriterTests.key, message: Array(original.utf8))))@relay.example>"
+        "<\(Base32.encode(Array(original.utf8).withUnsafeBytes { HMACKey(MessageRewriterTests.key).authenticate($0) }))@relay.example>"
     }
 }

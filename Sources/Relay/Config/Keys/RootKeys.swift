@@ -16,7 +16,7 @@ extension Configuration: ConfigSection {
     static let children: [ConfigChild<Configuration>] = [
         .array("listener", \.listeners), .table("tls", \.tls), .table("auth", \.auth), .table("limits", \.limits),
         .table("scrub", \.scrub), .table("delivery", \.delivery), .table("dns", \.dns), .table("log", \.log),
-        .table("metrics", \.metrics, printedWhen: { $0.host != nil }),
+        .table("metrics", \.metrics, printedWhen: { $0.host != nil }), .array("dkim", \.dkim),
     ]
 
     static func finish(_ configuration: inout Configuration, _ reader: TableReader) throws(ConfigError) {

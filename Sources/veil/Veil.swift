@@ -9,7 +9,7 @@ struct Veil: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "veil",
         abstract: "Anonymizing SMTP relay: accepts mail from your MTA, scrubs what reveals your network, delivers it.",
-        subcommands: [Serve.self, CheckConfig.self, Queue.self, Passwd.self, Version.self])
+        subcommands: [Serve.self, CheckConfig.self, Queue.self, DKIMCommand.self, Passwd.self, Version.self])
 }
 
 struct ConfigOption: ParsableArguments {
@@ -53,7 +53,8 @@ struct CheckConfig: ParsableCommand {
 
     func run() throws {
         do {
-            let configuration = try VeilServer.check(configurationPath: options.config)
+            let (configuration, warnings) = try VeilServer.check(configurationPath: options.config)
+            for warning in warnings { FileHandle.standardError.write(Data("\(warning)\n".utf8)) }
             print(configuration.effectiveDescription)
         } catch {
             exitWithConfigError(error)

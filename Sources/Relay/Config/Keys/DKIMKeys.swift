@@ -1,0 +1,40 @@
+import Delivery
+import DKIM
+
+/// `[[dkim]]`: a key that signs mail From: a domain (docs/dkim.md). The key file
+/// itself is read by ``Settings`` (check-config, start, reload).
+extension Configuration.DKIM: ConfigSection {
+    static let keys: [ConfigKey<Configuration.DKIM>] = [
+        .string("domain", \.domain, doc: "Signs mail whose From: domain is this (d=); required."),
+        .string("selector", \.selector, doc: "The selector (s=): the key's TXT record is at selector._domainkey.domain; required.",
+                check: { selector in
+                    // RFC 6376 §3.1: sub-domain labels (letters, digits, hyphens).
+                    let labels = selector.split(separator: ".", omittingEmptySubsequences: false)
+                    let valid = labels.allSatisfy { label in
+                        !label.isEmpty && label.utf8.allSatisfy { $0 < 128 && (Character(UnicodeScalar($0)).isLetter
+                            || Character(UnicodeScalar($0)).isNumber || $0 == UInt8(ascii: "-")) }
+                    }
+                    return valid ? nil : "\"\(selector)\" is not a selector (letters, digits, hyphens, dots)"
+                }),
+        .path("private_key", \.privateKey, doc: "RSA (1024 to 4096 bits; 2048 recommended) or Ed25519 key, PEM.")
+            .recordingLine(in: \.privateKeyLine),
+        .boolean("subdomains", \.subdomains, doc: "Also sign mail From: a subdomain of domain (d= stays domain)."),
+        .strings("headers", \.headers, doc: "Fields signed when present (h=); From is required and oversigned."),
+    ]
+
+    static func finish(_ dkim: inout Configuration.DKIM, _ reader: TableReader) throws(ConfigError) {
+        dkim.line = reader.table.line
+        guard !dkim.domain.isEmpty else { throw reader.error("domain", "every [[dkim]] needs a domain") }
+        guard !dkim.selector.isEmpty else { throw reader.error("selector", "every [[dkim]] needs a selector") }
+        guard !dkim.privateKey.isEmpty else { throw reader.error("private_key", "every [[dkim]] needs a private_key") }
+        do {
+            dkim.domain = try IDNA.toASCII(dkim.domain).lowercased()
+        } catch {
+            throw reader.error("domain", "\"\(dkim.domain)\" is not a valid domain name: \(error.reason)")
+        }
+        // RFC 6376 §5.4: the From field MUST be signed.
+        guard dkim.headers.contains(where: { $0.lowercased() == "from" }) else {
+            throw reader.error("headers", "must include From (RFC 6376 section 5.4)")
+        }
+    }
+}
