@@ -158,7 +158,7 @@ let package = Package(
         // Benchmarks (`make bench`): figures printed, never timed tests.
         .executableTarget(
             name: "veil-bench",
-            dependencies: ["MessageRewriter", "SMTPCore", .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: ["MessageRewriter", "DKIM", "SMTPCore", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .executableTarget(
             name: "veil",

@@ -4,7 +4,7 @@
 /// signature (RSA and Ed25519 side by side, RFC 8463 §1).
 public struct Keyring: Sendable {
     public struct Entry: Sendable {
-        /// In lower-case ASCII (A-labels for an internationalized name, RFC 8616 §4).
+        /// In lower-case ASCII (A-labels for an internationalized name, RFC 8616 §5).
         public var domain: String
         public var selector: String
         public var key: SigningKey
@@ -40,6 +40,16 @@ public struct Keyring: Sendable {
     }
 
     public var isEmpty: Bool { entries.isEmpty }
+
+    /// A selector (RFC 6376 §3.1): dot-separated labels of letters, digits and
+    /// hyphens.
+    public static func isValidSelector(_ selector: String) -> Bool {
+        selector.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { label in
+            !label.isEmpty && label.utf8.allSatisfy { byte in
+                (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte) || byte == 0x2D
+            }
+        }
+    }
 
     /// The entries that sign mail From: `domain`, in configuration order.
     func entries(forFromDomain domain: String) -> [Entry] {

@@ -26,11 +26,16 @@ public struct RelaxedBody: Sendable {
     static let chunkSize = 16 * 1024
 
     public mutating func update(_ bytes: UnsafeRawBufferPointer) {
-        for byte in bytes {
+        var index = 0
+        while index < bytes.count {
+            let byte = bytes[index]
             if pendingCarriageReturn {
                 pendingCarriageReturn = false
                 endLine()
-                if byte == 0x0A { continue }
+                if byte == 0x0A {
+                    index += 1
+                    continue
+                }
             }
             switch byte {
             case 0x0D: pendingCarriageReturn = true
@@ -45,11 +50,32 @@ public struct RelaxedBody: Sendable {
                     chunk.append(0x20)
                     pendingSpace = false
                 }
-                chunk.append(byte)
+                // A run that canonicalization leaves as it is: text, with single
+                // spaces between words, up to the next line end or other whitespace.
+                var end = index + 1
+                while end < bytes.count {
+                    let next = bytes[end]
+                    if next == 0x20, end + 1 < bytes.count, !Self.isSpecial(bytes[end + 1]) {
+                        end += 2
+                    } else if Self.isSpecial(next) {
+                        break
+                    } else {
+                        end += 1
+                    }
+                }
+                chunk.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[index..<end]))
                 lineHasContent = true
+                if chunk.count >= Self.chunkSize { flush() }
+                index = end
+                continue
             }
+            index += 1
         }
-        if chunk.count >= Self.chunkSize { flush() }
+    }
+
+    /// Line ends and whitespace: the bytes canonicalization may change.
+    private static func isSpecial(_ byte: UInt8) -> Bool {
+        byte == 0x0D || byte == 0x0A || byte == 0x20 || byte == 0x09
     }
 
     public mutating func update(_ bytes: [UInt8]) {

@@ -166,6 +166,14 @@ extension SigningKey {
         guard !published.isEmpty else { return .revoked }
         // A key of the other kind is another key.
         guard (tags["k"] ?? "rsa") == keyType else { return .otherKey }
+        // h= (hash algorithms) and s= (service types), when given, must admit
+        // Veil's signatures: sha256, and email.
+        if let hashes = tags["h"], !hashes.split(separator: ":").contains(where: { $0.trimmingCharacters(in: .whitespaces) == "sha256" }) {
+            return .unusable("h=\(hashes) does not allow sha256")
+        }
+        if let services = tags["s"], !services.split(separator: ":").contains(where: { ["email", "*"].contains($0.trimmingCharacters(in: .whitespaces)) }) {
+            return .unusable("s=\(services) does not allow email")
+        }
         guard let bytes = Data(base64Encoded: published) else { return .unusable("p= is not base64") }
         switch self {
         case .rsa(let key):

@@ -33,8 +33,8 @@ public enum DKIMKeyGenerator {
         } catch {
             throw Failure(description: "\"\(domain)\" is not a valid domain name: \(error.reason)")
         }
-        guard !selector.isEmpty, !selector.contains(where: { $0.isWhitespace || $0 == ";" }) else {
-            throw Failure(description: "\"\(selector)\" is not a selector")
+        guard Keyring.isValidSelector(selector) else {
+            throw Failure(description: "\"\(selector)\" is not a selector (letters, digits, hyphens, dots)")
         }
         let key: SigningKey
         do {

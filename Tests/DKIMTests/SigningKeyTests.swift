@@ -40,6 +40,9 @@ import Testing
         #expect(rsa.match(record: "v=DKIM1; k=rsa; p=") == .revoked)
         #expect(rsa.match(record: "v=spf1 -all") == .unusable("v=spf1 -all is not DKIM1"))
         #expect(rsa.match(record: "k=rsa; p=!!!") == .unusable("p= is not base64"))
+        #expect(rsa.match(record: rsa.dnsRecord + "; h=sha1") == .unusable("h=sha1 does not allow sha256"))
+        #expect(rsa.match(record: "v=DKIM1; h=sha1:sha256; s=email; p=\(p)") == .matches)
+        #expect(rsa.match(record: rsa.dnsRecord + "; s=tlsrpt") == .unusable("s=tlsrpt does not allow email"))
     }
 
     /// PKCS#1 (`openssl genrsa` of old, `BEGIN RSA PRIVATE KEY`) reads like PKCS#8.

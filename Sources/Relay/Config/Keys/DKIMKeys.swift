@@ -7,15 +7,7 @@ extension Configuration.DKIM: ConfigSection {
     static let keys: [ConfigKey<Configuration.DKIM>] = [
         .string("domain", \.domain, doc: "Signs mail whose From: domain is this (d=); required."),
         .string("selector", \.selector, doc: "The selector (s=): the key's TXT record is at selector._domainkey.domain; required.",
-                check: { selector in
-                    // RFC 6376 §3.1: sub-domain labels (letters, digits, hyphens).
-                    let labels = selector.split(separator: ".", omittingEmptySubsequences: false)
-                    let valid = labels.allSatisfy { label in
-                        !label.isEmpty && label.utf8.allSatisfy { $0 < 128 && (Character(UnicodeScalar($0)).isLetter
-                            || Character(UnicodeScalar($0)).isNumber || $0 == UInt8(ascii: "-")) }
-                    }
-                    return valid ? nil : "\"\(selector)\" is not a selector (letters, digits, hyphens, dots)"
-                }),
+                check: { Keyring.isValidSelector($0) ? nil : "\"\($0)\" is not a selector (letters, digits, hyphens, dots)" }),
         .path("private_key", \.privateKey, doc: "RSA (1024 to 4096 bits; 2048 recommended) or Ed25519 key, PEM.")
             .recordingLine(in: \.privateKeyLine),
         .boolean("subdomains", \.subdomains, doc: "Also sign mail From: a subdomain of domain (d= stays domain)."),
