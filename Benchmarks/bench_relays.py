@@ -1,3 +1,4 @@
+# Longer than 300 lines: the three relays under test (smtp-sink, Veil, a private Postfix) and their logs, each set up the way the benchmark compares them.
 """The processes of Benchmarks/relay_bench.py: smtp-sink (the receiving end),
 Veil, and a private Postfix instance, each in a temporary directory and each
 stopped by close() (also after a failed start)."""

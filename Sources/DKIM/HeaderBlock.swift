@@ -1,13 +1,13 @@
 /// The fields of a message's header block (RFC 5322 §2.2), each with its folded
 /// lines and final CRLF, and the choice of fields a signature covers (RFC 6376
 /// §5.4.2).
-struct HeaderBlock {
-    /// Lower-case name and the field's bytes.
-    let fields: [(name: String, bytes: ArraySlice<UInt8>)]
+struct HeaderBlock: Sendable {
+    /// Each lower-case name's fields, top to bottom.
+    private let fieldsByName: [String: [ArraySlice<UInt8>]]
 
     /// `block`: the header block without the empty line that ends it.
     init(_ block: ArraySlice<UInt8>) {
-        var fields: [(String, ArraySlice<UInt8>)] = []
+        var fields: [String: [ArraySlice<UInt8>]] = [:]
         var start = block.startIndex
         var index = block.startIndex
         while index < block.endIndex {
@@ -18,11 +18,11 @@ struct HeaderBlock {
             index = lineFeed + 1
             // A line starting with whitespace continues the field (folding).
             if index < block.endIndex, block[index] == 0x20 || block[index] == 0x09 { continue }
-            fields.append((Self.name(of: block[start..<index]), block[start..<index]))
+            fields[Self.name(of: block[start..<index]), default: []].append(block[start..<index])
             start = index
         }
-        if start < block.endIndex { fields.append((Self.name(of: block[start...]), block[start...])) }
-        self.fields = fields
+        if start < block.endIndex { fields[Self.name(of: block[start...]), default: []].append(block[start...]) }
+        fieldsByName = fields
     }
 
     private static func name(of field: ArraySlice<UInt8>) -> String {
@@ -30,12 +30,16 @@ struct HeaderBlock {
         return String(decoding: name, as: UTF8.self).trimmingWhitespace().lowercased()
     }
 
-    /// `h=` for the names wanted: each name as often as its field occurs, `from`
-    /// once more (oversigned, so that no From can be added above it).
+    /// Occurrences signed of one name at most: more (a header block of thousands
+    /// of To fields) are left unsigned, so that the signature field stays small.
+    static let maximumSignedOccurrences = 20
+
+    /// `h=` for the names wanted: each name once more than its field occurs, also
+    /// when it does not occur (RFC 6376 §8.15: no field can be added on top of
+    /// those signed, nor a missing one put in, without breaking the signature).
     func signedNames(_ wanted: [String]) -> [String] {
         wanted.flatMap { name in
-            let count = fields.count { $0.name == name }
-            return Array(repeating: name, count: name == "from" ? count + 1 : count)
+            Array(repeating: name, count: min(fieldsByName[name]?.count ?? 0, Self.maximumSignedOccurrences) + 1)
         }
     }
 
@@ -45,18 +49,18 @@ struct HeaderBlock {
         var used: [String: Int] = [:]
         var output: [UInt8] = []
         for name in names {
-            let occurrences = fields.filter { $0.name == name }
+            let occurrences = fieldsByName[name] ?? []
             let taken = used[name, default: 0]
             used[name] = taken + 1
             guard taken < occurrences.count else { continue }
-            output += RelaxedHeader.canonicalize(occurrences[occurrences.count - 1 - taken].bytes)
+            output += RelaxedHeader.canonicalize(occurrences[occurrences.count - 1 - taken])
         }
         return output
     }
 
-    /// The From field, if there is one.
+    /// The (first) From field, if there is one.
     var from: ArraySlice<UInt8>? {
-        fields.first { $0.name == "from" }?.bytes
+        fieldsByName["from"]?.first
     }
 }
 

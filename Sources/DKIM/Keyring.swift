@@ -11,7 +11,7 @@ public struct Keyring: Sendable {
         /// Also signs mail From: a subdomain, with `d=` this domain (DMARC relaxed
         /// alignment, RFC 7489 §3.1.1).
         public var subdomains: Bool
-        /// Lower-case names of the fields to sign when present; `from` is always among them.
+        /// Lower-case names of the fields to sign, each once; `from` is always among them.
         public var headers: [String]
 
         public init(domain: String, selector: String, key: SigningKey, subdomains: Bool, headers: [String]? = nil) {
@@ -19,7 +19,8 @@ public struct Keyring: Sendable {
             self.selector = selector
             self.key = key
             self.subdomains = subdomains
-            self.headers = (headers ?? Self.defaultHeaders).map { $0.lowercased() }
+            var seen = Set<String>()
+            self.headers = (headers ?? Self.defaultHeaders).map { $0.lowercased() }.filter { seen.insert($0).inserted }
         }
 
         /// RFC 6376 §5.4.1's recommendations that a relay's mail carries, and
@@ -41,11 +42,17 @@ public struct Keyring: Sendable {
 
     public var isEmpty: Bool { entries.isEmpty }
 
+    /// A field name that may go into `h=` (RFC 5322 §3.6.8 ftext, without the `;`
+    /// that would end the tag).
+    public static func isValidFieldName(_ name: String) -> Bool {
+        !name.isEmpty && name.utf8.allSatisfy { (33...126).contains($0) && $0 != UInt8(ascii: ":") && $0 != UInt8(ascii: ";") }
+    }
+
     /// A selector (RFC 6376 §3.1): dot-separated labels of letters, digits and
-    /// hyphens.
+    /// hyphens, 63 characters at most each (RFC 1035 §2.3.4).
     public static func isValidSelector(_ selector: String) -> Bool {
         selector.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { label in
-            !label.isEmpty && label.utf8.allSatisfy { byte in
+            !label.isEmpty && label.utf8.count <= 63 && label.utf8.allSatisfy { byte in
                 (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte) || byte == 0x2D
             }
         }

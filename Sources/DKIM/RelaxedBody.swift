@@ -43,7 +43,10 @@ public struct RelaxedBody: Sendable {
             case 0x20, 0x09: pendingSpace = true
             default:
                 if pendingEmptyLines > 0 {
-                    for _ in 0..<pendingEmptyLines { chunk += [0x0D, 0x0A] }
+                    for _ in 0..<pendingEmptyLines {
+                        chunk += [0x0D, 0x0A]
+                        if chunk.count >= Self.chunkSize { flush() }
+                    }
                     pendingEmptyLines = 0
                 }
                 if pendingSpace {

@@ -60,9 +60,8 @@ public struct SigningStage {
         }
         guard case .body(let header, let entries, let fields) = phase else { return nil }
         let bodyHash = Data(body.finalize()).base64EncodedString()
-        return PendingSignatures(signatures: zip(entries, fields).map { entry, field in
-            .init(key: entry.key, field: field, headerData: header.canonicalized(field.signedHeaders) + field.signedForm(bodyHash: bodyHash),
-                  bodyHash: bodyHash)
+        return PendingSignatures(header: header, signatures: zip(entries, fields).map { entry, field in
+            .init(key: entry.key, field: field, bodyHash: bodyHash)
         })
     }
 
@@ -110,24 +109,25 @@ public struct SigningStage {
     }
 }
 
-/// The signatures of one message, made at its end (off the event loop: an RSA
-/// signature takes a millisecond or more).
+/// The signatures of one message, made at its end off the event loop (the header
+/// hash, and an RSA signature takes a millisecond or more).
 public struct PendingSignatures: Sendable {
     struct Signature: Sendable {
         var key: SigningKey
         var field: SignatureField
-        /// The canonical signed fields, then this DKIM-Signature with an empty b= (§3.7).
-        var headerData: [UInt8]
         var bodyHash: String
     }
 
+    let header: HeaderBlock
     let signatures: [Signature]
 
     /// The DKIM-Signature fields, exactly as long as the room left for them at the
     /// top of the file.
     public func fields() throws -> [UInt8] {
         try signatures.flatMap { signature in
-            let digest = SHA256.hash(data: signature.headerData)
+            // The signed fields, then this DKIM-Signature with an empty b= (§3.7).
+            let headerData = header.canonicalized(signature.field.signedHeaders) + signature.field.signedForm(bodyHash: signature.bodyHash)
+            let digest = SHA256.hash(data: headerData)
             let value = Data(try signature.key.sign(digest)).base64EncodedString()
             let field = signature.field.rendered(bodyHash: signature.bodyHash, signature: value)
             guard field.count == signature.field.placeholder().count else { throw SizeMismatch() }

@@ -48,7 +48,7 @@ public final class IncomingMessage: @unchecked Sendable {
     /// the text has ended, such as DKIM signatures); `bytes` must fit in what was
     /// written.
     public func overwrite(_ bytes: [UInt8], at offset: Int) throws(SpoolError) {
-        precondition(offset + bytes.count <= size, "overwriting past the end of the message")
+        guard offset >= 0, offset + bytes.count <= size else { throw .fromErrno("overwrite past the end of the message", EINVAL) }
         var done = 0
         while done < bytes.count {
             let written = bytes.withUnsafeBytes { pwrite(descriptor, $0.baseAddress! + done, bytes.count - done, off_t(offset + done)) }

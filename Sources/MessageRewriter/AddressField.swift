@@ -2,7 +2,8 @@
 /// §3.4), as far as the relay needs them: their domains.
 public enum AddressField {
     /// The domains of the addresses in a From field: `a@b`, `Name <a@b>`, lists
-    /// separated by commas. Quoted strings and comments are skipped.
+    /// separated by commas, groups (`Team: a@b, c@d;`). Quoted strings and comments
+    /// are skipped.
     public static func domains(in field: [UInt8]) -> [String] {
         guard let colon = field.firstIndex(of: UInt8(ascii: ":")) else { return [] }
         var domains: [String] = []
@@ -31,6 +32,10 @@ public enum AddressField {
             case UInt8(ascii: "(") where !inQuotes: commentDepth += 1
             case UInt8(ascii: ")") where !inQuotes && commentDepth > 0: commentDepth -= 1
             case UInt8(ascii: ",") where !inQuotes && commentDepth == 0: finishAddress()
+            // A group (RFC 5322 §3.4, RFC 6854 for From): its name ends at the colon,
+            // its list at the semicolon.
+            case UInt8(ascii: ":") where !inQuotes && commentDepth == 0: current = []
+            case UInt8(ascii: ";") where !inQuotes && commentDepth == 0: finishAddress()
             default:
                 if !inQuotes && commentDepth == 0 { current.append(byte) }
             }

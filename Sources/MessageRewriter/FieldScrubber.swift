@@ -52,6 +52,7 @@ struct FieldScrubber {
             changedFields += 1
             return
         }
+        let field = field.withoutSpaceBeforeColon()
         if case .message(let mapping?) = scope, let kind = MessageIDMapping.kind(ofLowercasedName: name) {
             if let rewritten = mapping.rewrite(field.bytes, kind: kind) {
                 changedFields += 1

@@ -11,6 +11,16 @@ struct HeaderField {
     /// holding all the names of the block.
     var lowercasedName: ArraySlice<UInt8>
 
+    /// The field with the obsolete whitespace between its name and the colon
+    /// (RFC 5322 §4.5.4) taken out: what leaves Veil uses the current syntax, which
+    /// every reader and DKIM verifier parses.
+    func withoutSpaceBeforeColon() -> HeaderField {
+        let nameEnd = bytes.startIndex + lowercasedName.count
+        guard nameEnd < bytes.endIndex, bytes[nameEnd] != UInt8(ascii: ":"),
+              let colon = bytes[nameEnd...].firstIndex(of: UInt8(ascii: ":")) else { return self }
+        return HeaderField(bytes: ArraySlice(bytes[..<nameEnd] + bytes[colon...]), lowercasedName: lowercasedName)
+    }
+
     struct Block {
         var fields: [HeaderField]
         /// The empty line that ended the block (empty when the message has no body).

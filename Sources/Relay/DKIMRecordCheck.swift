@@ -27,6 +27,12 @@ public enum DKIMRecordCheck {
         return (lines, ok)
     }
 
+    /// DNS text as it may be printed on a terminal: control characters and
+    /// non-ASCII bytes escaped.
+    static func printable(_ text: String) -> String {
+        text.unicodeScalars.map { $0.isASCII && $0.value >= 0x20 && $0.value != 0x7F ? String($0) : $0.escaped(asASCII: true) }.joined()
+    }
+
     static func recordName(_ entry: Keyring.Entry) -> String {
         "\(entry.selector)._domainkey.\(entry.domain)"
     }
@@ -43,11 +49,13 @@ public enum DKIMRecordCheck {
             let texts = records.compactMap(DNSResolver.joinedText)
             let matches = texts.map(key.match(record:))
             if matches.contains(.matches) {
-                return texts.count == 1 ? "ok" : "ok, but \(name) has \(texts.count) TXT records; receivers may pick another"
+                return records.count == 1 ? "ok" : "ok, but \(name) has \(records.count) TXT records; receivers may pick another"
             }
             if matches.contains(.otherKey) { return "the published key at \(name) does not match private_key" }
             if matches.contains(.revoked) { return "the record at \(name) revokes the key (empty p=)" }
-            if case .unusable(let reason)? = matches.first { return "the record at \(name) is not a DKIM key record: \(reason)" }
+            if case .unusable(let reason)? = matches.first {
+                return "the record at \(name) is not a DKIM key record: \(printable(reason))"
+            }
             return "the record at \(name) cannot be read"
         }
     }

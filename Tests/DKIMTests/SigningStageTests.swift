@@ -76,7 +76,10 @@ import Testing
         let tags = Self.signatures(in: text)
         #expect(tags.map { $0["a"] } == ["rsa-sha256", "ed25519-sha256"])
         #expect(tags.allSatisfy { $0["c"] == "relaxed/relaxed" && $0["d"] == "contoso.example" && $0["t"] == "1796000000" })
-        #expect(tags[0]["h"] == "from:from:to:subject")
+        // Every name of the list once more than the message has it.
+        let present = ["from", "to", "subject"]
+        #expect(tags[0]["h"] == Keyring.Entry.defaultHeaders.flatMap { Array(repeating: $0, count: present.contains($0) ? 2 : 1) }
+            .joined(separator: ":"))
         // The body hash of the canonical body " Body line one\r\n".
         #expect(tags[0]["bh"] == Data(SHA256.hash(data: Array("Body line one\r\n".utf8))).base64EncodedString())
         // The fields come first, then the text as it was.
@@ -91,10 +94,13 @@ import Testing
     @Test func signaturesVerify() throws {
         let (text, _) = try Self.signed(Self.message)
         let header = String(decoding: text, as: UTF8.self).components(separatedBy: "\r\n\r\n")[0] + "\r\n"
-        let fields = HeaderBlock(Array(header.utf8)[...]).fields
+        // The fields, each with its folded lines.
+        let fields = header.components(separatedBy: "\r\n").reduce(into: [String]()) { fields, line in
+            if line.hasPrefix("\t") || line.hasPrefix(" ") { fields[fields.count - 1] += "\r\n" + line } else if !line.isEmpty { fields.append(line) }
+        }
         for (index, tags) in Self.signatures(in: text).enumerated() {
-            let signatureField = String(decoding: fields[index].bytes, as: UTF8.self)
-            let withoutB = signatureField.replacingOccurrences(of: #"b=[A-Za-z0-9+/=\s]*$"#, with: "b=", options: .regularExpression)
+            let signatureField = fields[index] + "\r\n"
+            let withoutB = signatureField.replacingOccurrences(of: #"b=[A-Za-z0-9+/=\s]*$"#, with: "b=", options: String.CompareOptions.regularExpression)
             let headerData = HeaderBlock(Array(header.utf8)[...]).canonicalized(tags["h"]!.components(separatedBy: ":"))
                 + RelaxedHeader.canonicalize(Array(withoutB.utf8)).dropLast(2)
             let digest = SHA256.hash(data: headerData)

@@ -16,6 +16,10 @@ import Testing
         #expect(domains("From: \"a@evil.example\" <ceo@corp.example>\r\n") == ["corp.example"])
         #expect(domains("From:\r\n <folded@corp.example>\r\n") == ["corp.example"])
         #expect(domains("From: undisclosed\r\n").isEmpty)
+        // Groups (RFC 6854): the name before the colon is not an address.
+        #expect(domains("From: Ops: alice@contoso.example, Bob <bob@corp.example>;\r\n") == ["contoso.example", "corp.example"])
+        #expect(domains("From: \"Team: a@b\" <x@corp.example>\r\n") == ["corp.example"])
+        #expect(domains("From: undisclosed-recipients:;\r\n").isEmpty)
     }
 
     @Test func restrictedUsersOnly() {

@@ -1,3 +1,4 @@
+# Longer than 300 lines: one test per allowlist rule and per Exchange field family, each a real round trip; split further they would repeat their fixtures.
 """Scrub by allowlist (issue 12), through the real binary to a real receiving MTA.
 
 `[scrub] mode = "allowlist"`, the default, lets out of every header block (the
@@ -463,7 +464,7 @@ def test_what_users_need_is_kept(make_veil, sink):
         sent_fields, _ = split_message(r.sent)
         got_fields, _ = split_message(r.delivered)
         for name in NEEDED[r.sent]:
-            want = [f.raw for f in named(sent_fields, name)]
+            want = [f.leaving for f in named(sent_fields, name)]
             assert want and [f.raw for f in named(got_fields, name)] == want, name
         assert not [f for f in got_fields[1:] if f.name in ("received", "x-mailer", "thread-index", "thread-topic",
                                                             "resent-bcc", "x-auto-response-suppress",

@@ -1,3 +1,4 @@
+# Longer than 300 lines: the MIME walker round trips that need the real binary, one per structure, sharing the expectation model.
 """The MIME walker (issue 7) through the real binary: boundaries replaced by keyed
 hashes in Content-Type fields and delimiter lines, header blocks of attached messages
 and (issue 12) of MIME parts scrubbed, everything else byte for byte, malformed and
@@ -290,9 +291,11 @@ def test_expected_rewrite_model():
             (part_fields, scrubbed, 2, 7), mode
         assert want.count == 2 + 7 + part_fields + scrubbed
         assert b"Content-ID: <image001.png@01DA1B2C.3D4E5F60>\r\n" in want.body
-        assert b"content-type : text/html" in want.body
+        assert b"content-type: text/html" in want.body  # "content-type :" leaves as "content-type:"
         assert (b"X-Contoso-Workflow-Server" in want.body) == (mode == "denylist")
-        assert shape(tree(want.message)) == shape(tree(parts))
+        # Python's parser reads the obsolete "content-type :" as no Content-Type at
+        # all (text/plain); what leaves Veil has "content-type:".
+        assert shape(tree(want.message)) == shape(tree(parts.replace(b"content-type : ", b"content-type: ")))
     nine_off = expected_mime(transmitted(eml(EXCHANGE[1]).read_bytes()), key, embedded=False)
     assert (nine_off.count, nine_off.scrubbed_fields) == (8, 0)
     check_same_but_boundaries(nine_off.message, transmitted(eml(EXCHANGE[1]).read_bytes()), nine_off.boundaries)

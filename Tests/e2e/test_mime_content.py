@@ -1,3 +1,4 @@
+# Longer than 300 lines: one case per content type the walker rewrites (calendars, TNEF, attached messages, encodings), each a real round trip.
 """Content of MIME parts (issue 12) through the real binary, delivered to a real MTA
 (Postfix's smtp-sink): TNEF refused or removed, the PRODID of calendar parts replaced,
 encoded attached messages (base64 / quoted-printable message/rfc822 and

@@ -94,6 +94,7 @@ final class SpoolSink: MessageSink {
                     try incoming.overwrite(try signatures.fields(), at: 0)
                 } catch {
                     logger.log(.spoolError(queueID: incoming.queueID, error: "DKIM signature not written: \(error)"))
+                    incoming.abort()
                     throw Replies.storageFailure
                 }
             }

@@ -11,7 +11,8 @@ extension Configuration.DKIM: ConfigSection {
         .path("private_key", \.privateKey, doc: "RSA (1024 to 4096 bits; 2048 recommended) or Ed25519 key, PEM.")
             .recordingLine(in: \.privateKeyLine),
         .boolean("subdomains", \.subdomains, doc: "Also sign mail From: a subdomain of domain (d= stays domain)."),
-        .strings("headers", \.headers, doc: "Fields signed when present (h=); From is required and oversigned."),
+        .strings("headers", \.headers, doc: "Fields signed, each once more than it occurs (h=); From is required.",
+                 check: { Keyring.isValidFieldName($0) ? nil : "\"\($0)\" is not a header field name" }),
     ]
 
     static func finish(_ dkim: inout Configuration.DKIM, _ reader: TableReader) throws(ConfigError) {

@@ -38,6 +38,11 @@ extension Configuration: ConfigSection {
         if let listener = listeners.first(where: { $0.auth != .off }), configuration.auth.usersFile == nil {
             throw reader.child("auth").error("users_file", "needed by listener \"\(listener.name)\" (auth = \"\(listener.auth.rawValue)\")")
         }
+        for (index, dkim) in configuration.dkim.enumerated()
+        where configuration.dkim[..<index].contains(where: { $0.domain == dkim.domain && $0.selector == dkim.selector }) {
+            throw ConfigError(file: reader.file, line: dkim.line, key: "dkim.selector",
+                              problem: "\(dkim.domain) has two [[dkim]] entries with selector \"\(dkim.selector)\"; one record cannot hold both keys")
+        }
         configuration.delivery.heloName = configuration.delivery.heloName ?? configuration.hostname
     }
 }
