@@ -24,12 +24,20 @@ public enum SigningKey: Sendable {
         if pem.contains("ENCRYPTED PRIVATE KEY") || pem.contains("Proc-Type: 4,ENCRYPTED") {
             throw LoadError(description: "the key is encrypted; Veil needs it in clear (openssl pkey -in KEY -out PLAIN), readable only by Veil")
         }
-        if let der = Self.pkcs8DER(pem), der.count == 48, der.starts(with: Self.ed25519PKCS8Prefix) {
-            guard let key = try? Curve25519.Signing.PrivateKey(rawRepresentation: der.suffix(32)) else {
-                throw LoadError(description: "not a valid Ed25519 key")
+        if let der = Self.pkcs8DER(pem) {
+            if der.count == 48, der.starts(with: Self.ed25519PKCS8Prefix) {
+                guard let key = try? Curve25519.Signing.PrivateKey(rawRepresentation: der.suffix(32)) else {
+                    throw LoadError(description: "not a valid Ed25519 key")
+                }
+                self = .ed25519(key)
+                return
             }
-            self = .ed25519(key)
-            return
+            // The Ed25519 algorithm (OID 1.3.101.112) at the head of another PKCS#8
+            // form (RFC 8410 §7: version 2, with the public key or attributes).
+            if der.count > 48, der.prefix(16).firstRange(of: [0x30, 0x05, 0x06, 0x03, 0x2B, 0x65, 0x70]) != nil {
+                throw LoadError(description: "an Ed25519 key in a PKCS#8 form Veil does not read; write it as "
+                                + "`openssl genpkey -algorithm ed25519` does: openssl pkey -in KEY -out NEW")
+            }
         }
         let key: _RSA.Signing.PrivateKey
         do {

@@ -141,6 +141,11 @@ public struct MessageRewriter: Sendable {
         scrubbedFields += scrubber.changedFields
         boundariesInHeader += scrubber.replacedBoundaries
         try walker.start(scrubber.entity)
+        // A text that is only a header block may end without a line end (BDAT):
+        // the last field gets one, so that the fields added below stay fields.
+        if let last = output.readableBytesView.last, last != UInt8(ascii: "\n") {
+            output.writeStaticString("\r\n")
+        }
         if !hasDate {
             output.writeString("Date: \(context.date)\r\n")
         }

@@ -7,9 +7,10 @@ import NIOSSL
 import Outbound
 
 /// Everything that SIGHUP reloads, as one snapshot: the configuration, the TLS
-/// certificate, the users file, the scrub rules and the outbound side's settings. New
-/// sessions and each delivery pass take the current snapshot; sessions already
-/// running keep the one they started with.
+/// certificate, the users file, the scrub rules, the DKIM keys and the outbound
+/// side's settings. New sessions and each delivery pass take the current snapshot;
+/// sessions already running keep their listener's settings and limits, and read the
+/// users file, the scrub rules and the DKIM keys anew at each AUTH and message.
 struct Settings: Sendable {
     let configuration: Configuration
     let tlsContext: NIOSSLContext?

@@ -62,6 +62,15 @@ import Testing
         }
         #expect(problem("not a key").contains("neither an RSA key"))
         #expect(problem("-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIB\n-----END ENCRYPTED PRIVATE KEY-----\n").contains("encrypted"))
+        // RFC 8410 §10.3's example: an Ed25519 key with attributes and its public key.
+        let v2 = """
+            -----BEGIN PRIVATE KEY-----
+            MHICAQEwBQYDK2VwBCIEINTuctv5E1hK1bbY8fdp+K06/nwoy/HU++CXqI9EdVhC
+            oB8wHQYKKoZIhvcNAQkJFDEPDA1DdXJkbGUgQ2hhaXJzgSEAGb9ECWmEzf6FQbrB
+            Z9w7lshQhqowtrbLDFw4rXAxZuE=
+            -----END PRIVATE KEY-----
+            """
+        #expect(problem(v2).contains("PKCS#8 form Veil does not read"))
         // An X25519 key (same curve, not a signing key) is not taken for Ed25519.
         let x25519 = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VuBCIEIGAHsVrOHsVKaXx3lfvPDuFhvY/eyC2Cpm5fnwW5tMNq\n-----END PRIVATE KEY-----\n"
         #expect(problem(x25519).contains("neither an RSA key"))

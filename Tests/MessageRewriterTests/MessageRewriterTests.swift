@@ -123,6 +123,9 @@ import Testing
         #expect(noHeaders.hasSuffix("Message-ID: <generated@relay.example>\r\n\r\nbody only"))
         let noBody = text(everySplit("Subject: s\r\nDate: d\r\nMessage-ID: <a@b>\r\n"))
         #expect(noBody.hasSuffix("Subject: s\r\nDate: d\r\nMessage-ID: \(Keyed.messageID("a@b"))\r\n"))
+        // Only a header block, its last line not ended (BDAT): the added fields start on lines of their own.
+        let unended = text(everySplit("Subject: s"))
+        #expect(unended.hasSuffix("Subject: s\r\nDate: Mon, 30 Nov 2026 02:20:00 +0000\r\nMessage-ID: <generated@relay.example>\r\n"))
     }
 
     @Test func profileNoneKeepAndRemoveLists() {
