@@ -1,3 +1,5 @@
+import Foundation
+
 /// The fields of a message's header block (RFC 5322 §2.2), each with its folded
 /// lines and final CRLF, and the choice of fields a signature covers (RFC 6376
 /// §5.4.2).
@@ -27,7 +29,7 @@ struct HeaderBlock: Sendable {
 
     private static func name(of field: ArraySlice<UInt8>) -> String {
         let name = field.prefix { $0 != UInt8(ascii: ":") }
-        return String(decoding: name, as: UTF8.self).trimmingWhitespace().lowercased()
+        return String(decoding: name, as: UTF8.self).trimmingCharacters(in: .whitespaces).lowercased()
     }
 
     /// Occurrences signed of one name at most: more (a header block of thousands
@@ -61,14 +63,5 @@ struct HeaderBlock: Sendable {
     /// The (first) From field, if there is one.
     var from: ArraySlice<UInt8>? {
         fieldsByName["from"]?.first
-    }
-}
-
-extension String {
-    func trimmingWhitespace() -> String {
-        var scalars = Substring(self)
-        while let first = scalars.first, first == " " || first == "\t" { scalars.removeFirst() }
-        while let last = scalars.last, last == " " || last == "\t" { scalars.removeLast() }
-        return String(scalars)
     }
 }

@@ -128,10 +128,10 @@ public struct PendingSignatures: Sendable {
             // The signed fields, then this DKIM-Signature with an empty b= (§3.7).
             let headerData = header.canonicalized(signature.field.signedHeaders) + signature.field.signedForm(bodyHash: signature.bodyHash)
             let digest = SHA256.hash(data: headerData)
-            let value = Data(try signature.key.sign(digest)).base64EncodedString()
-            let field = signature.field.rendered(bodyHash: signature.bodyHash, signature: value)
-            guard field.count == signature.field.placeholder().count else { throw SizeMismatch() }
-            return field
+            let value = try signature.key.sign(digest)
+            // The only part of the field whose length is not fixed in advance.
+            guard value.count == signature.field.signatureLength else { throw SizeMismatch() }
+            return signature.field.rendered(bodyHash: signature.bodyHash, signature: Data(value).base64EncodedString())
         }
     }
 
