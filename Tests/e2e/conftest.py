@@ -10,6 +10,13 @@
     certs         (cert_path, key_path), a self-signed certificate shared by the session
     users_file    the users file (demo/demo, limited/limited restricted to corp.example, carol)
     dns           unbound answering the test module's RECORDS (local-data lines)
+    dnssec_keys   dnssec.ZoneKeys: the KSK/ZSK of the signed zone veilsec. and its trust
+                  anchor files, made once per session
+    make_signed_dns  factory: make_signed_dns(records, bogus=(), expired=(), unsigned=())
+                  -> started dnssec.SignedDNS (veilsec. signed, insecure.veilsec. not,
+                  `unsigned` as veiltest. local-data); stopped after the test
+    signed_dns    make_signed_dns from the test module's SIGNED_RECORDS, BOGUS_RECORDS,
+                  EXPIRED_RECORDS and RECORDS (all but the first optional)
     make_sink     factory: make_sink(name="sink", host=..., port=...) -> sink.Sink, not started
                   (.start(*smtp-sink options)); every one is stopped after the test
     sink          make_sink("sink"): smtp-sink on 127.0.0.2, a free port, not started
@@ -32,6 +39,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from dns import DNSServer  # noqa: E402
+from dnssec import SignedDNS, ZoneKeys, make_zone_keys  # noqa: E402
 from harness import Veil, make_certificate, make_users_file, render_config, small_tmpfs  # noqa: E402
 from sink import Sink  # noqa: E402
 
@@ -112,6 +120,31 @@ def dns(request, tmp_path):
     server = DNSServer(tmp_path / "dns", request.module.RECORDS).start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def dnssec_keys(tmp_path_factory) -> ZoneKeys:
+    return make_zone_keys(tmp_path_factory.mktemp("dnssec-keys"))
+
+
+@pytest.fixture
+def make_signed_dns(tmp_path, dnssec_keys):
+    made: list[SignedDNS] = []
+
+    def factory(records, bogus=(), expired=(), unsigned=()) -> SignedDNS:
+        made.append(SignedDNS(tmp_path / f"signed-dns{len(made)}", dnssec_keys, records, bogus, expired, unsigned))
+        return made[-1].start()
+
+    yield factory
+    for server in made:
+        server.stop()
+
+
+@pytest.fixture
+def signed_dns(request, make_signed_dns) -> SignedDNS:
+    module = request.module
+    return make_signed_dns(module.SIGNED_RECORDS, getattr(module, "BOGUS_RECORDS", ()),
+                           getattr(module, "EXPIRED_RECORDS", ()), getattr(module, "RECORDS", ()))
 
 
 @pytest.fixture

@@ -5,7 +5,10 @@ TXT records (DKIM keys) are made with txt(): unbound refuses a TXT string over 2
 characters, so the value is split into several quoted strings of one record, and a
 record that holds double quotes is written in single quotes. DNSServer.lookup_txt()
 asks the server for one (a verifier's lookup: dnspython cannot be imported in this
-suite, whose module named dns hides its package)."""
+suite, whose module named dns hides its package).
+
+auth_zones serves zone files as unbound auth-zones next to the local-data (the
+DNSSEC-signed zone of dnssec.py)."""
 
 from __future__ import annotations
 
@@ -36,10 +39,14 @@ def local_data(record: str) -> str:
 
 
 class DNSServer(PeerProcess):
-    def __init__(self, directory: Path, records: list[str], zones: tuple[str, ...] = (ZONE,)):
+    def __init__(self, directory: Path, records: list[str], zones: tuple[str, ...] = (ZONE,),
+                 auth_zones: tuple[tuple[str, Path], ...] = ()):
         """records: local-data lines such as "dest.veiltest. MX 10 mx1.dest.veiltest."
         or txt(...); zones: the domains unbound answers for alone (static: a name
-        without a record is NXDOMAIN at once, never asked upstream)."""
+        without a record is NXDOMAIN at once, never asked upstream); auth_zones:
+        (zone, zone file) pairs answered as an authoritative server would, with the
+        RRSIGs of a signed file to a query that sets DO (none of these zones may be
+        in `zones` or `records`: local data wins over auth-zones)."""
         self.directory = directory
         self.directory.mkdir(parents=True, exist_ok=True)
         with socket.socket() as s:
@@ -47,6 +54,8 @@ class DNSServer(PeerProcess):
             self.port = s.getsockname()[1]
         data = "\n".join(local_data(r) for r in records)
         static = "\n".join(f'  local-zone: "{z.rstrip(".")}." static' for z in zones)
+        auth = "".join(f'auth-zone:\n  name: "{z.rstrip(".")}."\n  zonefile: "{f}"\n'
+                       f'  for-downstream: yes\n  for-upstream: no\n' for z, f in auth_zones)
         (directory / "unbound.conf").write_text(f"""server:
   interface: 127.0.0.1
   port: {self.port}
@@ -62,7 +71,7 @@ class DNSServer(PeerProcess):
   module-config: "iterator"
 {static}
 {data}
-""")
+{auth}""")
 
     @property
     def server(self) -> str:
@@ -76,15 +85,8 @@ class DNSServer(PeerProcess):
     def lookup_txt(self, name: str, timeout: float = 5.0) -> list[bytes] | None:
         """The strings of the first TXT record of `name` (a plain query over TCP), or
         None when there is none (NXDOMAIN, or no TXT record)."""
-        qid = random.randrange(1 << 16)
-        labels = name.rstrip(".").encode("ascii").split(b".")
-        query = (struct.pack("!6H", qid, 0x0100, 1, 0, 0, 0)
-                 + b"".join(bytes([len(l)]) + l for l in labels) + b"\0" + struct.pack("!2H", 16, 1))
-        with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as s:
-            s.sendall(struct.pack("!H", len(query)) + query)
-            reply = _read(s, struct.unpack("!H", _read(s, 2))[0])
-        rid, flags, questions, answers, _, _ = struct.unpack("!6H", reply[:12])
-        assert rid == qid, "DNS reply to another query"
+        reply = self.query(name, 16, timeout)
+        _, flags, questions, answers, _, _ = struct.unpack("!6H", reply[:12])
         if flags & 0xF == 3:
             return None
         assert flags & 0xF == 0, f"DNS error {flags & 0xF} for {name}"
@@ -102,6 +104,18 @@ class DNSServer(PeerProcess):
                     i += 1 + rdata[i]
                 return strings
         return None
+
+    def query(self, name: str, rtype: int, timeout: float = 5.0) -> bytes:
+        """The server's reply to one plain query (RD set, no EDNS) over TCP."""
+        qid = random.randrange(1 << 16)
+        labels = name.rstrip(".").encode("ascii").split(b".")
+        query = (struct.pack("!6H", qid, 0x0100, 1, 0, 0, 0)
+                 + b"".join(bytes([len(l)]) + l for l in labels) + b"\0" + struct.pack("!2H", rtype, 1))
+        with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as s:
+            s.sendall(struct.pack("!H", len(query)) + query)
+            reply = _read(s, struct.unpack("!H", _read(s, 2))[0])
+        assert struct.unpack("!H", reply[:2])[0] == qid, "DNS reply to another query"
+        return reply
 
 
 def _read(sock: socket.socket, n: int) -> bytes:
