@@ -1,7 +1,9 @@
 import CUnbound
 
 /// DNS lookups through libunbound: forwarders from `[dns] servers` (such as
-/// `127.0.0.1@5353`), or /etc/resolv.conf. Queries block, so they run on a thread
+/// `127.0.0.1@5353`), or /etc/resolv.conf. With a trust anchor, answers are
+/// validated (DNSSEC, RFC 4035): each says whether it came through a secure chain,
+/// and a bogus one is a temporary failure. Queries block, so they run on a thread
 /// pool; the context is shared and thread-safe.
 public final class DNSResolver: @unchecked Sendable {
     public enum Answer: Sendable, Equatable {
@@ -20,6 +22,19 @@ public final class DNSResolver: @unchecked Sendable {
         case mx = 15
         case txt = 16
         case aaaa = 28
+        /// RFC 6698 §7.1.
+        case tlsa = 52
+    }
+
+    /// An answer and whether DNSSEC proved it (RFC 4035 §4.3 "secure"): the records,
+    /// or their absence, signed all the way from the trust anchor. False without a
+    /// trust anchor, and for names under an insecure delegation.
+    public struct Lookup: Sendable, Equatable {
+        public var answer: Answer
+        public var secure: Bool
+        /// The name the answer is for after CNAMEs (RFC 7672 §2.2.2 needs it), when
+        /// it differs from the one asked.
+        public var canonicalName: String?
     }
 
     private let context: OpaquePointer
@@ -28,7 +43,9 @@ public final class DNSResolver: @unchecked Sendable {
         public var description: String
     }
 
-    public init(servers: [String]) throws {
+    /// `trustAnchorFile`: DS or DNSKEY records in zone file form (such as Debian's
+    /// /usr/share/dns/root.key); nil: no validation.
+    public init(servers: [String], trustAnchorFile: String? = nil) throws {
         guard let context = ub_ctx_create() else { throw SetupError(description: "ub_ctx_create failed") }
         self.context = context
         // Threads, not forked processes, for the resolver's own work; it must be set
@@ -45,6 +62,10 @@ public final class DNSResolver: @unchecked Sendable {
                 guard status == 0 else { throw SetupError(description: "forwarder \(server): \(Self.text(status))") }
             }
         }
+        if let trustAnchorFile {
+            let status = ub_ctx_add_ta_file(context, trustAnchorFile)
+            guard status == 0 else { throw SetupError(description: "trust anchor \(trustAnchorFile): \(Self.text(status))") }
+        }
     }
 
     deinit {
@@ -53,12 +74,32 @@ public final class DNSResolver: @unchecked Sendable {
 
     /// One query, blocking until the answer (or unbound's own timeout).
     public func query(_ name: String, _ type: RecordType) -> Answer {
+        lookup(name, type).answer
+    }
+
+    /// One query with its DNSSEC status. A bogus answer (RFC 4035 §5.5) carries
+    /// data, but it is a temporary failure: its records are never used.
+    public func lookup(_ name: String, _ type: RecordType) -> Lookup {
         var result: UnsafeMutablePointer<ub_result>?
         let status = ub_resolve(context, name, type.rawValue, 1 /* IN */, &result)
-        guard status == 0, let result else { return .temporaryFailure(Self.text(status)) }
+        guard status == 0, let result else { return Lookup(answer: .temporaryFailure(Self.text(status)), secure: false) }
         defer { ub_resolve_free(result) }
         let answer = result.pointee
-        if answer.bogus != 0 { return .temporaryFailure("DNSSEC validation failed") }
+        if answer.bogus != 0 {
+            let why = answer.why_bogus.map { String(cString: $0) } ?? "no reason given"
+            return Lookup(answer: .temporaryFailure("DNSSEC validation failed: \(why)"), secure: false)
+        }
+        let secure = answer.secure != 0
+        // Compared without case and the final dot: libunbound may give the name asked.
+        func plain(_ name: String) -> String {
+            let lower = name.lowercased()
+            return lower.hasSuffix(".") ? String(lower.dropLast()) : lower
+        }
+        let canonical = answer.canonname.map { String(cString: $0) }.flatMap { plain($0) == plain(name) ? nil : $0 }
+        return Lookup(answer: Self.answer(answer), secure: secure, canonicalName: canonical)
+    }
+
+    private static func answer(_ answer: ub_result) -> Answer {
         if answer.nxdomain != 0 { return .nameError }
         guard answer.rcode == 0 else { return .temporaryFailure("rcode \(answer.rcode)") }
         guard answer.havedata != 0 else { return .noData }
