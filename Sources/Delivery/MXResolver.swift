@@ -12,10 +12,14 @@ public struct MXResolver: Sendable {
         public var name: String
         /// IPv4 first, then IPv6.
         public var addresses: [String]
+        /// DNSSEC proved both the MX records that named this host (or the implicit
+        /// MX) and its addresses: its TLSA records may be looked up (RFC 7672 §2.2).
+        public var secure: Bool
 
-        public init(name: String, addresses: [String]) {
+        public init(name: String, addresses: [String], secure: Bool = false) {
             self.name = name
             self.addresses = addresses
+            self.secure = secure
         }
     }
 
@@ -51,7 +55,8 @@ public struct MXResolver: Sendable {
     }
 
     private func resolve(ascii domain: String) -> Outcome {
-        switch resolver.query(domain, .mx) {
+        let lookup = resolver.lookup(domain, .mx)
+        switch lookup.answer {
         case .nameError:
             return .noSuchDomain
         case .temporaryFailure(let reason):
@@ -60,8 +65,8 @@ public struct MXResolver: Sendable {
             // RFC 5321 §5.1: no MX, the domain's own address is the implicit MX.
             let addresses = addresses(of: domain)
             switch addresses {
-            case .success(let list) where list.isEmpty: return .noSuchDomain
-            case .success(let list): return .hosts([Host(name: domain, addresses: list)])
+            case .success(let list, _) where list.isEmpty: return .noSuchDomain
+            case .success(let list, let secure): return .hosts([Host(name: domain, addresses: list, secure: lookup.secure && secure)])
             case .failure(let reason): return .temporaryFailure(reason)
             }
         case .records(let records):
@@ -72,7 +77,8 @@ public struct MXResolver: Sendable {
             var reasons: [String] = []
             for exchange in Self.ordered(exchanges).prefix(Self.maximumHosts) {
                 switch addresses(of: exchange.name) {
-                case .success(let list) where !list.isEmpty: hosts.append(Host(name: exchange.name, addresses: list))
+                case .success(let list, let secure) where !list.isEmpty:
+                    hosts.append(Host(name: exchange.name, addresses: list, secure: lookup.secure && secure))
                 case .success: reasons.append("\(exchange.name) has no address")
                 case .failure(let reason): reasons.append(reason)
                 }
@@ -81,13 +87,17 @@ public struct MXResolver: Sendable {
         }
     }
 
-    private enum AddressLookup { case success([String]), failure(String) }
+    /// The addresses, and whether both lookups were secure.
+    private enum AddressLookup { case success([String], secure: Bool), failure(String) }
 
     private func addresses(of name: String) -> AddressLookup {
         var addresses: [String] = []
         var failures: [String] = []
+        var secure = true
         for type in [DNSResolver.RecordType.a, .aaaa] {
-            switch resolver.query(name, type) {
+            let lookup = resolver.lookup(name, type)
+            secure = secure && lookup.secure
+            switch lookup.answer {
             case .records(let records):
                 addresses += records.compactMap(Self.formatAddress)
             case .noData, .nameError:
@@ -97,7 +107,7 @@ public struct MXResolver: Sendable {
             }
         }
         if addresses.isEmpty && !failures.isEmpty { return .failure(failures.joined(separator: "; ")) }
-        return .success(Array(addresses.prefix(Self.maximumAddressesPerHost)))
+        return .success(Array(addresses.prefix(Self.maximumAddressesPerHost)), secure: secure)
     }
 
     struct Exchange: Equatable {
