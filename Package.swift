@@ -18,6 +18,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         // 4.x: Ed25519 keys in PEM (CryptoExtras); RSA PKCS#1 v1.5 for DKIM.
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        // X.509 path validation for DANE-TA (RFC 7672 §3.1.2): NIOSSL exposes no DANE API.
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
     ],
     targets: [
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
@@ -88,6 +90,7 @@ let package = Package(
             dependencies: [
                 "SMTPCore", "Connections", "CUnbound", "CIDN2",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

@@ -35,12 +35,18 @@ public final class DNSResolver: @unchecked Sendable {
         /// The name the answer is for after CNAMEs (RFC 7672 §2.2.2 needs it), when
         /// it differs from the one asked.
         public var canonicalName: String?
+
+        public init(answer: Answer, secure: Bool, canonicalName: String? = nil) {
+            (self.answer, self.secure, self.canonicalName) = (answer, secure, canonicalName)
+        }
     }
 
     private let context: OpaquePointer
 
     public struct SetupError: Error, CustomStringConvertible {
         public var description: String
+        /// The trust anchor file is what is wrong (not the servers).
+        public var trustAnchor = false
     }
 
     /// `trustAnchorFile`: DS or DNSKEY records in zone file form (such as Debian's
@@ -64,7 +70,9 @@ public final class DNSResolver: @unchecked Sendable {
         }
         if let trustAnchorFile {
             let status = ub_ctx_add_ta_file(context, trustAnchorFile)
-            guard status == 0 else { throw SetupError(description: "trust anchor \(trustAnchorFile): \(Self.text(status))") }
+            guard status == 0 else {
+                throw SetupError(description: "trust anchor \(trustAnchorFile): \(Self.text(status))", trustAnchor: true)
+            }
         }
     }
 

@@ -13,8 +13,11 @@ public struct DeliveryClient: Sendable {
     /// encryption against passive eavesdroppers, TLS 1.2 minimum (RFC 8314 §4.1).
     private let tlsContext: NIOSSLContext
     /// TLS with the chain checked against the system's roots (plus `caFile`) and
-    /// the name against the MX or route host (`verify`).
+    /// the name against the MX or route host (`verify`, MTA-STS).
     private let verifyingContext: NIOSSLContext
+    /// TLS whose certificate check is DANE's (RFC 7672 §3.1), in a verification
+    /// callback: no name check of NIOSSL's own (DANE-EE ignores names).
+    private let daneContext: NIOSSLContext
     public var connectTimeout: TimeAmount
     public var timeouts: DeliveryTimeouts
     /// Sessions running now, for ``closeAll()``.
@@ -33,6 +36,8 @@ public struct DeliveryClient: Sendable {
         tls.trustRoots = .default
         tls.additionalTrustRoots = caFile.map { [.file($0)] } ?? []
         self.verifyingContext = try NIOSSLContext(configuration: tls)
+        tls.certificateVerification = .noHostnameVerification
+        self.daneContext = try NIOSSLContext(configuration: tls)
         self.connectTimeout = connectTimeout
     }
 
@@ -48,14 +53,22 @@ public struct DeliveryClient: Sendable {
     /// what the session knew then (TLS, DSN), as soon as its transaction ends; its index counts
     /// the messages given here, then those `fetchMore` added.
     public func deliver(_ messages: [OutboundMessage], host: String, port: Int, serverName: String? = nil,
-                        verifyCertificate: Bool = false, configuration: SMTPClientStateMachine.Configuration,
+                        tls: TLSRequirement, configuration: SMTPClientStateMachine.Configuration,
                         fetchMore: (@Sendable (any EventLoop) -> EventLoopFuture<[OutboundMessage]>)? = nil,
                         onTransaction: @escaping @Sendable (Int, [SMTPClientStateMachine.RecipientResult], TransactionContext) -> Void)
         -> EventLoopFuture<SessionReport> {
         let eventLoop = group.next()
         let promise = eventLoop.makePromise(of: SessionReport.self)
         let report = SessionReporter(promise)
-        let (fileIO, tlsContext) = (self.fileIO, verifyCertificate ? self.verifyingContext : self.tlsContext)
+        let fileIO = self.fileIO
+        let tlsContext: NIOSSLContext
+        switch tls {
+        case .none, .opportunistic, .encrypted: tlsContext = self.tlsContext
+        case .pkix: tlsContext = verifyingContext
+        case .dane: tlsContext = daneContext
+        }
+        var configuration = configuration
+        configuration.tls = tls.clientPolicy
         // SNI: the MX or route host's name, never an address literal.
         let serverName = serverName ?? ((try? SocketAddress(ipAddress: host, port: 0)) == nil ? host : nil)
         ClientBootstrap(group: eventLoop)
@@ -65,7 +78,7 @@ public struct DeliveryClient: Sendable {
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(OutboundSessionHandler(
                         configuration: configuration, messages: messages, tlsContext: tlsContext,
-                        serverName: serverName, verified: verifyCertificate, fileIO: fileIO, report: report, timeouts: timeouts,
+                        serverName: serverName, requirement: tls, fileIO: fileIO, report: report, timeouts: timeouts,
                         fetchMore: fetchMore, onTransaction: onTransaction))
                 }
             }

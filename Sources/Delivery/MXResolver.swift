@@ -39,7 +39,8 @@ public struct MXResolver: Sendable {
     static let maximumHosts = 5
     /// Addresses tried per host: a hostile zone could list thousands.
     static let maximumAddressesPerHost = 4
-    let resolver: DNSResolver
+    /// Also for the lookups that follow the MX hosts' (TLSA, RFC 7672 §2.2).
+    public let resolver: DNSResolver
 
     public init(resolver: DNSResolver) {
         self.resolver = resolver

@@ -25,8 +25,11 @@ final class OutboundSessionHandler: ChannelInboundHandler {
     private var noMoreMessages = false
     private let tlsContext: NIOSSLContext?
     private let serverName: String?
-    /// The context checks the certificate (chain and name).
-    private let verified: Bool
+    /// How the server's certificate is checked.
+    private let requirement: TLSRequirement
+    /// How DANE authenticated the server, or why it did not (set by the
+    /// verification callback before the handshake ends).
+    private var daneOutcome: DANEVerifier.Outcome?
     private let fileIO: NonBlockingFileIO
     private let report: SessionReporter
     /// Called as each message's transaction ends, so its results are saved at once.
@@ -49,7 +52,7 @@ final class OutboundSessionHandler: ChannelInboundHandler {
     }
 
     init(configuration: SMTPClientStateMachine.Configuration, messages: [OutboundMessage], tlsContext: NIOSSLContext?,
-         serverName: String?, verified: Bool, fileIO: NonBlockingFileIO, report: SessionReporter, timeouts: DeliveryTimeouts,
+         serverName: String?, requirement: TLSRequirement, fileIO: NonBlockingFileIO, report: SessionReporter, timeouts: DeliveryTimeouts,
          fetchMore: (@Sendable (any EventLoop) -> EventLoopFuture<[OutboundMessage]>)?,
          onTransaction: @escaping @Sendable (Int, [SMTPClientStateMachine.RecipientResult], TransactionContext) -> Void) {
         self.timeouts = timeouts
@@ -59,7 +62,7 @@ final class OutboundSessionHandler: ChannelInboundHandler {
         self.messages = messages
         self.tlsContext = tlsContext
         self.serverName = serverName
-        self.verified = verified
+        self.requirement = requirement
         self.fileIO = fileIO
         self.report = report
         self.result = SessionReport(messageCount: messages.count)
@@ -102,14 +105,28 @@ final class OutboundSessionHandler: ChannelInboundHandler {
             let version = try? context.pipeline.syncOperations.handler(type: NIOSSLClientHandler.self).tlsVersion
             let cipher = try? context.pipeline.syncOperations.handler(type: TLSCipherRecorder.self).cipherName
             result.tls = TLSSessionInfo(protocolName: version?.protocolName ?? "TLS", cipher: cipher ?? "unknown",
-                                        verifiedBy: verified ? .pki : nil)
+                                        verifiedBy: verification)
             perform(machine.tlsEstablished(), context: context)
         }
         context.fireUserInboundEventTriggered(event)
     }
 
+    /// What the handshake proved about the server's certificate.
+    private var verification: TLSSessionInfo.Verification? {
+        switch (requirement, daneOutcome) {
+        case (.pkix, _): return .pki
+        case (.dane, .endEntity?): return .daneEE
+        case (.dane, .trustAnchor?): return .daneTA
+        default: return nil
+        }
+    }
+
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        finish(context: context, failure: "\(error)", reply: nil)
+        if case .failed(let reason)? = daneOutcome {
+            finish(context: context, failure: "DANE: \(reason)", reply: nil)
+        } else {
+            finish(context: context, failure: "\(error)", reply: nil)
+        }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -135,7 +152,7 @@ final class OutboundSessionHandler: ChannelInboundHandler {
             do {
                 // The recorder reads the cipher from the server's hello as it comes in.
                 try context.pipeline.syncOperations.addHandlers(
-                    [TLSCipherRecorder(), NIOSSLClientHandler(context: tlsContext, serverHostname: serverName)], position: .first)
+                    [TLSCipherRecorder(), try tlsHandler(tlsContext, eventLoop: context.eventLoop)], position: .first)
             } catch {
                 finish(context: context, failure: "TLS: \(error)", reply: nil)
             }
@@ -156,6 +173,25 @@ final class OutboundSessionHandler: ChannelInboundHandler {
             finish(context: context, failure: reason, reply: reply)
         case .close:
             finish(context: context, failure: nil, reply: nil)
+        }
+    }
+
+    /// The TLS client; with DANE, its certificate check is the TLSA records'
+    /// (RFC 7672 §3.1), run once per handshake and completed on this event loop.
+    private func tlsHandler(_ tlsContext: NIOSSLContext, eventLoop: any EventLoop) throws -> NIOSSLClientHandler {
+        guard case .dane(let records, let names) = requirement else {
+            return try NIOSSLClientHandler(context: tlsContext, serverHostname: serverName)
+        }
+        let handler = NIOLoopBound(self, eventLoop: eventLoop)
+        return try NIOSSLClientHandler(context: tlsContext, serverHostname: serverName) { chain, promise in
+            promise.completeWithTask {
+                let outcome = await DANEVerifier.verify(chain, records: records, names: names)
+                return try await eventLoop.submit {
+                    handler.value.daneOutcome = outcome
+                    if case .failed = outcome { return NIOSSLVerificationResult.failed }
+                    return .certificateVerified
+                }.get()
+            }
         }
     }
 

@@ -3,8 +3,12 @@
 public struct TLSSessionInfo: Sendable, Equatable, CustomStringConvertible {
     /// How the server's certificate was checked.
     public enum Verification: String, Sendable, Equatable {
-        /// Chain and name checked against the trust store (`tls = "verify"`).
-        case pki
+        /// Chain and name checked against the trust store (`verify`, MTA-STS).
+        case pki = "verified"
+        /// The server's certificate matched a DANE-EE record (RFC 7672 §3.1.1).
+        case daneEE = "dane-ee"
+        /// The chain led to a certificate a DANE-TA record names (RFC 7672 §3.1.2).
+        case daneTA = "dane-ta"
     }
 
     /// "TLSv1.3", as OpenSSL and Postfix logs name it.
@@ -20,8 +24,9 @@ public struct TLSSessionInfo: Sendable, Equatable, CustomStringConvertible {
         self.verifiedBy = verifiedBy
     }
 
-    /// As logged: "TLSv1.3 TLS_AES_256_GCM_SHA384 verified".
+    /// As logged: "TLSv1.3 TLS_AES_256_GCM_SHA384 verified" (or "dane-ee",
+    /// "dane-ta", "unverified").
     public var description: String {
-        "\(protocolName) \(cipher) \(verifiedBy == nil ? "unverified" : "verified")"
+        "\(protocolName) \(cipher) \(verifiedBy?.rawValue ?? "unverified")"
     }
 }

@@ -146,7 +146,10 @@ extension VeilEvent {
 
 extension VeilEvent.DeliveryAttempt {
     var metadata: Logger.Metadata {
-        ["queue_id": "\(queueID)", "to": "<\(recipient)>", "relay": "\(relay)", "tls": "\(tls ?? "none")",
-         "attempt": "\(attempt)", "delay": "\(String(format: "%.1f", delay))s", "reply": "\(reply)"]
+        var fields: Logger.Metadata = [
+            "queue_id": "\(queueID)", "to": "<\(recipient)>", "relay": "\(relay)", "tls": "\(tls ?? "none")",
+            "attempt": "\(attempt)", "delay": "\(String(format: "%.1f", delay))s", "reply": "\(reply)"]
+        if let tlsPolicy { fields["tls_policy"] = "\(tlsPolicy)" }
+        return fields
     }
 }

@@ -10,7 +10,7 @@ public protocol DeliveryTransport: Sendable {
     /// Never fails: a session that cannot be held is a report with `failure` set.
     /// `onTransaction` gets each message's index (those given, then those
     /// `fetchMore` added), its recipients' results and what the session knew then.
-    func deliver(_ messages: [OutboundMessage], host: String, port: Int, serverName: String?, verifyCertificate: Bool,
+    func deliver(_ messages: [OutboundMessage], host: String, port: Int, serverName: String?, tls: TLSRequirement,
                  configuration: SMTPClientStateMachine.Configuration,
                  fetchMore: (@Sendable (any EventLoop) -> EventLoopFuture<[OutboundMessage]>)?,
                  onTransaction: @escaping @Sendable (Int, [SMTPClientStateMachine.RecipientResult], TransactionContext) -> Void)

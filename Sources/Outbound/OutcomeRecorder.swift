@@ -20,9 +20,10 @@ struct OutcomeRecorder: Sendable {
     let onReportQueued: @Sendable () -> Void
 
     /// `results`: the next hop's reply per recipient, or nil when the transaction
-    /// did not get that far (`report` says why). `relay` is the hop as logged.
+    /// did not get that far (`report` says why). `relay` is the hop as logged,
+    /// `tlsPolicy` the TLS policy its connection was held to.
     func record(_ job: DeliveryJob, results: [SMTPClientStateMachine.RecipientResult]?, report: SessionReport,
-                tls: TLSSessionInfo?, nextHopTakesDSN: Bool = false, relay: String) async {
+                tls: TLSSessionInfo?, tlsPolicy: String? = nil, nextHopTakesDSN: Bool = false, relay: String) async {
         let settings = self.settings()
         let decisions = settings.policy.decide(
             job, results: results, sessionFailure: report.failureReply.map { "\($0)" } ?? report.failure ?? "session ended",
@@ -30,7 +31,8 @@ struct OutcomeRecorder: Sendable {
         let delay = Date().timeIntervalSince(job.receivedAt)
         func line(_ recipient: DeliveryJob.Recipient, _ event: OutcomePolicy.Event, reply: String, nextAttempt: Date?) -> VeilEvent {
             let attempt = VeilEvent.DeliveryAttempt(queueID: job.queueID, recipient: recipient.address, relay: relay,
-                                                    tls: tls.map(\.description), attempt: recipient.attempts + 1,
+                                                    tls: tls.map(\.description), tlsPolicy: tlsPolicy,
+                                                    attempt: recipient.attempts + 1,
                                                     delay: delay, reply: reply)
             switch event {
             case .delivered: return .delivered(attempt)

@@ -25,8 +25,6 @@ public struct Router: Sendable {
         public var client: SMTPClientStateMachine.Configuration
         /// The TLS policy in force for this hop.
         public var policy: TLSPolicy
-        /// `tls = "verify"`: the certificate is checked.
-        public var verify: Bool { policy == .verify }
         public var jobs: [DeliveryJob]
     }
 
@@ -50,7 +48,8 @@ public struct Router: Sendable {
             // A smarthost with AUTH is never used without TLS (RFC 4954 §4); a
             // stronger policy (verify) stays as it is.
             let policy = route?.tls ?? table.tls
-            let raised = table.smarthostCredentials != nil && (policy == .none || policy == .opportunistic) ? .required : policy
+            let unencrypted: Set<TLSPolicy> = [.none, .opportunistic, .dane]
+            let raised = table.smarthostCredentials != nil && unencrypted.contains(policy) ? .required : policy
             return (.fixed(host: smarthost.host, port: smarthost.port), raised, true)
         }
         return (.mx(domain: domain), route?.tls ?? table.tls, false)
@@ -121,11 +120,13 @@ public struct Router: Sendable {
         }
     }
 
+    /// The state machine's policy before a host is chosen; each connection's own
+    /// requirement (``HostTLSPolicy``) replaces it.
     static func clientPolicy(_ policy: TLSPolicy) -> SMTPClientStateMachine.TLSPolicy {
         switch policy {
         case .none: return .none
-        case .opportunistic: return .opportunistic
-        case .required, .verify: return .required
+        case .opportunistic, .dane: return .opportunistic
+        case .required, .verify, .daneOnly: return .required
         }
     }
 

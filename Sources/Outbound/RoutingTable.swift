@@ -8,6 +8,12 @@ public enum TLSPolicy: String, Sendable, CaseIterable {
     /// Required, and the certificate must chain to a trusted root and name the MX
     /// or route host.
     case verify
+    /// DANE (RFC 7672) for MX hosts with DNSSEC-validated TLSA records, else
+    /// opportunistic. On a route or the smarthost (no MX lookup): opportunistic.
+    case dane
+    /// DANE or no delivery: MX hosts without DNSSEC-validated TLSA records are not
+    /// used. On a route or the smarthost: required.
+    case daneOnly = "dane-only"
 }
 
 /// A next hop given as `[host]:port`, with no MX lookup: a route or the smarthost.

@@ -31,9 +31,13 @@ struct SessionDelivery: Sendable {
         var saved = Set<Int>()
         var report = SessionReport.empty
         var relay = session.hop.description
+        var heldTo: HostTLSPolicy?
         switch session.hop {
         case .fixed(let host, let port):
-            report = await attempt(session, jobs: jobs, host: host, port: port, serverName: nil, relay: relay, saved: &saved)
+            let policy = HostTLSPolicy.fixed(session.policy)
+            heldTo = policy
+            report = await attempt(session, jobs: jobs, host: host, port: port, serverName: nil, tls: policy,
+                                   relay: relay, saved: &saved)
         case .mx(let domain):
             switch await resolve(domain) {
             case .refused(let reply):
@@ -43,11 +47,22 @@ struct SessionDelivery: Sendable {
             case .hosts(let hosts):
                 // Each MX host and each of its addresses in turn, until one takes the
                 // session (RFC 5321 §5.1); a refused connection or greeting moves on.
-                hosts: for host in hosts {
+                hosts: for host in hosts where !host.addresses.isEmpty {
+                    let policy: HostTLSPolicy
+                    switch await tlsPolicy(for: host, session.policy) {
+                    case .connect(let decided): policy = decided
+                    case .skip(let reason):
+                        // As if its connection failed: the next host is tried.
+                        relay = "\(host.name)"
+                        report = SessionReport(messageCount: session.jobs.count)
+                        report.failure = reason
+                        continue hosts
+                    }
+                    heldTo = policy
                     for address in host.addresses {
                         relay = "\(host.name)[\(address)]:25"
                         report = await attempt(session, jobs: jobs, host: address, port: 25, serverName: host.name,
-                                               relay: relay, saved: &saved)
+                                               tls: policy, relay: relay, saved: &saved)
                         if report.attempted > 0 || !saved.isEmpty || Task.isShuttingDownGracefully { break hosts }
                     }
                 }
@@ -61,7 +76,7 @@ struct SessionDelivery: Sendable {
             // Cut off in its transaction, or the session never got going: an attempt.
             // Not reached after others went through: still due, not an attempt.
             if index < report.attempted || report.attempted == 0 {
-                await recorder.record(job, results: nil, report: report, tls: report.tls, relay: relay)
+                await recorder.record(job, results: nil, report: report, tls: report.tls, tlsPolicy: heldTo?.name, relay: relay)
             }
         }
         planner.withLockedValue { $0.sessionEnded(hopName: session.hopName, queueIDs: allJobs.map(\.queueID)) }
@@ -96,7 +111,9 @@ struct SessionDelivery: Sendable {
             // An MX in an internal network is unusable: the next one is tried; with
             // none left the recipients bounce (no retries against it).
             let networks = settings().internalNetworks
-            let hosts = found.map { MXResolver.Host(name: $0.name, addresses: $0.addresses.filter(networks.mayConnect)) }
+            let hosts = found.map { host in
+                MXResolver.Host(name: host.name, addresses: host.addresses.filter(networks.mayConnect), secure: host.secure)
+            }
             guard hosts.contains(where: { !$0.addresses.isEmpty }) else {
                 return .refused(SMTPReply(550, "5.4.4", "Recipient address rejected: the MX of \(domain) points into a private network"))
             }
@@ -104,13 +121,25 @@ struct SessionDelivery: Sendable {
         }
     }
 
+    /// The TLS a connection to an MX host is held to; the TLSA lookup (RFC 7672
+    /// §2.2) runs on the DNS threads.
+    private func tlsPolicy(for host: MXResolver.Host, _ policy: TLSPolicy) async -> HostTLSPolicy.Decision {
+        guard let mxResolver, HostTLSPolicy.looksUpTLSA(policy, host: host) else {
+            return HostTLSPolicy.mxHost(policy, host: host, tlsa: nil)
+        }
+        let name = HostTLSPolicy.tlsaName(of: host)
+        let lookup = (try? await dnsThreadPool.runIfActive { mxResolver.resolver.lookup(name, .tlsa) })
+            ?? DNSResolver.Lookup(answer: .temporaryFailure("shutting down"), secure: false)
+        return HostTLSPolicy.mxHost(policy, host: host, tlsa: lookup)
+    }
+
     /// One connection: each message's results are saved as soon as its transaction
     /// ends; returns the session's report.
     private func attempt(_ session: Router.Session, jobs: NIOLockedValueBox<[DeliveryJob]>, host: String, port: Int,
-                         serverName: String?, relay: String, saved: inout Set<Int>) async -> SessionReport {
+                         serverName: String?, tls: HostTLSPolicy, relay: String, saved: inout Set<Int>) async -> SessionReport {
         let messages = jobs.withLockedValue { $0 }.map(message)
         let (finished, continuation) = AsyncStream.makeStream(of: (Int, [SMTPClientStateMachine.RecipientResult], TransactionContext).self)
-        let future = client.deliver(messages, host: host, port: port, serverName: serverName, verifyCertificate: session.verify,
+        let future = client.deliver(messages, host: host, port: port, serverName: serverName, tls: tls.requirement,
                                     configuration: session.client,
                                     fetchMore: { eventLoop in
                                         eventLoop.makeFutureWithTask { await moreJobs(for: session, jobs: jobs) }
@@ -120,7 +149,7 @@ struct SessionDelivery: Sendable {
         future.whenComplete { _ in continuation.finish() }
         for await (index, results, context) in finished {
             await recorder.record(jobs.withLockedValue { $0[index] }, results: results, report: .empty, tls: context.tls,
-                                  nextHopTakesDSN: context.dsnOffered, relay: relay)
+                                  tlsPolicy: tls.name, nextHopTakesDSN: context.dsnOffered, relay: relay)
             saved.insert(index)
         }
         return (try? await future.get()) ?? .empty

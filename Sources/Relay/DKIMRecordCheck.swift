@@ -10,12 +10,7 @@ public enum DKIMRecordCheck {
     public static func run(configurationPath: String) throws(ConfigError) -> (lines: [String], ok: Bool) {
         let configuration = try Configuration.load(path: configurationPath)
         let (keyring, _) = try Keyring.load(configuration)
-        let resolver: DNSResolver
-        do {
-            resolver = try DNSResolver(servers: configuration.dns.servers)
-        } catch {
-            throw ConfigError(file: configuration.file, line: configuration.dns.serversLine, key: "dns.servers", problem: "\(error)")
-        }
+        let resolver = try configuration.dnsResolver(trustAnchor: nil)
         var lines: [String] = []
         var ok = true
         for entry in keyring.entries {

@@ -38,7 +38,8 @@ struct Settings: Sendable {
         let users = try configuration.auth.usersFile.map { path throws(ConfigError) in
             try UsersFile.load(path: path, configFile: configuration.file, configLine: configuration.auth.usersFileLine)
         }
-        let (dkim, warnings) = try Keyring.load(configuration)
+        var (dkim, warnings) = try Keyring.load(configuration)
+        warnings += try configuration.trustAnchor().warnings
         return Loaded(tlsContext: tlsContext, users: users, router: Router(try RoutingTable(configuration: configuration)),
                       dkim: dkim, warnings: warnings)
     }

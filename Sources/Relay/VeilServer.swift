@@ -65,12 +65,8 @@ public enum VeilServer {
             throw ConfigError(file: configuration.file, line: configuration.delivery.caFileLine, key: "delivery.tls_ca_file",
                               problem: "cannot be used: \(error)")
         }
-        let resolver: DNSResolver?
-        do {
-            resolver = configuration.delivery.mode == .mx ? try DNSResolver(servers: configuration.dns.servers) : nil
-        } catch {
-            throw ConfigError(file: configuration.file, line: configuration.dns.serversLine, key: "dns.servers", problem: "\(error)")
-        }
+        let resolver = configuration.delivery.mode == .mx
+            ? try configuration.dnsResolver(trustAnchor: configuration.trustAnchor().path) : nil
         let dnsThreadPool = NIOThreadPool(numberOfThreads: min(16, configuration.delivery.concurrency))
         dnsThreadPool.start()
         let runner = QueueRunner(spool: spool, settings: { settings.current.outbound }, client: client, resolver: resolver,

@@ -31,7 +31,7 @@ import Testing
             (sessions, sessionStarted) = AsyncStream.makeStream()
         }
 
-        func deliver(_ messages: [OutboundMessage], host: String, port: Int, serverName: String?, verifyCertificate: Bool,
+        func deliver(_ messages: [OutboundMessage], host: String, port: Int, serverName: String?, tls: TLSRequirement,
                      configuration: SMTPClientStateMachine.Configuration,
                      fetchMore: (@Sendable (any EventLoop) -> EventLoopFuture<[OutboundMessage]>)?,
                      onTransaction: @escaping @Sendable (Int, [SMTPClientStateMachine.RecipientResult], TransactionContext) -> Void)

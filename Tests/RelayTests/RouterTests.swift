@@ -48,7 +48,7 @@ import Testing
         let sessions = router.sessions(for: jobs, messagesPerConnection: 2, perHop: 2)
         // Two sessions of two messages; the fifth waits for the next pass.
         #expect(sessions.map(\.jobs.count) == [2, 2])
-        #expect(sessions.allSatisfy { $0.hop == .fixed(host: "192.0.2.1", port: 2525) && $0.verify })
+        #expect(sessions.allSatisfy { $0.hop == .fixed(host: "192.0.2.1", port: 2525) && $0.policy == .verify })
     }
 
     @Test func routesMatchEverySpellingOfAnInternationalisedDomain() throws {

@@ -179,7 +179,8 @@ public struct Configuration: Sendable {
         public var smarthostUser: String?
         public var smarthostPasswordFile: String?
         public var smarthostPasswordFileLine: Int?
-        public var tls = TLSPolicy.opportunistic
+        public var tls = TLSPolicy.dane
+        public var tlsLine: Int?
         /// More trusted roots (PEM) for `verify`, besides the system's.
         public var caFile: String?
         public var caFileLine: Int?
@@ -204,11 +205,16 @@ public struct Configuration: Sendable {
         public var allowNetworks: [CIDR] = []
     }
 
-    /// `[dns]`: the resolvers for MX lookups.
+    /// `[dns]`: the resolvers for MX lookups, and DNSSEC validation.
     public struct DNS: Sendable {
         /// `"192.0.2.53"` or `"127.0.0.1@5353"`; empty: /etc/resolv.conf.
         public var servers: [String] = []
         public var serversLine: Int?
+        /// DS or DNSKEY records of the root (Debian's dns-root-data package), or a
+        /// zone's own; `""`: answers are not validated, and DANE is never used.
+        public var trustAnchorFile = Self.rootTrustAnchor
+        public var trustAnchorFileLine: Int?
+        public static let rootTrustAnchor = "/usr/share/dns/root.key"
     }
 
     public struct Metrics: Sendable {

@@ -9,7 +9,8 @@ extension Configuration.Delivery: ConfigSection {
         .string("smarthost_user", \.smarthostUser, doc: "AUTH PLAIN user at the smarthost (TLS is then required)."),
         .path("smarthost_password_file", \.smarthostPasswordFile, doc: "The smarthost password, on the file's first line.")
             .recordingLine(in: \.smarthostPasswordFileLine),
-        .tlsPolicy("tls", \.tls, doc: "Outbound TLS: \"none\", \"opportunistic\", \"required\" or \"verify\"."),
+        .choice("tls", \.tls, doc: "Outbound TLS: \"dane\", \"dane-only\", \"opportunistic\", \"required\", \"verify\" or \"none\" (docs/delivery.md).")
+            .recordingLine(in: \.tlsLine),
         .path("tls_ca_file", \.caFile, reload: .needsRestart, doc: "More trusted roots (PEM) for \"verify\", besides the system's.")
             .recordingLine(in: \.caFileLine),
         .integer("concurrency", \.concurrency, in: 1...10_000, doc: "Outbound sessions at once in all."),
@@ -36,8 +37,15 @@ extension Configuration.Delivery: ConfigSection {
             throw reader.error(delivery.smarthostUser == nil ? "smarthost_user" : "smarthost_password_file",
                                "smarthost_user and smarthost_password_file go together")
         }
+        // A route inherits what DANE means without an MX lookup: opportunistic for
+        // "dane", required for "dane-only" (docs/delivery.md).
         for index in delivery.domains.indices where delivery.domains[index].tls == nil {
-            delivery.domains[index].tls = delivery.tls
+            let hasRoute = delivery.domains[index].route != nil
+            switch delivery.tls {
+            case .dane where hasRoute: delivery.domains[index].tls = .opportunistic
+            case .daneOnly where hasRoute: delivery.domains[index].tls = .required
+            default: delivery.domains[index].tls = delivery.tls
+            }
         }
     }
 }
@@ -47,11 +55,14 @@ extension Configuration.Delivery.DomainRoute: ConfigSection {
     static let keys: [ConfigKey<Configuration.Delivery.DomainRoute>] = [
         .string("domain", \.domain, doc: "The recipient domain, in Unicode or its xn-- form; required."),
         .hop("route", \.route, doc: "Next hop instead of the MX lookup: \"[host]:port\"."),
-        .tlsPolicy("tls", \.tls, doc: "Outbound TLS for this domain; default [delivery] tls."),
+        .choice("tls", \.tls, doc: "Outbound TLS for this domain; default [delivery] tls."),
     ]
 
     static func finish(_ route: inout Configuration.Delivery.DomainRoute, _ reader: TableReader) throws(ConfigError) {
         guard !route.domain.isEmpty else { throw reader.error("domain", "every [[delivery.domain]] needs a domain") }
+        if route.route != nil, let tls = route.tls, tls == .dane || tls == .daneOnly {
+            throw reader.error("tls", "\"\(tls.rawValue)\" needs the MX lookup (RFC 7672): a route has no DNSSEC-validated host name; use \"verify\" or \"required\"")
+        }
         // Kept in its ASCII form, as recipient domains are compared (Router).
         do {
             route.domain = try IDNA.toASCII(route.domain)
@@ -61,7 +72,7 @@ extension Configuration.Delivery.DomainRoute: ConfigSection {
     }
 }
 
-/// `[dns]`: the resolvers for MX lookups.
+/// `[dns]`: the resolvers for MX lookups, and DNSSEC validation.
 extension Configuration.DNS: ConfigSection {
     static let keys: [ConfigKey<Configuration.DNS>] = [
         .strings("servers", \.servers, reload: .needsRestart, doc: "Resolvers, \"192.0.2.53\" or \"127.0.0.1@5353\"; empty: /etc/resolv.conf.",
@@ -71,5 +82,8 @@ extension Configuration.DNS: ConfigSection {
                          && (parts.count == 1 || Int(parts[1]).map({ (1...65535).contains($0) }) == true)
                      return valid ? nil : "\"\(server)\" is not an IP address, optionally with @port"
                  }).recordingLine(in: \.serversLine),
+        .pathOrOff("trust_anchor_file", \.trustAnchorFile, reload: .needsRestart,
+                   doc: "DNSSEC trust anchor (DS or DNSKEY records) for DANE; \"\": no validation, no DANE.")
+            .recordingLine(in: \.trustAnchorFileLine),
     ]
 }

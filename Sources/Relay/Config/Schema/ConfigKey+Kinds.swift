@@ -41,6 +41,14 @@ extension ConfigKey {
              write: { TOMLKey.quoted($0.rawValue) })
     }
 
+    /// The same, nil when left out.
+    static func choice<Choice: RawRepresentable & CaseIterable & Equatable & Sendable>(
+        _ name: String, _ keyPath: WritableKeyPath<Section, Choice?> & Sendable, reload: ReloadBehaviour = .applied, doc: String
+    ) -> Self where Choice.RawValue == String {
+        Self(optional: name, keyPath, reload: reload, doc: doc, read: { reader throws(ConfigError) in try reader.choice(name) },
+             write: { TOMLKey.quoted($0?.rawValue ?? "") })
+    }
+
     /// A string; `check` returns the problem with a value, or nil.
     static func string(_ name: String, _ keyPath: WritableKeyPath<Section, String> & Sendable, reload: ReloadBehaviour = .applied,
                        doc: String, check: @escaping @Sendable (String) -> String? = { _ in nil }) -> Self {
@@ -64,6 +72,15 @@ extension ConfigKey {
                      reload: ReloadBehaviour = .applied, doc: String) -> Self {
         Self(name, keyPath, reload: reload, doc: doc, read: { reader throws(ConfigError) in try reader.path(name) },
              write: TOMLKey.quoted)
+    }
+
+    /// A path with a default, which `""` turns off (kept as `""`).
+    static func pathOrOff(_ name: String, _ keyPath: WritableKeyPath<Section, String> & Sendable,
+                          reload: ReloadBehaviour = .applied, doc: String) -> Self {
+        Self(name, keyPath, reload: reload, doc: doc, read: { reader throws(ConfigError) in
+            guard let text = try reader.string(name) else { return nil }
+            return text.isEmpty ? "" : try reader.path(name)
+        }, write: TOMLKey.quoted)
     }
 
     /// A path that may be left out or empty (nil).
@@ -139,20 +156,6 @@ extension ConfigKey {
                     reload: ReloadBehaviour = .applied, doc: String) -> Self {
         Self(optional: name, keyPath, reload: reload, doc: doc, read: { reader throws(ConfigError) in try reader.hop(name) },
              write: { TOMLKey.quoted($0?.description ?? "") })
-    }
-
-    /// An outbound TLS policy (`"opportunistic"`; `"dane"` is refused by name).
-    static func tlsPolicy(_ name: String, _ keyPath: WritableKeyPath<Section, Configuration.Delivery.TLSPolicy> & Sendable,
-                          reload: ReloadBehaviour = .applied, doc: String) -> Self {
-        Self(name, keyPath, reload: reload, doc: doc, read: { reader throws(ConfigError) in try reader.tlsPolicy(name) },
-             write: { TOMLKey.quoted($0.rawValue) })
-    }
-
-    /// The same, nil when left out.
-    static func tlsPolicy(_ name: String, _ keyPath: WritableKeyPath<Section, Configuration.Delivery.TLSPolicy?> & Sendable,
-                          reload: ReloadBehaviour = .applied, doc: String) -> Self {
-        Self(optional: name, keyPath, reload: reload, doc: doc, read: { reader throws(ConfigError) in try reader.tlsPolicy(name) },
-             write: { TOMLKey.quoted($0?.rawValue ?? "") })
     }
 
     /// A TOML array of values already written as TOML.

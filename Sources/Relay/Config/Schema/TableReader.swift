@@ -120,15 +120,6 @@ struct TableReader {
         return .init(host: host, port: port)
     }
 
-    /// `tls` of [delivery] and [[delivery.domain]]; `dane` is not in this version
-    /// and is refused rather than silently weakened.
-    mutating func tlsPolicy(_ key: String) throws(ConfigError) -> Configuration.Delivery.TLSPolicy? {
-        if case .string("dane")? = table[key]?.kind {
-            throw error(key, "\"dane\" is not supported by this version of Veil yet (use \"verify\")")
-        }
-        return try choice(key)
-    }
-
     // MARK: Arrays
 
     /// The strings of an array with their lines, for errors about one of them.

@@ -1,0 +1,55 @@
+import Foundation
+import NIOSSL
+import X509
+
+/// Authenticates a server's certificate chain with its TLSA records (RFC 7672
+/// §3.1): a DANE-EE(3) record matching the server's own certificate is enough,
+/// whatever its names and dates (§3.1.1); a DANE-TA(2) record must match a
+/// certificate of the presented chain, which must then be a valid path from that
+/// anchor to the server's certificate, naming the MX host (§3.1.2, §3.2.2).
+public enum DANEVerifier {
+    public enum Outcome: Sendable, Equatable {
+        case endEntity
+        case trustAnchor
+        /// Why no record authenticated the chain, for the log and TLS reports.
+        case failed(String)
+    }
+
+    /// `chain`: as the server presented it, its own certificate first. `names`: the
+    /// reference identifiers for DANE-TA (the TLSA base domain, the MX host name).
+    public static func verify(_ chain: [NIOSSLCertificate], records: [TLSARecord], names: [String]) async -> Outcome {
+        guard !chain.isEmpty, let parts = try? chain.map(parts) else { return .failed("no certificate") }
+        if DANEMatcher.endEntityMatches(records, leaf: parts[0]) { return .endEntity }
+
+        let anchors = records.filter { $0.usage == TLSARecord.Usage.daneTA.rawValue && $0.isUsable }
+        guard !anchors.isEmpty else { return .failed("no TLSA record matches the server's certificate") }
+        // §3.1.2: the anchor is one of the certificates the server sent.
+        let matched = chain.indices.filter { index in anchors.contains { DANEMatcher.matches($0, parts[index]) } }
+        guard !matched.isEmpty else { return .failed("no certificate of the server's chain matches a DANE-TA record") }
+        do {
+            let certificates = try chain.map { try Certificate(derEncoded: $0.toDERBytes()) }
+            let names = names.isEmpty ? [""] : names
+            for index in matched {
+                // RFC 5280 path rules (dates, basic constraints, name constraints) from
+                // the anchor, and one of the names (§3.2.2: no wildcard rules of its own).
+                var verifier = Verifier(rootCertificates: CertificateStore([certificates[index]])) {
+                    RFC5280Policy()
+                    OneOfPolicies {
+                        ServerIdentityPolicy(serverHostname: names[0], serverIP: nil)
+                        ServerIdentityPolicy(serverHostname: names[names.count - 1], serverIP: nil)
+                    }
+                }
+                let result = await verifier.validate(leaf: certificates[0], intermediates: CertificateStore(certificates.dropFirst()))
+                if case .validCertificate = result { return .trustAnchor }
+            }
+            return .failed("the chain from the DANE-TA certificate does not validate for \(names.joined(separator: " or "))")
+        } catch {
+            return .failed("unreadable certificate: \(error)")
+        }
+    }
+
+    private static func parts(_ certificate: NIOSSLCertificate) throws -> DANEMatcher.Certificate {
+        DANEMatcher.Certificate(der: try certificate.toDERBytes(),
+                                subjectPublicKeyInfo: try certificate.extractPublicKey().toSPKIBytes())
+    }
+}

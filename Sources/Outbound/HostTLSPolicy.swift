@@ -1,0 +1,70 @@
+import Delivery
+
+/// The TLS one connection is held to: from the hop's configured policy and, for an
+/// MX host under `dane` or `dane-only`, what DNSSEC proved about it (RFC 7672 §2.2).
+public struct HostTLSPolicy: Sendable, Equatable {
+    public var requirement: TLSRequirement
+    /// The policy in force for this connection, as logged (`tls_policy=`).
+    public var name: String
+
+    public init(requirement: TLSRequirement, name: String) {
+        self.requirement = requirement
+        self.name = name
+    }
+
+    /// Connect with a policy, or leave the host out (and why, for the log).
+    public enum Decision: Sendable, Equatable {
+        case connect(HostTLSPolicy)
+        case skip(String)
+    }
+
+    /// A route or the smarthost: no MX lookup, so no DNSSEC-validated name to
+    /// look TLSA records up for. `dane` is opportunistic there, `dane-only` required.
+    public static func fixed(_ policy: TLSPolicy) -> HostTLSPolicy {
+        switch policy {
+        case .none: return HostTLSPolicy(requirement: .none, name: "none")
+        case .opportunistic, .dane: return HostTLSPolicy(requirement: .opportunistic, name: "opportunistic")
+        case .required, .daneOnly: return HostTLSPolicy(requirement: .encrypted, name: "required")
+        case .verify: return HostTLSPolicy(requirement: .pkix, name: "verify")
+        }
+    }
+
+    /// RFC 7672 §2.2: TLSA records are looked up only for a host whose MX and
+    /// address records DNSSEC proved (a forged insecure answer could name any host).
+    public static func looksUpTLSA(_ policy: TLSPolicy, host: MXResolver.Host) -> Bool {
+        (policy == .dane || policy == .daneOnly) && host.secure
+    }
+
+    /// Where a host's TLSA records are (RFC 7672 §2.3: port 25, TCP).
+    public static func tlsaName(of host: MXResolver.Host) -> String {
+        "_25._tcp.\(host.name)"
+    }
+
+    /// An MX host. `tlsa`: the lookup of ``tlsaName(of:)``, when
+    /// ``looksUpTLSA(_:host:)`` said to make it.
+    public static func mxHost(_ policy: TLSPolicy, host: MXResolver.Host, tlsa: DNSResolver.Lookup?) -> Decision {
+        guard policy == .dane || policy == .daneOnly else { return .connect(fixed(policy)) }
+        let withoutDANE: Decision = policy == .dane
+            ? .connect(HostTLSPolicy(requirement: .opportunistic, name: "opportunistic"))
+            : .skip("dane-only: \(host.name) has no DNSSEC-validated TLSA records")
+        guard host.secure, let tlsa else {
+            return policy == .dane ? withoutDANE : .skip("dane-only: the MX or address records of \(host.name) are not DNSSEC-signed")
+        }
+        switch tlsa.answer {
+        case .temporaryFailure(let reason):
+            // §2.2: a host whose TLSA records cannot be found out is not used; the
+            // next one is tried, and with none left the mail waits.
+            return .skip("TLSA lookup for \(tlsaName(of: host)): \(reason)")
+        case .noData, .nameError:
+            return withoutDANE
+        case .records(let rdata):
+            // Records from an insecure zone (an unsigned delegation) prove nothing.
+            guard tlsa.secure else { return withoutDANE }
+            let usable = rdata.compactMap(TLSARecord.init(rdata:)).filter(\.isUsable)
+            // §2.2: TLSA records that exist make STARTTLS mandatory, even when none
+            // of them is usable (then the certificate cannot be checked).
+            guard !usable.isEmpty else { return .connect(HostTLSPolicy(requirement: .encrypted, name: "dane")) }
+            return .connect(HostTLSPolicy(requirement: .dane(records: usable, names: [host.name]), name: "dane"))
+        }
+    }
+}

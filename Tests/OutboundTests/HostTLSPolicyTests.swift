@@ -1,0 +1,60 @@
+import Delivery
+import Testing
+@testable import Outbound
+
+/// RFC 7672 §2.2: what the TLSA lookup of an MX host makes of `dane` and `dane-only`.
+@Suite struct HostTLSPolicyTests {
+    static let signed = MXResolver.Host(name: "mx.example", addresses: ["192.0.2.1"], secure: true)
+    static let unsigned = MXResolver.Host(name: "mx.example", addresses: ["192.0.2.1"], secure: false)
+    static let daneEE = [UInt8]([3, 1, 1]) + [UInt8](repeating: 0xAB, count: 32)
+
+    static func lookup(_ answer: DNSResolver.Answer, secure: Bool = true) -> DNSResolver.Lookup {
+        DNSResolver.Lookup(answer: answer, secure: secure)
+    }
+
+    @Test func usableRecordsMeanDANE() throws {
+        let record = try #require(TLSARecord(rdata: Self.daneEE))
+        let decision = HostTLSPolicy.mxHost(.dane, host: Self.signed, tlsa: Self.lookup(.records([Self.daneEE])))
+        #expect(decision == .connect(HostTLSPolicy(requirement: .dane(records: [record], names: ["mx.example"]), name: "dane")))
+        #expect(HostTLSPolicy.mxHost(.daneOnly, host: Self.signed, tlsa: Self.lookup(.records([Self.daneEE]))) == decision)
+        #expect(HostTLSPolicy.tlsaName(of: Self.signed) == "_25._tcp.mx.example")
+    }
+
+    @Test func recordsNoneOfWhichIsUsableStillMakeTLSMandatory() {
+        let pkixEE = [UInt8]([1, 1, 1]) + [UInt8](repeating: 0xAB, count: 32)
+        #expect(HostTLSPolicy.mxHost(.dane, host: Self.signed, tlsa: Self.lookup(.records([pkixEE, [3, 1]])))
+                == .connect(HostTLSPolicy(requirement: .encrypted, name: "dane")))
+    }
+
+    @Test func withoutSecureTLSARecordsDANEFallsBackAndDANEOnlySkips() {
+        let opportunistic = HostTLSPolicy.Decision.connect(HostTLSPolicy(requirement: .opportunistic, name: "opportunistic"))
+        for tlsa in [Self.lookup(.noData), Self.lookup(.nameError), Self.lookup(.records([Self.daneEE]), secure: false)] {
+            #expect(HostTLSPolicy.mxHost(.dane, host: Self.signed, tlsa: tlsa) == opportunistic)
+            guard case .skip(let reason) = HostTLSPolicy.mxHost(.daneOnly, host: Self.signed, tlsa: tlsa) else {
+                Issue.record("dane-only connected without TLSA records")
+                continue
+            }
+            #expect(reason.contains("no DNSSEC-validated TLSA records"))
+        }
+        // An insecure MX host: its TLSA records are not even looked up.
+        #expect(!HostTLSPolicy.looksUpTLSA(.dane, host: Self.unsigned))
+        #expect(HostTLSPolicy.mxHost(.dane, host: Self.unsigned, tlsa: nil) == opportunistic)
+        #expect(HostTLSPolicy.mxHost(.daneOnly, host: Self.unsigned, tlsa: nil)
+                == .skip("dane-only: the MX or address records of mx.example are not DNSSEC-signed"))
+    }
+
+    @Test func aFailedOrBogusTLSALookupSkipsTheHost() {
+        let bogus = Self.lookup(.temporaryFailure("DNSSEC validation failed: signature expired"), secure: false)
+        #expect(HostTLSPolicy.mxHost(.dane, host: Self.signed, tlsa: bogus)
+                == .skip("TLSA lookup for _25._tcp.mx.example: DNSSEC validation failed: signature expired"))
+    }
+
+    @Test func otherPoliciesIgnoreDNSSEC() {
+        #expect(!HostTLSPolicy.looksUpTLSA(.verify, host: Self.signed))
+        #expect(HostTLSPolicy.mxHost(.verify, host: Self.signed, tlsa: nil) == .connect(HostTLSPolicy(requirement: .pkix, name: "verify")))
+        #expect(HostTLSPolicy.mxHost(.none, host: Self.signed, tlsa: nil) == .connect(HostTLSPolicy(requirement: .none, name: "none")))
+        // Routes and the smarthost: no MX lookup, no DANE.
+        #expect(HostTLSPolicy.fixed(.dane) == HostTLSPolicy(requirement: .opportunistic, name: "opportunistic"))
+        #expect(HostTLSPolicy.fixed(.daneOnly) == HostTLSPolicy(requirement: .encrypted, name: "required"))
+    }
+}
