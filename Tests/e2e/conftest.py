@@ -20,6 +20,13 @@
     make_sink     factory: make_sink(name="sink", host=..., port=...) -> sink.Sink, not started
                   (.start(*smtp-sink options)); every one is stopped after the test
     sink          make_sink("sink"): smtp-sink on 127.0.0.2, a free port, not started
+    test_ca       harness.CertificateAuthority shared by the session: .cert to trust,
+                  .issue(names, directory, key_type="rsa") -> (cert, key) for servers
+    make_policy_server  factory: make_policy_server(address, policies, report_hosts=(),
+                  report_path="/tlsrpt", cert_names=None, ca=test_ca) -> started
+                  mta_sts.PolicyServer on address:443 serving {domain: policy text or
+                  Answer} at https://mta-sts.DOMAIN/.well-known/mta-sts.txt; stopped
+                  after the test
     small_spool   a tmpfs spool folder of @pytest.mark.small_spool("4m") (default "2m");
                   the test is skipped where mounting is not allowed
 
@@ -40,7 +47,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from dns import DNSServer  # noqa: E402
 from dnssec import SignedDNS, ZoneKeys, make_zone_keys  # noqa: E402
-from harness import Veil, make_certificate, make_users_file, render_config, small_tmpfs  # noqa: E402
+from harness import (CertificateAuthority, Veil, make_certificate, make_test_ca, make_users_file,  # noqa: E402
+                     render_config, small_tmpfs)
+from mta_sts import PolicyServer  # noqa: E402
 from sink import Sink  # noqa: E402
 
 
@@ -163,6 +172,29 @@ def make_sink(tmp_path):
 @pytest.fixture
 def sink(make_sink) -> Sink:
     return make_sink("sink")
+
+
+@pytest.fixture(scope="session")
+def test_ca(tmp_path_factory) -> CertificateAuthority:
+    return make_test_ca(tmp_path_factory.mktemp("test-ca"))
+
+
+@pytest.fixture
+def make_policy_server(tmp_path, test_ca):
+    made: list[PolicyServer] = []
+
+    def factory(address: str, policies: dict, ca: CertificateAuthority | None = None, **kw) -> PolicyServer:
+        made.append(PolicyServer(tmp_path / f"policy-server{len(made)}", address, ca or test_ca, policies, **kw))
+        return made[-1].start()
+
+    yield factory
+    stuck = []
+    for server in made:
+        try:
+            server.stop()
+        except AssertionError as e:      # threads left running: stop the others all the same
+            stuck.append(e)
+    assert not stuck, stuck
 
 
 @pytest.fixture

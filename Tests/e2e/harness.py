@@ -58,13 +58,74 @@ def make_certificate(directory: Path, key_type: str = "rsa") -> tuple[Path, Path
     """A self-signed certificate for CN=localhost with an RSA 2048 or ("ec") P-256 key."""
     prefix = "" if key_type == "rsa" else f"{key_type}-"
     cert, key = directory / f"{prefix}cert.pem", directory / f"{prefix}key.pem"
-    new_key = ["rsa:2048"] if key_type == "rsa" else ["ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"]
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", *new_key, "-nodes", "-days", "2",
+        ["openssl", "req", "-x509", "-newkey", *_new_key(key_type), "-nodes", "-days", "2",
          "-subj", "/CN=localhost", "-keyout", str(key), "-out", str(cert)],
         check=True, capture_output=True, timeout=60,
     )
     return cert, key
+
+
+_CA_CONFIG = """[req]
+distinguished_name = dn
+[dn]
+[ca]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+[leaf]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature, keyEncipherment
+extendedKeyUsage = serverAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+subjectAltName = $ENV::VEIL_TEST_SAN
+"""
+
+
+def _new_key(key_type: str) -> list[str]:
+    return ["rsa:2048"] if key_type == "rsa" else ["ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"]
+
+
+@dataclass(frozen=True)
+class CertificateAuthority:
+    """A test CA (make_test_ca): `cert` is the file to trust (a tls_ca_file, an
+    SSLContext's cafile); issue() makes server certificates signed by it."""
+    directory: Path
+    cert: Path
+    key: Path
+
+    def issue(self, names: str | list[str], directory: Path, key_type: str = "rsa") -> tuple[Path, Path]:
+        """(cert, key) in `directory` for `names` (one DNS name or several): CN the first,
+        subjectAltName DNS: each, a serverAuth leaf valid for two days, RSA 2048 or ("ec")
+        P-256. Files are named after the first name; issuing it again replaces them."""
+        names = [names] if isinstance(names, str) else list(names)
+        directory.mkdir(parents=True, exist_ok=True)
+        base = names[0].rstrip(".").replace("*", "_star")
+        cert, key, csr = (directory / f"{base}.{ext}" for ext in ("pem", "key", "csr"))
+        run = lambda *args: subprocess.run(
+            ["openssl", *args], check=True, capture_output=True, timeout=60,
+            env={**os.environ, "VEIL_TEST_SAN": ",".join(f"DNS:{n.rstrip('.')}" for n in names)})
+        run("req", "-new", "-newkey", *_new_key(key_type), "-nodes", "-keyout", str(key), "-out", str(csr),
+            "-subj", f"/CN={names[0].rstrip('.')}", "-config", str(self.directory / "ca.cnf"))
+        run("x509", "-req", "-in", str(csr), "-CA", str(self.cert), "-CAkey", str(self.key),
+            "-set_serial", str(int.from_bytes(os.urandom(15), "big")), "-days", "2", "-out", str(cert),
+            "-extfile", str(self.directory / "ca.cnf"), "-extensions", "leaf")
+        csr.unlink()
+        return cert, key
+
+
+def make_test_ca(directory: Path, name: str = "Veil Test CA") -> CertificateAuthority:
+    """A self-signed RSA CA in `directory` (ca.pem, ca.key), for the peers that Veil must
+    verify: receiving MTAs (test_outbound_tls.py), MTA-STS policy hosts (mta_sts.py)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "ca.cnf").write_text(_CA_CONFIG)
+    ca = CertificateAuthority(directory, directory / "ca.pem", directory / "ca.key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(ca.key),
+                    "-out", str(ca.cert), "-days", "2", "-subj", f"/CN={name}", "-config", str(directory / "ca.cnf"),
+                    "-extensions", "ca"], check=True, capture_output=True, timeout=60,
+                   env={**os.environ, "VEIL_TEST_SAN": "DNS:unused"})
+    return ca
 
 
 def crypt_sha512(password: str) -> str:

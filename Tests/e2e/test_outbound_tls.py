@@ -2,8 +2,6 @@
 acting as the receiving server (STARTTLS, a certificate from a test CA, AUTH).
 MX lookups go to a real unbound with local-data."""
 
-import subprocess
-
 import pytest
 
 from harness import send_message
@@ -17,24 +15,16 @@ RECORDS = [
 
 
 @pytest.fixture(scope="module")
-def test_ca(tmp_path_factory):
-    d = tmp_path_factory.mktemp("ca")
-    run = lambda *args: subprocess.run(args, check=True, capture_output=True, cwd=d, timeout=60)
-    run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
-        "-days", "2", "-subj", "/CN=Veil Test CA")
-    run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "mx.key", "-out", "mx.csr",
-        "-subj", "/CN=mx.tls.veiltest")
-    (d / "san.ext").write_text("subjectAltName=DNS:mx.tls.veiltest\n")
-    run("openssl", "x509", "-req", "-in", "mx.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-        "-out", "mx.pem", "-days", "2", "-extfile", "san.ext")
-    return d
+def mx_cert(test_ca, tmp_path_factory):
+    """(cert, key) for mx.tls.veiltest from the session's test CA (conftest's test_ca)."""
+    return test_ca.issue("mx.tls.veiltest", tmp_path_factory.mktemp("mx"))
 
 
 @pytest.fixture
-def receiver(make_veil, test_ca):
+def receiver(make_veil, mx_cert):
     """The destination MTA: STARTTLS on 127.0.0.5:25, relays for loopback."""
     return make_veil(top={"hostname": "mx.veiltest"},
-                     tls={"certificate": str(test_ca / "mx.pem"), "private_key": str(test_ca / "mx.key")},
+                     tls={"certificate": str(mx_cert[0]), "private_key": str(mx_cert[1])},
                      listeners=[{"name": "in", "address": "127.0.0.5:25", "tls": "starttls", "auth": "off",
                                  "relay_networks": ["127.0.0.0/8"]}])
 
@@ -51,7 +41,7 @@ def sender(make_veil, dns, **delivery):
 
 
 def test_verified_starttls(make_veil, dns, receiver, test_ca):
-    veil = sender(make_veil, dns, tls="verify", tls_ca_file=str(test_ca / "ca.pem"))
+    veil = sender(make_veil, dns, tls="verify", tls_ca_file=str(test_ca.cert))
     qid = send(veil, "b@tls.veiltest")
     event = veil.wait_event("delivered", queue_id=qid)[0]
     assert event["tls"].startswith("TLSv1.") and event["tls"].endswith(" verified"), event
@@ -62,7 +52,7 @@ def test_verified_starttls(make_veil, dns, receiver, test_ca):
 
 
 def test_verify_with_the_wrong_name_defers(make_veil, dns, receiver, test_ca):
-    veil = sender(make_veil, dns, tls="verify", tls_ca_file=str(test_ca / "ca.pem"))
+    veil = sender(make_veil, dns, tls="verify", tls_ca_file=str(test_ca.cert))
     qid = send(veil, "b@wrongname.veiltest")
     veil.wait_event("deferred", queue_id=qid)
     assert receiver.messages() == []
@@ -82,9 +72,9 @@ def test_opportunistic_starttls_is_encrypted_but_unverified(make_veil, dns, rece
     assert event["tls"].endswith(" unverified") and "TLS_" in event["tls"], event
 
 
-def test_smarthost_with_auth(make_veil, test_ca, tmp_path):
+def test_smarthost_with_auth(make_veil, mx_cert, tmp_path):
     smarthost = make_veil(top={"hostname": "smarthost.veiltest"},
-                          tls={"certificate": str(test_ca / "mx.pem"), "private_key": str(test_ca / "mx.key")},
+                          tls={"certificate": str(mx_cert[0]), "private_key": str(mx_cert[1])},
                           listeners=[{"name": "submission", "address": "127.0.0.6:0", "tls": "starttls",
                                       "auth": "required"}])
     password = tmp_path / "smarthost-password"
