@@ -8,8 +8,8 @@ PREFIX       ?= /usr/local
 INSTALL_BIN  ?= .build/release/veil
 UNIT_DIR     := /etc/systemd/system
 CONF_DIR     := /etc/veil
-BUILD_PACKAGES := libsystemd-dev libcrypt-dev libunbound-dev libidn2-dev libsqlite3-dev pkg-config
-TEST_PACKAGES  := openssl swaks postfix unbound ldnsutils unbound-host
+BUILD_PACKAGES := libsystemd-dev libcrypt-dev libunbound-dev libidn2-dev libsqlite3-dev zlib1g-dev pkg-config
+TEST_PACKAGES  := openssl swaks postfix unbound ldnsutils unbound-host python3-jsonschema
 DEBUG_BIN    := .build/debug/veil
 
 FUZZ_SECONDS ?= 60

@@ -26,6 +26,7 @@ let package = Package(
         .systemLibrary(name: "CCrypt", providers: [.apt(["libcrypt-dev"])]),
         .systemLibrary(name: "CUnbound", pkgConfig: "libunbound", providers: [.apt(["libunbound-dev"])]),
         .systemLibrary(name: "CIDN2", pkgConfig: "libidn2", providers: [.apt(["libidn2-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(
             name: "SMTPCore",
             dependencies: [.product(name: "NIOCore", package: "swift-nio")]
@@ -48,6 +49,9 @@ let package = Package(
                 .product(name: "CryptoExtras", package: "swift-crypto"),
             ]
         ),
+        // SMTP TLS reports (RFC 8460): the report, the day's tally of session results,
+        // the report mail; gzip through zlib.
+        .target(name: "TLSReporting", dependencies: ["CZlib"]),
         // The configuration file's reader: TOML 1.0, every value with its line. No dependencies.
         .target(name: "TOML"),
         // Connection-level pieces both sides share: the registry of open
@@ -191,6 +195,10 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
             ]
+        ),
+        .testTarget(
+            name: "TLSReportingTests",
+            dependencies: ["TLSReporting", "CZlib"]
         ),
         .testTarget(
             name: "TOMLTests",
