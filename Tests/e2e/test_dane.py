@@ -9,8 +9,6 @@ get nothing under "dane-only"."""
 
 from __future__ import annotations
 
-import subprocess
-
 import pytest
 
 from dnssec import tlsa
@@ -25,19 +23,15 @@ MX_NAMES = ["mx.ee.veilsec", "mx.ta.veilsec", "mx.wrong.veilsec", "mx.unusable.v
 
 
 @pytest.fixture(scope="module")
-def chain(tmp_path_factory):
-    """A test CA and a certificate it issued for every MX name; chain.pem holds both
+def chain(tmp_path_factory, test_ca):
+    """A certificate from the test CA for every MX name; chain.pem holds it and the CA
     (DANE-TA needs the anchor in the chain the server sends, RFC 7672 §3.1.2)."""
-    d = tmp_path_factory.mktemp("dane-ca")
-    run = lambda *args: subprocess.run(args, check=True, capture_output=True, cwd=d, timeout=60)
-    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes")
-    run("openssl", "req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=Veil DANE CA",
-        "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign")
-    run("openssl", "req", *ec, "-keyout", "mx.key", "-out", "mx.csr", "-subj", "/CN=mx.ee.veilsec")
-    (d / "san.ext").write_text("subjectAltName=" + ",".join(f"DNS:{n}" for n in MX_NAMES) + "\n")
-    run("openssl", "x509", "-req", "-in", "mx.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-        "-out", "mx.pem", "-days", "2", "-extfile", "san.ext")
-    (d / "chain.pem").write_text((d / "mx.pem").read_text() + (d / "ca.pem").read_text())
+    d = tmp_path_factory.mktemp("dane")
+    cert, key = test_ca.issue(MX_NAMES, d, key_type="ec")
+    (d / "mx.pem").write_bytes(cert.read_bytes())
+    (d / "mx.key").write_bytes(key.read_bytes())
+    (d / "ca.pem").write_bytes(test_ca.cert.read_bytes())
+    (d / "chain.pem").write_bytes(cert.read_bytes() + test_ca.cert.read_bytes())
     return d
 
 
