@@ -20,6 +20,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         // X.509 path validation for DANE-TA (RFC 7672 §3.1.2): NIOSSL exposes no DANE API.
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        // MTA-STS policies and TLS reports over HTTPS (RFC 8461 §3.3, RFC 8460 §5.4).
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
@@ -95,6 +97,8 @@ let package = Package(
                 "SMTPCore", "Connections", "CUnbound", "CIDN2",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

@@ -67,8 +67,8 @@ public struct DeliveryClient: Sendable {
         case .pkix: tlsContext = verifyingContext
         case .dane: tlsContext = daneContext
         }
-        var configuration = configuration
-        configuration.tls = tls.clientPolicy
+        var sessionConfiguration = configuration
+        sessionConfiguration.tls = tls.clientPolicy
         // SNI: the MX or route host's name, never an address literal.
         let serverName = serverName ?? ((try? SocketAddress(ipAddress: host, port: 0)) == nil ? host : nil)
         ClientBootstrap(group: eventLoop)
@@ -77,7 +77,7 @@ public struct DeliveryClient: Sendable {
                 connections.add(channel)
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(OutboundSessionHandler(
-                        configuration: configuration, messages: messages, tlsContext: tlsContext,
+                        configuration: sessionConfiguration, messages: messages, tlsContext: tlsContext,
                         serverName: serverName, requirement: tls, fileIO: fileIO, report: report, timeouts: timeouts,
                         fetchMore: fetchMore, onTransaction: onTransaction))
                 }
