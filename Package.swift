@@ -156,6 +156,10 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        .executableTarget(
+            name: "TLSPolicyFuzzer",
+            dependencies: ["Delivery", "SMTPCore", "FuzzSupport"]
+        ),
         // Benchmarks (`make bench`): figures printed, never timed tests.
         .executableTarget(
             name: "veil-bench",
