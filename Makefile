@@ -13,7 +13,7 @@ TEST_PACKAGES  := openssl swaks postfix unbound ldnsutils unbound-host python3-j
 DEBUG_BIN    := .build/debug/veil
 
 FUZZ_SECONDS ?= 60
-FUZZERS      := CommandFuzzer DataReaderFuzzer SessionFuzzer RewriterFuzzer TOMLFuzzer DKIMFuzzer
+FUZZERS      := CommandFuzzer DataReaderFuzzer SessionFuzzer RewriterFuzzer TOMLFuzzer DKIMFuzzer TLSPolicyFuzzer
 FUZZ_CONFIG  ?= debug
 FUZZ_BUILD   := $(SWIFT) build -c $(FUZZ_CONFIG) --scratch-path .build-fuzz --sanitize=fuzzer \
                 -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library -Xswiftc -DFUZZING
@@ -84,7 +84,7 @@ e2e-test:
 
 ## fuzz: each libFuzzer target (command/reply parser, DATA/BDAT reader, server
 ## session, header rewriter, TOML configuration reader, DKIM canonicalization and
-## signing) for FUZZ_SECONDS, with
+## signing, TLSA/MTA-STS/TLSRPT records and MTA-STS policies) for FUZZ_SECONDS, with
 ## AddressSanitizer. New inputs go to .build-fuzz/corpus; the committed seeds
 ## (Tests/Fuzz) stay as they are; a crash leaves crash-* in the current folder.
 ## FUZZ_CONFIG=release for long runs.

@@ -167,6 +167,10 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        .executableTarget(
+            name: "TLSPolicyFuzzer",
+            dependencies: ["Delivery", "SMTPCore", "FuzzSupport"]
+        ),
         // Benchmarks (`make bench`): figures printed, never timed tests.
         .executableTarget(
             name: "veil-bench",
@@ -212,7 +216,7 @@ let package = Package(
         .testTarget(
             name: "DeliveryTests",
             dependencies: [
-                "Delivery",
+                "Delivery", "SMTPCore",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
