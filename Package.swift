@@ -112,7 +112,7 @@ let package = Package(
         .target(
             name: "Outbound",
             dependencies: [
-                "MailQueue", "SMTPCore", "Delivery", "Connections", "LogEvents",
+                "MailQueue", "SMTPCore", "Delivery", "Connections", "LogEvents", "TLSReporting",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -67,8 +67,7 @@ public struct DeliveryClient: Sendable {
         case .pkix: tlsContext = verifyingContext
         case .dane: tlsContext = daneContext
         }
-        var sessionConfiguration = configuration
-        sessionConfiguration.tls = tls.clientPolicy
+        let sessionConfiguration = configuration.with(tls: tls.clientPolicy)
         // SNI: the MX or route host's name, never an address literal.
         let serverName = serverName ?? ((try? SocketAddress(ipAddress: host, port: 0)) == nil ? host : nil)
         ClientBootstrap(group: eventLoop)

@@ -21,6 +21,8 @@ public struct HTTPSFetcher: Sendable {
     /// Why a request got no response, as people read it.
     public struct Failure: Error, CustomStringConvertible {
         public var description: String
+        /// The TLS handshake failed (the certificate, above all).
+        public var tls = false
     }
 
     private let group: any EventLoopGroup
@@ -76,7 +78,7 @@ public struct HTTPSFetcher: Sendable {
         } catch let error as HTTPClientError where error == .connectTimeout {
             throw Failure(description: "connecting to \(address) timed out")
         } catch let error as NIOSSLError {
-            throw Failure(description: "TLS: \(error)")
+            throw Failure(description: "TLS: \(error)", tls: true)
         } catch {
             throw Failure(description: "\(error)")
         }

@@ -88,6 +88,24 @@ public struct MXResolver: Sendable {
         }
     }
 
+    /// The addresses of a host that is not an MX host (an MTA-STS policy host),
+    /// IPv4 first, at most four; blocking. Nil with the reason when there are none.
+    public func addresses(ofHost name: String) -> Result<[String], LookupFailure> {
+        switch addresses(of: name) {
+        case .success(let list, _) where !list.isEmpty: return .success(list)
+        case .success: return .failure(LookupFailure(description: "\(name) has no address"))
+        case .failure(let reason): return .failure(LookupFailure(description: reason))
+        }
+    }
+
+    public struct LookupFailure: Error, CustomStringConvertible {
+        public var description: String
+
+        public init(description: String) {
+            self.description = description
+        }
+    }
+
     /// The addresses, and whether both lookups were secure.
     private enum AddressLookup { case success([String], secure: Bool), failure(String) }
 

@@ -27,3 +27,12 @@ public enum TLSRequirement: Sendable, Equatable {
         }
     }
 }
+
+extension SMTPClientStateMachine.Configuration {
+    /// The same, with the TLS policy of one connection.
+    func with(tls: SMTPClientStateMachine.TLSPolicy) -> Self {
+        var copy = self
+        copy.tls = tls
+        return copy
+    }
+}

@@ -38,6 +38,7 @@ extension VeilEvent {
         case .bounceQueued: return "bounce_queued"
         case .reportQueued: return "report_queued"
         case .quarantined: return "quarantined"
+        case .mtaSTSFailed: return "mta_sts_failed"
         case .queueError: return "queue_error"
         case .queueFlushed: return "queue_flushed"
         case .queueHeld: return "queue_held"
@@ -56,7 +57,7 @@ extension VeilEvent {
         case .reloaded, .rejected, .diskSpaceOK, .deferred, .bounced, .expired, .bounceQueued, .reportQueued,
              .queueFlushed, .queueHeld, .queueReleased, .queueDeleted:
             return .notice
-        case .runningAsRoot, .reloadIncomplete, .configWarning, .authFailed, .authLockout:
+        case .runningAsRoot, .reloadIncomplete, .configWarning, .authFailed, .authLockout, .mtaSTSFailed:
             return .warning
         case .reloadFailed, .starttlsFailed, .spoolError, .diskSpaceLow, .quarantined, .queueError:
             return .error
@@ -68,6 +69,8 @@ extension VeilEvent {
         switch self {
         case .runningAsRoot(let note):
             return ["note": "\(note)"]
+        case .mtaSTSFailed(let domain, let reason, let kept):
+            return ["domain": "\(domain)", "reason": "\(reason)", "cached_policy": "\(kept ? "kept" : "none")"]
         case .queueLoaded(let spool, let queued, let removedIncomplete):
             return ["spool": "\(spool)", "queued": "\(queued)", "removed_incomplete": "\(removedIncomplete)"]
         case .listening(let listener, let address, let tls, let auth, let fromSystemd):

@@ -110,6 +110,9 @@ public enum VeilEvent: Sendable, Equatable {
     /// The queue index could not be read or updated, a report could not be queued,
     /// or an administrative command failed. `queueID` when it concerns one message.
     case queueError(queueID: String?, error: String)
+    /// A recipient domain publishes an MTA-STS policy (RFC 8461) that could not be
+    /// fetched or read; `kept` when a cached one still applies.
+    case mtaSTSFailed(domain: String, reason: String, kept: Bool)
 
     // MARK: Administration (`veil queue ...`)
 

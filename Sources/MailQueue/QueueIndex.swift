@@ -8,7 +8,7 @@ import SMTPCore
 /// The queue index: one row per message and one per recipient, in SQLite with WAL
 /// and `synchronous = FULL`, so a committed row survives a crash or power loss.
 final class QueueIndex: Sendable {
-    private let database: DatabasePool
+    let database: DatabasePool
 
     init(path: String) throws {
         database = try DatabasePool(path: path)
@@ -79,6 +79,26 @@ final class QueueIndex: Sendable {
                     relay TEXT NOT NULL
                 );
                 CREATE INDEX attempts_by_message ON attempts(message_id);
+                """)
+        }
+        // MTA-STS policies fetched (RFC 8461 §5.1: kept for max_age) and TLS session
+        // results per day for the TLS reports (RFC 8460 §4); queries in
+        // QueueIndex+TLSPolicies.swift.
+        migrator.registerMigration("v3") { db in
+            try db.execute(sql: """
+                CREATE TABLE mta_sts_policies (
+                    domain TEXT PRIMARY KEY NOT NULL,
+                    record_id TEXT NOT NULL,
+                    policy TEXT NOT NULL,
+                    fetched_at TEXT NOT NULL,
+                    expires_at TEXT NOT NULL
+                );
+                CREATE TABLE tls_results (
+                    day TEXT NOT NULL,
+                    session TEXT NOT NULL,
+                    count INTEGER NOT NULL,
+                    PRIMARY KEY (day, session)
+                );
                 """)
         }
         return migrator

@@ -24,7 +24,7 @@ import SMTPCore
 /// arrives go to the page cache from the event loop.
 public final class Spool: Sendable {
     public let directory: String
-    private let index: QueueIndex
+    let index: QueueIndex
     /// The last step of accepting: the new names made durable, the index rows
     /// committed, shared by concurrent messages.
     private let commits: GroupCommit<QueuedMessage>

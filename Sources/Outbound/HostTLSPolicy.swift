@@ -41,25 +41,35 @@ public struct HostTLSPolicy: Sendable, Equatable {
     }
 
     /// An MX host. `tlsa`: the lookup of ``tlsaName(of:)``, when
-    /// ``looksUpTLSA(_:host:)`` said to make it.
-    public static func mxHost(_ policy: TLSPolicy, host: MXResolver.Host, tlsa: DNSResolver.Lookup?) -> Decision {
-        guard policy == .dane || policy == .daneOnly else { return .connect(fixed(policy)) }
-        let withoutDANE: Decision = policy == .dane
-            ? .connect(HostTLSPolicy(requirement: .opportunistic, name: "opportunistic"))
-            : .skip("dane-only: \(host.name) has no DNSSEC-validated TLSA records")
-        guard host.secure, let tlsa else {
-            return policy == .dane ? withoutDANE : .skip("dane-only: the MX or address records of \(host.name) are not DNSSEC-signed")
+    /// ``looksUpTLSA(_:host:)`` said to make it. `sts`: the domain's MTA-STS policy,
+    /// which applies where DANE does not (RFC 8461 §2) under `dane`,
+    /// `opportunistic` and `required`; in enforce mode only the MX hosts it lists
+    /// are used, with a PKIX-valid certificate for their name (§4.2).
+    public static func mxHost(_ policy: TLSPolicy, host: MXResolver.Host, tlsa: DNSResolver.Lookup?,
+                              sts: MTASTSPolicy? = nil) -> Decision {
+        let enforced = [.dane, .opportunistic, .required].contains(policy) ? sts.flatMap { $0.mode == .enforce ? $0 : nil } : nil
+        func withoutDANE(_ daneOnlyReason: String) -> Decision {
+            if policy == .daneOnly { return .skip("dane-only: \(daneOnlyReason)") }
+            if let enforced {
+                return enforced.permits(mxHost: host.name)
+                    ? .connect(HostTLSPolicy(requirement: .pkix, name: "mta-sts"))
+                    : .skip("mta-sts: \(host.name) is not an MX host of the domain's policy (mode enforce)")
+            }
+            return .connect(fixed(policy == .dane ? .opportunistic : policy))
         }
+        guard policy == .dane || policy == .daneOnly else { return withoutDANE("") }
+        guard host.secure, let tlsa else { return withoutDANE("the MX or address records of \(host.name) are not DNSSEC-signed") }
+        let noRecords = "\(host.name) has no DNSSEC-validated TLSA records"
         switch tlsa.answer {
         case .temporaryFailure(let reason):
-            // §2.2: a host whose TLSA records cannot be found out is not used; the
-            // next one is tried, and with none left the mail waits.
+            // RFC 7672 §2.2: a host whose TLSA records cannot be found out is not
+            // used; the next one is tried, and with none left the mail waits.
             return .skip("TLSA lookup for \(tlsaName(of: host)): \(reason)")
         case .noData, .nameError:
-            return withoutDANE
+            return withoutDANE(noRecords)
         case .records(let rdata):
             // Records from an insecure zone (an unsigned delegation) prove nothing.
-            guard tlsa.secure else { return withoutDANE }
+            guard tlsa.secure else { return withoutDANE(noRecords) }
             let usable = rdata.compactMap(TLSARecord.init(rdata:)).filter(\.isUsable)
             // §2.2: TLSA records that exist make STARTTLS mandatory, even when none
             // of them is usable (then the certificate cannot be checked).

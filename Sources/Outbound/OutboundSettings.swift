@@ -15,14 +15,17 @@ public struct OutboundSettings: Sendable {
     public var hostname: String
     /// `[limits] shutdown_grace`: how long sessions may go on after SIGTERM.
     public var shutdownGrace: Duration
+    /// `[delivery] mta_sts`: recipient domains' MTA-STS policies apply (RFC 8461).
+    public var mtaSTS: Bool
 
     public init(router: Router, limits: DeliveryPlanner.Limits, policy: OutcomePolicy, internalNetworks: InternalNetworks,
-                hostname: String, shutdownGrace: Duration) {
+                hostname: String, shutdownGrace: Duration, mtaSTS: Bool = false) {
         self.router = router
         self.limits = limits
         self.policy = policy
         self.internalNetworks = internalNetworks
         self.hostname = hostname
         self.shutdownGrace = shutdownGrace
+        self.mtaSTS = mtaSTS
     }
 }

@@ -39,9 +39,10 @@ public final class QueueRunner: Service {
     static let idlePoll = 30.0
 
     /// `resolver`: nil when every destination is a route or the smarthost.
+    /// `fetcher`: for MTA-STS policies (with `resolver`).
     public init(spool: Spool, settings: @escaping @Sendable () -> OutboundSettings, client: any DeliveryTransport,
-                resolver: DNSResolver?, threadPool: NIOThreadPool, dnsThreadPool: NIOThreadPool, eventLoop: any EventLoop,
-                logger: Logger) {
+                resolver: DNSResolver?, fetcher: HTTPSFetcher?, threadPool: NIOThreadPool, dnsThreadPool: NIOThreadPool,
+                eventLoop: any EventLoop, logger: Logger) {
         self.spool = spool
         self.settings = settings
         self.client = client
@@ -53,7 +54,14 @@ public final class QueueRunner: Service {
         due = DueMessages(spool: spool, threadPool: threadPool, planner: planner, logger: logger)
         recorder = OutcomeRecorder(spool: spool, threadPool: threadPool, planner: planner, settings: settings, logger: logger,
                                    onReportQueued: { wakeUpContinuation.yield() })
-        delivery = SessionDelivery(client: client, mxResolver: resolver.map(MXResolver.init), dnsThreadPool: dnsThreadPool,
+        let mxResolver = resolver.map(MXResolver.init)
+        let mtaSTS = mxResolver.flatMap { mxResolver in
+            fetcher.map { fetcher in
+                MTASTSPolicies(spool: spool, mxResolver: mxResolver, fetcher: fetcher, dnsThreadPool: dnsThreadPool,
+                               threadPool: threadPool, internalNetworks: { settings().internalNetworks }, logger: logger)
+            }
+        }
+        delivery = SessionDelivery(client: client, mxResolver: mxResolver, mtaSTS: mtaSTS, dnsThreadPool: dnsThreadPool,
                                    spool: spool, due: due, recorder: recorder, planner: planner, settings: settings)
     }
 

@@ -15,6 +15,8 @@ struct SessionDelivery: Sendable {
     let client: any DeliveryTransport
     /// Nil when every destination is a route or the smarthost.
     let mxResolver: MXResolver?
+    /// Nil when every destination is a route or the smarthost.
+    let mtaSTS: MTASTSPolicies?
     /// DNS lookups block for seconds when nameservers do not answer: they get
     /// threads of their own, so that queue writes and AUTH checks never wait.
     let dnsThreadPool: NIOThreadPool
@@ -45,11 +47,12 @@ struct SessionDelivery: Sendable {
             case .unavailable(let reason):
                 report.failure = reason
             case .hosts(let hosts):
+                let sts = await mtaSTSPolicy(domain, session.policy)
                 // Each MX host and each of its addresses in turn, until one takes the
                 // session (RFC 5321 §5.1); a refused connection or greeting moves on.
                 hosts: for host in hosts where !host.addresses.isEmpty {
                     let policy: HostTLSPolicy
-                    switch await tlsPolicy(for: host, session.policy) {
+                    switch await tlsPolicy(for: host, session.policy, sts: sts) {
                     case .connect(let decided): policy = decided
                     case .skip(let reason):
                         // As if its connection failed: the next host is tried.
@@ -123,14 +126,22 @@ struct SessionDelivery: Sendable {
 
     /// The TLS a connection to an MX host is held to; the TLSA lookup (RFC 7672
     /// §2.2) runs on the DNS threads.
-    private func tlsPolicy(for host: MXResolver.Host, _ policy: TLSPolicy) async -> HostTLSPolicy.Decision {
+    private func tlsPolicy(for host: MXResolver.Host, _ policy: TLSPolicy, sts: MTASTSPolicy?) async -> HostTLSPolicy.Decision {
         guard let mxResolver, HostTLSPolicy.looksUpTLSA(policy, host: host) else {
-            return HostTLSPolicy.mxHost(policy, host: host, tlsa: nil)
+            return HostTLSPolicy.mxHost(policy, host: host, tlsa: nil, sts: sts)
         }
         let name = HostTLSPolicy.tlsaName(of: host)
         let lookup = (try? await dnsThreadPool.runIfActive { mxResolver.resolver.lookup(name, .tlsa) })
             ?? DNSResolver.Lookup(answer: .temporaryFailure("shutting down"), secure: false)
-        return HostTLSPolicy.mxHost(policy, host: host, tlsa: lookup)
+        return HostTLSPolicy.mxHost(policy, host: host, tlsa: lookup, sts: sts)
+    }
+
+    /// The recipient domain's MTA-STS policy (RFC 8461), where `[delivery] mta_sts`
+    /// is on and the hop's policy lets MTA-STS raise it.
+    private func mtaSTSPolicy(_ domain: String, _ policy: TLSPolicy) async -> MTASTSPolicy? {
+        guard let mtaSTS, settings().mtaSTS, [.dane, .opportunistic, .required].contains(policy),
+              let ascii = try? IDNA.toASCII(domain) else { return nil }
+        return await mtaSTS.policy(for: ascii).policy
     }
 
     /// One connection: each message's results are saved as soon as its transaction

@@ -69,7 +69,7 @@ struct Settings: Sendable {
                           messagesPerSession: delivery.messagesPerConnection),
             policy: OutcomePolicy(retrySchedule: delivery.retry, maximumLifetime: delivery.maximumLifetime),
             internalNetworks: InternalNetworks(allowed: delivery.allowNetworks), hostname: configuration.hostname,
-            shutdownGrace: .seconds(configuration.limits.shutdownGrace))
+            shutdownGrace: .seconds(configuration.limits.shutdownGrace), mtaSTS: delivery.mtaSTS)
     }
 
     static func rules(_ scrub: Configuration.Scrub) -> ScrubRules {

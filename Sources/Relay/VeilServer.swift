@@ -69,7 +69,9 @@ public enum VeilServer {
             ? try configuration.dnsResolver(trustAnchor: configuration.trustAnchor().path) : nil
         let dnsThreadPool = NIOThreadPool(numberOfThreads: min(16, configuration.delivery.concurrency))
         dnsThreadPool.start()
+        let fetcher = HTTPSFetcher(group: group, caFile: configuration.delivery.caFile)
         let runner = QueueRunner(spool: spool, settings: { settings.current.outbound }, client: client, resolver: resolver,
+                                 fetcher: fetcher,
                                  threadPool: threadPool, dnsThreadPool: dnsThreadPool, eventLoop: group.next(), logger: logger)
         let delegate = RelayDelegate(settings: settings, spool: spool, threadPool: threadPool,
                                      freeSpace: FreeSpaceGuard(directory: spool.directory, logger: logger), logger: logger,

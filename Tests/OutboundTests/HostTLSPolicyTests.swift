@@ -57,4 +57,28 @@ import Testing
         #expect(HostTLSPolicy.fixed(.dane) == HostTLSPolicy(requirement: .opportunistic, name: "opportunistic"))
         #expect(HostTLSPolicy.fixed(.daneOnly) == HostTLSPolicy(requirement: .encrypted, name: "required"))
     }
+
+    @Test func anEnforcedMTASTSPolicyAppliesWhereDANEDoesNot() throws {
+        let enforce = try MTASTSPolicy(text: "version: STSv1\nmode: enforce\nmx: *.example\nmax_age: 86400\n")
+        let pkix = HostTLSPolicy.Decision.connect(HostTLSPolicy(requirement: .pkix, name: "mta-sts"))
+        for policy in [TLSPolicy.dane, .opportunistic, .required] {
+            #expect(HostTLSPolicy.mxHost(policy, host: Self.unsigned, tlsa: nil, sts: enforce) == pkix)
+        }
+        // RFC 8461 §2: DANE first.
+        guard case .connect(let dane) = HostTLSPolicy.mxHost(.dane, host: Self.signed, tlsa: Self.lookup(.records([Self.daneEE])),
+                                                            sts: enforce) else { Issue.record("no connection"); return }
+        #expect(dane.name == "dane")
+        // Hosts the policy does not list are not used.
+        let other = MXResolver.Host(name: "mx.other.test", addresses: ["192.0.2.1"])
+        #expect(HostTLSPolicy.mxHost(.opportunistic, host: other, tlsa: nil, sts: enforce)
+                == .skip("mta-sts: mx.other.test is not an MX host of the domain's policy (mode enforce)"))
+        // Testing mode, and policies MTA-STS does not raise: as without it.
+        let testing = try MTASTSPolicy(text: "version: STSv1\nmode: testing\nmx: *.example\nmax_age: 86400\n")
+        #expect(HostTLSPolicy.mxHost(.opportunistic, host: other, tlsa: nil, sts: testing)
+                == .connect(HostTLSPolicy(requirement: .opportunistic, name: "opportunistic")))
+        #expect(HostTLSPolicy.mxHost(.none, host: Self.unsigned, tlsa: nil, sts: enforce)
+                == .connect(HostTLSPolicy(requirement: .none, name: "none")))
+        #expect(HostTLSPolicy.mxHost(.daneOnly, host: Self.unsigned, tlsa: nil, sts: enforce)
+                == .skip("dane-only: the MX or address records of mx.example are not DNSSEC-signed"))
+    }
 }

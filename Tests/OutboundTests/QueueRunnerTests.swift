@@ -89,7 +89,7 @@ import Testing
         let incoming = try spool.createIncoming()
         try incoming.write(ByteBuffer(string: "Subject: test\r\n\r\nhello\r\n"))
         try spool.commit(incoming, envelope: envelope, receivedAt: Date(), clientAddress: "127.0.0.1", listener: "plain")
-        let runner = QueueRunner(spool: spool, settings: { settings }, client: transport, resolver: nil, threadPool: threads,
+        let runner = QueueRunner(spool: spool, settings: { settings }, client: transport, resolver: nil, fetcher: nil, threadPool: threads,
                                  dnsThreadPool: threads, eventLoop: group.next(), logger: Logger(label: "test"))
         return Harness(spool: spool, runner: runner, queueID: incoming.queueID)
     }

@@ -181,6 +181,8 @@ public struct Configuration: Sendable {
         public var smarthostPasswordFileLine: Int?
         public var tls = TLSPolicy.dane
         public var tlsLine: Int?
+        /// Recipient domains' MTA-STS policies apply (RFC 8461).
+        public var mtaSTS = true
         /// More trusted roots (PEM) for `verify`, besides the system's.
         public var caFile: String?
         public var caFileLine: Int?

@@ -11,7 +11,8 @@ extension Configuration.Delivery: ConfigSection {
             .recordingLine(in: \.smarthostPasswordFileLine),
         .choice("tls", \.tls, doc: "Outbound TLS: \"dane\", \"dane-only\", \"opportunistic\", \"required\", \"verify\" or \"none\" (docs/delivery.md).")
             .recordingLine(in: \.tlsLine),
-        .path("tls_ca_file", \.caFile, reload: .needsRestart, doc: "More trusted roots (PEM) for \"verify\", besides the system's.")
+        .boolean("mta_sts", \.mtaSTS, doc: "Apply recipient domains' MTA-STS policies (RFC 8461) where DANE does not."),
+        .path("tls_ca_file", \.caFile, reload: .needsRestart, doc: "More trusted roots (PEM) for \"verify\" and MTA-STS, besides the system's.")
             .recordingLine(in: \.caFileLine),
         .integer("concurrency", \.concurrency, in: 1...10_000, doc: "Outbound sessions at once in all."),
         .integer("concurrency_per_domain", \.concurrencyPerDomain, in: 1...10_000, doc: "Outbound sessions at once per next hop."),

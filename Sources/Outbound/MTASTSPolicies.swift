@@ -1,0 +1,137 @@
+import Delivery
+import Foundation
+import LogEvents
+import Logging
+import MailQueue
+import NIOCore
+import NIOPosix
+import TLSReporting
+
+/// The MTA-STS policy of each recipient domain, as a sending MTA finds it (RFC 8461
+/// §3, §5): the `_mta-sts` TXT record's id, the policy cached in the queue
+/// database until its max_age, fetched again over HTTPS when the id changes. A
+/// failed fetch keeps the cached policy; without one, there is no policy, and the
+/// failure is what the TLS report tells (RFC 8460 §4.3.2.3).
+actor MTASTSPolicies {
+    /// What applies to a domain's MX hosts.
+    struct Found: Sendable {
+        /// Nil: none published (or none usable, and none cached).
+        var policy: MTASTSPolicy?
+        /// Why a published policy could not be used, for the log and TLS reports.
+        var failure: (type: TLSResultType, reason: String)?
+    }
+
+    private let spool: Spool
+    private let mxResolver: MXResolver
+    private let fetcher: HTTPSFetcher
+    private let dnsThreadPool: NIOThreadPool
+    private let threadPool: NIOThreadPool
+    private let internalNetworks: @Sendable () -> InternalNetworks
+    private let logger: Logger
+    /// One fetch per domain at a time: sessions that ask meanwhile wait for it.
+    private var fetching: [String: Task<Found, Never>] = [:]
+    /// When a fetch last failed: not tried again for a while, whatever the sessions.
+    private var failedAt: [String: Date] = [:]
+    static let retryAfterFailure: TimeInterval = 300
+    /// RFC 8461 §3.3: "SHOULD" be limited to 64 KB and a minute.
+    static let maximumPolicySize = 64 * 1024
+    static let fetchTimeout = TimeAmount.seconds(60)
+
+    init(spool: Spool, mxResolver: MXResolver, fetcher: HTTPSFetcher, dnsThreadPool: NIOThreadPool, threadPool: NIOThreadPool,
+         internalNetworks: @escaping @Sendable () -> InternalNetworks, logger: Logger) {
+        self.logger = logger
+        self.spool = spool
+        self.mxResolver = mxResolver
+        self.fetcher = fetcher
+        self.dnsThreadPool = dnsThreadPool
+        self.threadPool = threadPool
+        self.internalNetworks = internalNetworks
+    }
+
+    /// `domain` in its ASCII form.
+    func policy(for domain: String) async -> Found {
+        if let running = fetching[domain] { return await running.value }
+        let task = Task { await self.find(domain) }
+        fetching[domain] = task
+        let found = await task.value
+        fetching[domain] = nil
+        return found
+    }
+
+    private func find(_ domain: String) async -> Found {
+        let now = Date()
+        let (spool, resolver) = (self.spool, mxResolver.resolver)
+        let cached = (try? await threadPool.runIfActive { try spool.mtaSTSPolicy(domain: domain) }) ?? nil
+        let usable = cached.flatMap { $0.expiresAt > now ? try? MTASTSPolicy(text: $0.policy) : nil }
+        let lookup = try? await dnsThreadPool.runIfActive { resolver.lookup("_mta-sts.\(domain)", .txt) }
+        let record: MTASTSRecord
+        switch lookup?.answer {
+        case .records(let rdata)?: record = MTASTSRecord(txtRecords: rdata.compactMap(DNSResolver.joinedText))
+        case .noData?, .nameError?: record = .absent
+        // Unknown: the cached policy holds (§5.1: only a new id replaces it).
+        case .temporaryFailure?, nil: return Found(policy: usable)
+        }
+        switch record {
+        case .absent:
+            return Found(policy: usable)
+        case .invalid(let reason):
+            return Found(policy: usable, failure: usable == nil ? (.stsPolicyInvalid, "_mta-sts.\(domain): \(reason)") : nil)
+        case .valid(let id):
+            if let usable, cached?.recordID == id { return Found(policy: usable) }
+            if let failed = failedAt[domain], now.timeIntervalSince(failed) < Self.retryAfterFailure {
+                return Found(policy: usable, failure: usable == nil ? (.stsPolicyFetchError, "fetch failed recently") : nil)
+            }
+            switch await fetch(domain) {
+            case .success(let policy):
+                failedAt[domain] = nil
+                let entry = CachedMTASTSPolicy(recordID: id, policy: policy.text, fetchedAt: now,
+                                               expiresAt: now.addingTimeInterval(TimeInterval(policy.maxAgeSeconds)))
+                _ = try? await threadPool.runIfActive { try spool.saveMTASTSPolicy(entry, domain: domain) }
+                return Found(policy: policy)
+            case .failure(let failure):
+                failedAt[domain] = now
+                logger.log(.mtaSTSFailed(domain: domain, reason: failure.reason, kept: usable != nil))
+                return Found(policy: usable, failure: (failure.type, failure.reason))
+            }
+        }
+    }
+
+    struct FetchFailure: Error {
+        var type: TLSResultType
+        var reason: String
+    }
+
+    /// RFC 8461 §3.3: `https://mta-sts.<domain>/.well-known/mta-sts.txt`, a 200 of
+    /// text/plain, no redirects, the certificate valid for the name.
+    private func fetch(_ domain: String) async -> Result<MTASTSPolicy, FetchFailure> {
+        let host = "mta-sts.\(domain)"
+        let resolver = mxResolver
+        let found = (try? await dnsThreadPool.runIfActive { resolver.addresses(ofHost: host) })
+            ?? .failure(.init(description: "shutting down"))
+        let networks = internalNetworks()
+        guard case .success(let addresses) = found, let address = addresses.first(where: networks.mayConnect) else {
+            let reason = if case .failure(let failure) = found { "\(failure)" } else { "\(host) is in an internal network" }
+            return .failure(FetchFailure(type: .stsPolicyFetchError, reason: reason))
+        }
+        let response: HTTPSFetcher.Response
+        do throws(HTTPSFetcher.Failure) {
+            response = try await fetcher.request(host: host, path: "/.well-known/mta-sts.txt", address: address,
+                                                 limit: Self.maximumPolicySize, timeout: Self.fetchTimeout)
+        } catch {
+            let type: TLSResultType = error.tls ? .stsWebPKIInvalid : .stsPolicyFetchError
+            return .failure(FetchFailure(type: type, reason: "https://\(host): \(error)"))
+        }
+        guard response.status == 200 else {
+            return .failure(FetchFailure(type: .stsPolicyFetchError, reason: "https://\(host): HTTP status \(response.status)"))
+        }
+        guard response.mediaType == "text/plain" else {
+            return .failure(FetchFailure(type: .stsPolicyFetchError,
+                                         reason: "https://\(host): served as \(response.mediaType ?? "no media type"), not text/plain"))
+        }
+        do {
+            return .success(try MTASTSPolicy(text: String(decoding: response.body, as: UTF8.self)))
+        } catch {
+            return .failure(FetchFailure(type: .stsPolicyInvalid, reason: "https://\(host): \(error)"))
+        }
+    }
+}
