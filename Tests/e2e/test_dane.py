@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import pytest
 
+from dns import DNSServer
 from dnssec import tlsa
-from harness import send_message, tls_check
+from harness import send_message, serve_once, tls_check
 from scripted_mta import Script, ScriptedMTA
 
 RECEIVER = "127.0.0.21"   # STARTTLS with the CA-issued chain
@@ -161,3 +162,24 @@ def test_tls_check_shows_what_dane_requires(sender):
     out = tls_check(veil, "insecure.veilsec")
     assert "DNSSEC insecure" in out and "(tls_policy=opportunistic)" in out, out
     assert "TLSA lookup for _25._tcp.mx.bogus.veilsec: DNSSEC validation failed" in tls_check(veil, "bogus.veilsec")
+
+
+def test_resolvers_that_strip_dnssec_turn_validation_off_with_a_warning(make_veil, write_config, dnssec_keys, chain,
+                                                                         tmp_path, receiver):
+    # The same names, served without signatures (a forwarder that strips them):
+    # validation would find every answer bogus, and all mail would wait.
+    stripping = DNSServer(tmp_path / "stripping", [r for r in signed_records(chain) if " TLSA " not in r],
+                          zones=("veilsec",)).start()
+    try:
+        dns = {"servers": [stripping.server], "trust_anchor_file": str(dnssec_keys.trust_anchor)}
+        delivery = {"mode": "mx", "smarthost": None, "retry": ["1h"], "allow_networks": [f"{RECEIVER}/32"]}
+        veil = make_veil(dns=dns, delivery=delivery)
+        warning = veil.wait_event("config_warning")[0]["warning"]
+        assert "veilsec. DNSKEY" in warning and "DANE is not used" in warning, warning
+        event = delivered(veil, "b@ee.veilsec")
+        assert event["tls_policy"] == "opportunistic", event
+        # Under dane-only nothing could ever be delivered: Veil does not start.
+        refused = serve_once(write_config(dns=dns, delivery={**delivery, "tls": "dane-only"}))
+        assert refused.returncode == 1 and "\"dane-only\" cannot work" in refused.stderr, refused.stderr
+    finally:
+        stripping.stop()
