@@ -47,7 +47,9 @@ public struct HostTLSPolicy: Sendable, Equatable {
     /// are used, with a PKIX-valid certificate for their name (§4.2).
     public static func mxHost(_ policy: TLSPolicy, host: MXResolver.Host, tlsa: DNSResolver.Lookup?,
                               sts: MTASTSPolicy? = nil) -> Decision {
-        let enforced = [.dane, .opportunistic, .required].contains(policy) ? sts.flatMap { $0.mode == .enforce ? $0 : nil } : nil
+        let applies = [.dane, .opportunistic, .required].contains(policy)
+        let enforced = applies ? sts.flatMap { $0.mode == .enforce ? $0 : nil } : nil
+        let testing = applies ? sts.flatMap { $0.mode == .testing ? $0 : nil } : nil
         func withoutDANE(_ daneOnlyReason: String) -> Decision {
             if policy == .daneOnly { return .skip("dane-only: \(daneOnlyReason)") }
             if let enforced {
@@ -55,7 +57,11 @@ public struct HostTLSPolicy: Sendable, Equatable {
                     ? .connect(HostTLSPolicy(requirement: .pkix, name: "mta-sts"))
                     : .skip("mta-sts: \(host.name) is not an MX host of the domain's policy (mode enforce)")
             }
-            return .connect(fixed(policy == .dane ? .opportunistic : policy))
+            let plain = fixed(policy == .dane ? .opportunistic : policy)
+            guard testing != nil, plain.requirement != .none else { return .connect(plain) }
+            // §5: testing mode delivers as without a policy; the certificate is
+            // checked only for the TLS report.
+            return .connect(HostTLSPolicy(requirement: .observed(mandatory: plain.requirement == .encrypted), name: plain.name))
         }
         guard policy == .dane || policy == .daneOnly else { return withoutDANE("") }
         guard host.secure, let tlsa else { return withoutDANE("the MX or address records of \(host.name) are not DNSSEC-signed") }

@@ -94,6 +94,8 @@ public enum TLSPolicyCheck {
         case .none: return "plain text"
         case .opportunistic: return "STARTTLS when offered, certificate not checked"
         case .encrypted: return "STARTTLS, certificate not checked"
+        case .observed(let mandatory):
+            return "STARTTLS\(mandatory ? "" : " when offered"), certificate checked for the TLS report only (MTA-STS testing)"
         case .pkix: return "STARTTLS, a certificate for \(host) from a trusted root"
         case .dane: return "STARTTLS, a certificate matched by a TLSA record"
         }

@@ -75,7 +75,9 @@ import Testing
         // Testing mode, and policies MTA-STS does not raise: as without it.
         let testing = try MTASTSPolicy(text: "version: STSv1\nmode: testing\nmx: *.example\nmax_age: 86400\n")
         #expect(HostTLSPolicy.mxHost(.opportunistic, host: other, tlsa: nil, sts: testing)
-                == .connect(HostTLSPolicy(requirement: .opportunistic, name: "opportunistic")))
+                == .connect(HostTLSPolicy(requirement: .observed(mandatory: false), name: "opportunistic")))
+        #expect(HostTLSPolicy.mxHost(.required, host: other, tlsa: nil, sts: testing)
+                == .connect(HostTLSPolicy(requirement: .observed(mandatory: true), name: "required")))
         #expect(HostTLSPolicy.mxHost(.none, host: Self.unsigned, tlsa: nil, sts: enforce)
                 == .connect(HostTLSPolicy(requirement: .none, name: "none")))
         #expect(HostTLSPolicy.mxHost(.daneOnly, host: Self.unsigned, tlsa: nil, sts: enforce)
