@@ -17,7 +17,14 @@ import Testing
         let decision = HostTLSPolicy.mxHost(.dane, host: Self.signed, tlsa: Self.lookup(.records([Self.daneEE])))
         #expect(decision == .connect(HostTLSPolicy(requirement: .dane(records: [record], names: ["mx.example"]), name: "dane")))
         #expect(HostTLSPolicy.mxHost(.daneOnly, host: Self.signed, tlsa: Self.lookup(.records([Self.daneEE]))) == decision)
-        #expect(HostTLSPolicy.tlsaName(of: Self.signed) == "_25._tcp.mx.example")
+        #expect(HostTLSPolicy.tlsaBases(of: Self.signed) == ["mx.example"])
+        // RFC 7672 §2.2.2: the CNAME target first; a DANE-TA chain may name either.
+        var alias = Self.signed
+        alias.canonicalName = "mail.provider.example"
+        #expect(HostTLSPolicy.tlsaBases(of: alias) == ["mail.provider.example", "mx.example"])
+        #expect(HostTLSPolicy.mxHost(.dane, host: alias, tlsa: Self.lookup(.records([Self.daneEE])), tlsaBase: "mail.provider.example")
+                == .connect(HostTLSPolicy(requirement: .dane(records: [record], names: ["mail.provider.example", "mx.example"]),
+                                          name: "dane")))
     }
 
     @Test func recordsNoneOfWhichIsUsableStillMakeTLSMandatory() {

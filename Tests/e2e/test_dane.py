@@ -48,6 +48,10 @@ def signed_records(chain) -> list[str]:
         f"_25._tcp.mx.wrong.veilsec. TLSA 3 1 1 {HEX}",                             # names another key
         f"_25._tcp.mx.unusable.veilsec. TLSA 1 1 1 {HEX}",                          # PKIX-EE: not for SMTP
         tlsa("mx.stripped.veilsec", chain / "mx.pem"),
+        # An MX host that is an alias: its TLSA records are those of the target
+        # (RFC 7672 §2.2.2).
+        "alias.veilsec. MX 10 mx.alias.veilsec.",
+        "mx.alias.veilsec. CNAME mx.ee.veilsec.",
         # In the unsigned child zone: present, but proved by nothing.
         "insecure.veilsec. MX 10 mx.insecure.veilsec.",
         f"mx.insecure.veilsec. A {RECEIVER}",
@@ -95,6 +99,12 @@ def test_dane_ee_authenticates_the_server(sender, receiver):
     assert event["relay"] == f"mx.ee.veilsec[{RECEIVER}]:25"
     [message] = receiver.script.received
     assert message.tls and message.recipients == ["b@ee.veilsec"]
+
+
+def test_an_mx_alias_is_authenticated_by_the_tlsa_records_of_its_target(sender, receiver):
+    event = delivered(sender(), "b@alias.veilsec")
+    assert event["tls_policy"] == "dane" and event["tls"].endswith(" dane-ee"), event
+    assert event["relay"] == f"mx.alias.veilsec[{RECEIVER}]:25"
 
 
 def test_dane_ta_validates_the_chain_to_the_named_ca(sender, receiver):
