@@ -18,34 +18,34 @@ public enum DANEVerifier {
     /// `chain`: as the server presented it, its own certificate first. `names`: the
     /// reference identifiers for DANE-TA (the TLSA base domain, the MX host name).
     public static func verify(_ chain: [NIOSSLCertificate], records: [TLSARecord], names: [String]) async -> Outcome {
-        guard !chain.isEmpty, let parts = try? chain.map(parts) else { return .failed("no certificate") }
-        if DANEMatcher.endEntityMatches(records, leaf: parts[0]) { return .endEntity }
+        guard let leaf = chain.first.flatMap({ try? parts($0) }) else { return .failed("the server's certificate cannot be read") }
+        if DANEMatcher.endEntityMatches(records, leaf: leaf) { return .endEntity }
 
         let anchors = records.filter { $0.usage == TLSARecord.Usage.daneTA.rawValue && $0.isUsable }
         guard !anchors.isEmpty else { return .failed("no TLSA record matches the server's certificate") }
         // §3.1.2: the anchor is one of the certificates the server sent.
-        let matched = chain.indices.filter { index in anchors.contains { DANEMatcher.matches($0, parts[index]) } }
-        guard !matched.isEmpty else { return .failed("no certificate of the server's chain matches a DANE-TA record") }
-        do {
-            let certificates = try chain.map { try Certificate(derEncoded: $0.toDERBytes()) }
-            let names = names.isEmpty ? [""] : names
-            for index in matched {
-                // RFC 5280 path rules (dates, basic constraints, name constraints) from
-                // the anchor, and one of the names (§3.2.2: no wildcard rules of its own).
-                var verifier = Verifier(rootCertificates: CertificateStore([certificates[index]])) {
-                    RFC5280Policy()
-                    OneOfPolicies {
-                        ServerIdentityPolicy(serverHostname: names[0], serverIP: nil)
-                        ServerIdentityPolicy(serverHostname: names[names.count - 1], serverIP: nil)
-                    }
-                }
-                let result = await verifier.validate(leaf: certificates[0], intermediates: CertificateStore(certificates.dropFirst()))
-                if case .validCertificate = result { return .trustAnchor }
-            }
-            return .failed("the chain from the DANE-TA certificate does not validate for \(names.joined(separator: " or "))")
-        } catch {
-            return .failed("unreadable certificate: \(error)")
+        guard let chain = ServerChain(chain) else {
+            return .failed("a certificate of the chain cannot be read, or it has more than \(ServerChain.maximumLength)")
         }
+        let matched = chain.entries.filter { entry in anchors.contains { DANEMatcher.matches($0, entry.parts) } }
+        guard !matched.isEmpty else { return .failed("no certificate of the server's chain matches a DANE-TA record") }
+        let names = names.isEmpty ? [""] : names
+        for anchor in matched {
+            // RFC 5280 path rules (dates, basic constraints, name constraints) from
+            // the anchor, and one of the names (§3.2.2: no wildcard rules of its own).
+            // `names`: the TLSA base domain and the MX host, the same when no CNAME.
+            var verifier = Verifier(rootCertificates: CertificateStore([anchor.certificate])) {
+                RFC5280Policy()
+                OneOfPolicies {
+                    ServerIdentityPolicy(serverHostname: names[0], serverIP: nil)
+                    ServerIdentityPolicy(serverHostname: names[names.count - 1], serverIP: nil)
+                }
+            }
+            if case .validCertificate = await verifier.validate(leaf: chain.leaf, intermediates: chain.intermediates) {
+                return .trustAnchor
+            }
+        }
+        return .failed("the chain from the DANE-TA certificate does not validate for \(names.joined(separator: " or "))")
     }
 
     private static func parts(_ certificate: NIOSSLCertificate) throws -> DANEMatcher.Certificate {

@@ -58,19 +58,30 @@ public struct HTTPSFetcher: Sendable {
 
         var request = HTTPClientRequest(url: "https://\(host)\(path)")
         request.method = method
-        request.headers.add(name: "User-Agent", value: "Veil")
         if let body {
             request.body = .bytes(body)
             if let contentType { request.headers.add(name: "Content-Type", value: contentType) }
         }
         let deadline = NIODeadline.now() + timeout
-        do {
+        let exchange = { @Sendable [request] () async throws -> Response in
             let response = try await client.execute(request, deadline: deadline)
-            let mediaType = response.headers.first(name: "Content-Type").map {
-                String($0.split(separator: ";", maxSplits: 1)[0]).trimmingCharacters(in: .whitespaces).lowercased()
-            }
+            let mediaType = response.headers.first(name: "Content-Type").map { Self.mediaType(of: $0) }
             let collected = try await response.body.collect(upTo: limit)
             return Response(status: Int(response.status.code), mediaType: mediaType, body: Array(buffer: collected))
+        }
+        do {
+            // The deadline covers the response head only: the body, trickled, must
+            // not take longer than the whole.
+            return try await withThrowingTaskGroup(of: Response?.self) { group in
+                group.addTask { try await exchange() }
+                group.addTask {
+                    try await Task.sleep(nanoseconds: UInt64(max(0, timeout.nanoseconds)))
+                    return nil
+                }
+                defer { group.cancelAll() }
+                guard let first = try await group.next(), let response = first else { throw HTTPClientError.deadlineExceeded }
+                return response
+            }
         } catch is NIOTooManyBytesError {
             throw Failure(description: "the response is larger than \(limit / 1024) KB")
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
@@ -82,5 +93,12 @@ public struct HTTPSFetcher: Sendable {
         } catch {
             throw Failure(description: "\(error)")
         }
+    }
+
+    /// `text/plain` of `Text/Plain; charset=utf-8` (RFC 9110 §8.3.1); empty for an
+    /// empty or odd header.
+    static func mediaType(of contentType: String) -> String {
+        let type = contentType.firstIndex(of: ";").map { contentType[..<$0] } ?? Substring(contentType)
+        return type.trimmingCharacters(in: .whitespaces).lowercased()
     }
 }

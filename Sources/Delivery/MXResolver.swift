@@ -118,11 +118,18 @@ public struct MXResolver: Sendable {
     private func addresses(of name: String) -> AddressLookup {
         var addresses: [String] = []
         var failures: [String] = []
+        // Secure: every lookup that was answered was proved, and one was. A lookup
+        // that failed (SERVFAIL, bogus) does not count: were it to make the host
+        // insecure, dropping one AAAA answer would turn DANE off.
+        var answered = 0
         var secure = true
         var canonical: String?
         for type in [DNSResolver.RecordType.a, .aaaa] {
             let lookup = resolver.lookup(name, type)
-            secure = secure && lookup.secure
+            if case .temporaryFailure = lookup.answer {} else {
+                answered += 1
+                secure = secure && lookup.secure
+            }
             canonical = canonical ?? lookup.canonicalName.map { $0.hasSuffix(".") ? String($0.dropLast()) : $0 }
             switch lookup.answer {
             case .records(let records):
@@ -134,7 +141,8 @@ public struct MXResolver: Sendable {
             }
         }
         if addresses.isEmpty && !failures.isEmpty { return .failure(failures.joined(separator: "; ")) }
-        return .success(Array(addresses.prefix(Self.maximumAddressesPerHost)), secure: secure, canonical: canonical?.lowercased())
+        return .success(Array(addresses.prefix(Self.maximumAddressesPerHost)), secure: secure && answered > 0,
+                        canonical: canonical?.lowercased())
     }
 
     struct Exchange: Equatable {

@@ -114,6 +114,12 @@ final class OutboundSessionHandler: ChannelInboundHandler {
             result.tls = TLSSessionInfo(protocolName: version?.protocolName ?? "TLS", cipher: cipher ?? "unknown",
                                         verifiedBy: verification)
             if case .some(.some(let failure)) = observed { result.tlsFailure = failure }
+            // DANE goes on only with the certificate authenticated (the callback says so).
+            if case .dane = requirement, verification == nil {
+                result.tlsFailure = .daneValidation("the handshake ended without an authenticated certificate")
+                finish(context: context, failure: "DANE: the handshake ended without an authenticated certificate", reply: nil)
+                return
+            }
             perform(machine.tlsEstablished(), context: context)
         }
         context.fireUserInboundEventTriggered(event)

@@ -15,12 +15,13 @@ public struct PKIXChecker: Sendable {
 
     /// Nil when the chain is valid for `host`; else what is wrong with it.
     public func check(_ chain: [NIOSSLCertificate], host: String) async -> TLSFailure? {
-        guard let certificates = try? chain.map({ try Certificate(derEncoded: $0.toDERBytes()) }), let leaf = certificates.first
-        else { return .certificateNotTrusted("unreadable certificate") }
-        let intermediates = CertificateStore(certificates.dropFirst())
+        guard let chain = ServerChain(chain) else {
+            return .certificateNotTrusted("a certificate cannot be read, or the chain has more than \(ServerChain.maximumLength)")
+        }
+        let (leaf, intermediates) = (chain.leaf, chain.intermediates)
         var path = Verifier(rootCertificates: roots) { RFC5280Policy() }
         guard case .validCertificate = await path.validate(leaf: leaf, intermediates: intermediates) else {
-            return .certificateNotTrusted("the chain does not lead to a trusted root, or a certificate has expired")
+            return .certificateNotTrusted("the chain does not validate from a trusted root (its issuers or dates)")
         }
         var named = Verifier(rootCertificates: roots) {
             RFC5280Policy()

@@ -6,10 +6,14 @@ public struct HostTLSPolicy: Sendable, Equatable {
     public var requirement: TLSRequirement
     /// The policy in force for this connection, as logged (`tls_policy=`).
     public var name: String
+    /// The name sent in SNI when it is not the MX host's: DANE's TLSA base domain,
+    /// the target of the host's CNAME (RFC 7672 §8.1).
+    public var serverName: String?
 
-    public init(requirement: TLSRequirement, name: String) {
+    public init(requirement: TLSRequirement, name: String, serverName: String? = nil) {
         self.requirement = requirement
         self.name = name
+        self.serverName = serverName
     }
 
     /// Connect with a policy, or leave the host out (and why, for the log).
@@ -77,7 +81,7 @@ public struct HostTLSPolicy: Sendable, Equatable {
             guard testing != nil, plain.requirement != .none else { return .connect(plain) }
             // §5: testing mode delivers as without a policy; the certificate is
             // checked only for the TLS report.
-            return .connect(HostTLSPolicy(requirement: .observed(mandatory: plain.requirement == .encrypted), name: plain.name))
+            return .connect(HostTLSPolicy(requirement: .observed(mandatory: plain.requirement == .encrypted), name: "mta-sts-testing"))
         }
         guard policy == .dane || policy == .daneOnly else { return withoutDANE("") }
         guard host.secure, let tlsa else { return withoutDANE("the MX or address records of \(host.name) are not DNSSEC-signed") }
@@ -95,10 +99,15 @@ public struct HostTLSPolicy: Sendable, Equatable {
             let usable = rdata.compactMap(TLSARecord.init(rdata:)).filter(\.isUsable)
             // §2.2: TLSA records that exist make STARTTLS mandatory, even when none
             // of them is usable (then the certificate cannot be checked).
-            guard !usable.isEmpty else { return .connect(HostTLSPolicy(requirement: .encrypted, name: "dane")) }
+            guard !usable.isEmpty else {
+                // Not a DANE result: an enforced MTA-STS policy, stricter, still applies.
+                if enforced != nil { return withoutDANE(noRecords) }
+                return .connect(HostTLSPolicy(requirement: .encrypted, name: "dane"))
+            }
             // §3.2.2: a DANE-TA chain must name the TLSA base domain or the MX host.
-            let names = [tlsaBase ?? host.name, host.name]
-            return .connect(HostTLSPolicy(requirement: .dane(records: usable, names: Array(Set(names)).sorted()), name: "dane"))
+            let base = tlsaBase ?? host.name
+            return .connect(HostTLSPolicy(requirement: .dane(records: usable, names: Array(Set([base, host.name])).sorted()),
+                                          name: "dane", serverName: base == host.name ? nil : base))
         }
     }
 }

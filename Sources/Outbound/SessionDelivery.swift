@@ -98,7 +98,7 @@ struct SessionDelivery: Sendable {
             heldTo = policy
             for address in host.addresses {
                 relay = "\(host.name)[\(address)]:25"
-                report = await attempt(session, jobs: jobs, host: address, port: 25, serverName: host.name,
+                report = await attempt(session, jobs: jobs, host: address, port: 25, serverName: policy.serverName ?? host.name,
                                        tls: policy, relay: relay, saved: &saved)
                 results += [TLSResultRecorder.result(destination, host: host, address: address, policy: policy, skipped: nil,
                                                      report: report)].compactMap { $0 }

@@ -58,7 +58,11 @@ struct TLSResultRecorder: Sendable {
         case .certificateNotTrusted(let reason)?:
             result.resultType = reason.contains("expired") ? .certificateExpired : .certificateNotTrusted
             result.failureReasonCode = reason
-        case .daneValidation(let reason)?, .handshake(let reason)?:
+        case .daneValidation(let reason)?:
+            // §4.3.2.1: no record of the TLSA RRset authenticated the server.
+            result.resultType = .tlsaInvalid
+            result.failureReasonCode = reason
+        case .handshake(let reason)?:
             result.resultType = .validationFailure
             result.failureReasonCode = reason
         case nil:

@@ -53,7 +53,8 @@ public enum TLSPolicyCheck {
                 lines.append("  Veil does not use this host: \(reason)")
             }
         }
-        return lines
+        // Names and reasons come from DNS and remote servers: escaped for the terminal.
+        return lines.map(DKIMRecordCheck.printable)
     }
 
     /// The `_mta-sts` record and the policy, fetched now (the daemon's cache is
@@ -61,7 +62,12 @@ public enum TLSPolicyCheck {
     private static func mtaSTS(_ domain: String, mxResolver: MXResolver, configuration: Configuration,
                                networks: InternalNetworks) async -> (policy: MTASTSPolicy?, line: String) {
         let lookup = mxResolver.resolver.lookup("_mta-sts.\(domain)", .txt)
-        guard case .records(let rdata) = lookup.answer else { return (nil, "MTA-STS: no _mta-sts.\(domain) record") }
+        let rdata: [[UInt8]]
+        switch lookup.answer {
+        case .records(let found): rdata = found
+        case .noData, .nameError: return (nil, "MTA-STS: no _mta-sts.\(domain) record")
+        case .temporaryFailure(let reason): return (nil, "MTA-STS: the _mta-sts.\(domain) lookup failed: \(reason)")
+        }
         switch MTASTSRecord(txtRecords: rdata.compactMap(DNSResolver.joinedText)) {
         case .absent: return (nil, "MTA-STS: no v=STSv1 record at _mta-sts.\(domain)")
         case .invalid(let reason): return (nil, "MTA-STS: _mta-sts.\(domain) is invalid: \(reason)")

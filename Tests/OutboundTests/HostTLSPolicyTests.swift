@@ -24,7 +24,7 @@ import Testing
         #expect(HostTLSPolicy.tlsaBases(of: alias) == ["mail.provider.example", "mx.example"])
         #expect(HostTLSPolicy.mxHost(.dane, host: alias, tlsa: Self.lookup(.records([Self.daneEE])), tlsaBase: "mail.provider.example")
                 == .connect(HostTLSPolicy(requirement: .dane(records: [record], names: ["mail.provider.example", "mx.example"]),
-                                          name: "dane")))
+                                          name: "dane", serverName: "mail.provider.example")))
     }
 
     @Test func recordsNoneOfWhichIsUsableStillMakeTLSMandatory() {
@@ -79,12 +79,15 @@ import Testing
         let other = MXResolver.Host(name: "mx.other.test", addresses: ["192.0.2.1"])
         #expect(HostTLSPolicy.mxHost(.opportunistic, host: other, tlsa: nil, sts: enforce)
                 == .skip("mta-sts: mx.other.test is not an MX host of the domain's policy (mode enforce)"))
+        // TLSA records none of which is usable are no DANE result: the policy holds.
+        let pkixEE = [UInt8]([1, 1, 1]) + [UInt8](repeating: 0xAB, count: 32)
+        #expect(HostTLSPolicy.mxHost(.dane, host: Self.signed, tlsa: Self.lookup(.records([pkixEE])), sts: enforce) == pkix)
         // Testing mode, and policies MTA-STS does not raise: as without it.
         let testing = try MTASTSPolicy(text: "version: STSv1\nmode: testing\nmx: *.example\nmax_age: 86400\n")
         #expect(HostTLSPolicy.mxHost(.opportunistic, host: other, tlsa: nil, sts: testing)
-                == .connect(HostTLSPolicy(requirement: .observed(mandatory: false), name: "opportunistic")))
+                == .connect(HostTLSPolicy(requirement: .observed(mandatory: false), name: "mta-sts-testing")))
         #expect(HostTLSPolicy.mxHost(.required, host: other, tlsa: nil, sts: testing)
-                == .connect(HostTLSPolicy(requirement: .observed(mandatory: true), name: "required")))
+                == .connect(HostTLSPolicy(requirement: .observed(mandatory: true), name: "mta-sts-testing")))
         #expect(HostTLSPolicy.mxHost(.none, host: Self.unsigned, tlsa: nil, sts: enforce)
                 == .connect(HostTLSPolicy(requirement: .none, name: "none")))
         #expect(HostTLSPolicy.mxHost(.daneOnly, host: Self.unsigned, tlsa: nil, sts: enforce)

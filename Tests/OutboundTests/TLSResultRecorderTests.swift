@@ -31,7 +31,7 @@ import TLSReporting
         #expect(success.policyType == .tlsa && success.policyDomain == "mx.example.org" && success.resultType == nil)
         #expect(success.policyStrings == [record.description] && success.sendingMTAIP == "192.0.2.1")
         let mismatch = Self.result(policy: dane, report: Self.report(failure: .daneValidation("no TLSA record matches")))
-        #expect(mismatch?.resultType == .validationFailure && mismatch?.failureReasonCode == "no TLSA record matches")
+        #expect(mismatch?.resultType == .tlsaInvalid && mismatch?.failureReasonCode == "no TLSA record matches")
         #expect(Self.result(skipped: "TLSA lookup for _25._tcp.mx.example.org: DNSSEC validation failed: x")?.resultType
                 == .dnssecInvalid)
         #expect(Self.result(skipped: "dane-only: mx.example.org has no DNSSEC-validated TLSA records")?.resultType

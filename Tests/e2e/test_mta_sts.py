@@ -97,11 +97,11 @@ def test_testing_mode_delivers_as_usual(make_veil, dns, test_ca, receiver, polic
     veil = sender(make_veil, dns, test_ca)
     # An MX host the policy does not list, but a valid certificate: checked, noted.
     event = outcome(veil, "delivered", "b@testing.veiltest")
-    assert event["tls_policy"] == "opportunistic" and event["tls"].endswith(" verified"), event
+    assert event["tls_policy"] == "mta-sts-testing" and event["tls"].endswith(" verified"), event
     assert len(policies.fetches("testing.veiltest")) == 1
     # A certificate that does not name the host: delivered all the same.
     event = outcome(veil, "delivered", "b@unnamed.veiltest")
-    assert event["tls_policy"] == "opportunistic" and event["tls"].endswith(" unverified"), event
+    assert event["tls_policy"] == "mta-sts-testing" and event["tls"].endswith(" unverified"), event
 
 
 def test_a_redirect_is_not_followed(make_veil, dns, test_ca, receiver, policies):
