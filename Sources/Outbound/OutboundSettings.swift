@@ -17,9 +17,12 @@ public struct OutboundSettings: Sendable {
     public var shutdownGrace: Duration
     /// `[delivery] mta_sts`: recipient domains' MTA-STS policies apply (RFC 8461).
     public var mtaSTS: Bool
+    /// `[tls_report]` is set: TLS session results are counted for the reports (RFC 8460).
+    public var tlsReports: Bool
 
     public init(router: Router, limits: DeliveryPlanner.Limits, policy: OutcomePolicy, internalNetworks: InternalNetworks,
-                hostname: String, shutdownGrace: Duration, mtaSTS: Bool = false) {
+                hostname: String, shutdownGrace: Duration, mtaSTS: Bool = false,
+                tlsReports: Bool = false) {
         self.router = router
         self.limits = limits
         self.policy = policy
@@ -27,5 +30,6 @@ public struct OutboundSettings: Sendable {
         self.hostname = hostname
         self.shutdownGrace = shutdownGrace
         self.mtaSTS = mtaSTS
+        self.tlsReports = tlsReports
     }
 }

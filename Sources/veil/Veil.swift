@@ -9,7 +9,7 @@ struct Veil: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "veil",
         abstract: "Anonymizing SMTP relay: accepts mail from your MTA, scrubs what reveals your network, delivers it.",
-        subcommands: [Serve.self, CheckConfig.self, Queue.self, DKIMCommand.self, Passwd.self, Version.self])
+        subcommands: [Serve.self, CheckConfig.self, Queue.self, DKIMCommand.self, TLSCommand.self, Passwd.self, Version.self])
 }
 
 struct ConfigOption: ParsableArguments {
@@ -130,7 +130,7 @@ struct Queue: ParsableCommand {
         }
     }
 
-    /// Changes go through the running daemon's control socket.
+    /// Changes go through the running daemon's control socket (`veil tls report` too).
     enum Change {
         static func send(_ command: ControlRequest.Command, ids: [String], options: ConfigOption) -> Never {
             let configuration = loadConfiguration(options)
