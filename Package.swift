@@ -249,6 +249,7 @@ let package = Package(
             name: "RelayTests",
             dependencies: [
                 "Relay", "SMTPNIO", "MailQueue", "TOML", "LogEvents", "Outbound", "Delivery", "SMTPCore", "DKIM", "TLSReporting",
+                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),

@@ -5,6 +5,7 @@ import LogEvents
 import MailQueue
 import NIOConcurrencyHelpers
 import NIOPosix
+import ServiceLifecycleTestKit
 import SMTPCore
 import Testing
 import TLSReporting
@@ -185,6 +186,27 @@ import TLSReporting
             #expect(pass.lines == ["2026-12-06 down.example: too old, dropped unsent"])
             #expect(try harness.left().isEmpty)
             #expect(harness.network.lookups.withLockedValue { $0 }.isEmpty)
+        }
+    }
+
+    /// The service makes a pass at start and one per `veil tls report`, one at a
+    /// time; a graceful shutdown ends it, and a request after that is answered.
+    @Test func theServicePassesAndStops() async throws {
+        try await withHarness(["mail.example": .valid([.mail(Self.mailbox)])]) { harness in
+            let today = TLSReportBatch.day(of: Date())
+            try harness.count([(today, Self.session("mail.example")), ("2020-01-01", Self.session("old.example"))])
+            let service = TLSReportService(sender: harness.sender)
+            try await testGracefulShutdown { trigger in
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { try await service.run() }
+                    let pass = await service.sendNow()
+                    #expect(pass.lines.contains("\(today) mail.example: 1 session(s) reported to mailto:tlsrpt@reports.example"))
+                    trigger.triggerGracefulShutdown()
+                    try await group.waitForAll()
+                }
+            }
+            #expect(try harness.left().isEmpty)
+            #expect(await service.sendNow() == .init(ok: false, lines: ["veil is stopping: no reports sent"]))
         }
     }
 
