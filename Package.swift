@@ -224,7 +224,7 @@ let package = Package(
         .testTarget(
             name: "OutboundTests",
             dependencies: [
-                "Outbound", "MailQueue", "SMTPCore", "Connections", "Delivery",
+                "Outbound", "MailQueue", "SMTPCore", "Connections", "Delivery", "TLSReporting",
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

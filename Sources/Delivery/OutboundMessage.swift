@@ -17,6 +17,10 @@ public struct OutboundMessage: Sendable {
 public struct TransactionContext: Sendable {
     /// Nil for plain text.
     public var tls: TLSSessionInfo?
+    /// Why the session has no TLS, or not the TLS its requirement asked for.
+    public var tlsFailure: TLSFailure?
+    /// The address the connection came from (the sending MTA's, RFC 8460 §4.4).
+    public var localAddress: String?
     /// The server offered DSN (RFC 3461): it takes over success notices.
     public var dsnOffered: Bool
 
@@ -36,6 +40,10 @@ public struct SessionReport: Sendable {
     public var failureReply: SMTPReply?
     /// Nil for plain text.
     public var tls: TLSSessionInfo?
+    /// Why the session has no TLS, or not the TLS its requirement asked for.
+    public var tlsFailure: TLSFailure?
+    /// The address the connection came from (the sending MTA's, RFC 8460 §4.4).
+    public var localAddress: String?
     /// How many messages got as far as MAIL FROM: the one at `attempted - 1` may
     /// have been cut off; those after it were not tried at all.
     public var attempted = 0

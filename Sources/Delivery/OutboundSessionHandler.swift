@@ -30,6 +30,8 @@ final class OutboundSessionHandler: ChannelInboundHandler {
     /// How DANE authenticated the server, or why it did not (set by the
     /// verification callback before the handshake ends).
     private var daneOutcome: DANEVerifier.Outcome?
+    /// STARTTLS was answered 220 and the handshake began.
+    private var tlsStarted = false
     private let fileIO: NonBlockingFileIO
     private let report: SessionReporter
     /// Called as each message's transaction ends, so its results are saved at once.
@@ -69,6 +71,7 @@ final class OutboundSessionHandler: ChannelInboundHandler {
     }
 
     func channelActive(context: ChannelHandlerContext) {
+        result.localAddress = context.channel.localAddress?.ipAddress
         armTimeout(context: context, timeouts.command)
         context.fireChannelActive()
     }
@@ -122,11 +125,20 @@ final class OutboundSessionHandler: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if tlsStarted && result.tls == nil { result.tlsFailure = Self.handshakeFailure(error, daneOutcome) }
         if case .failed(let reason)? = daneOutcome {
             finish(context: context, failure: "DANE: \(reason)", reply: nil)
         } else {
             finish(context: context, failure: "\(error)", reply: nil)
         }
+    }
+
+    /// What a failed handshake means for a TLS report.
+    static func handshakeFailure(_ error: any Error, _ dane: DANEVerifier.Outcome?) -> TLSFailure {
+        if case .failed(let reason)? = dane { return .daneValidation(reason) }
+        if let extra = error as? NIOSSLExtraError, extra == .failedToValidateHostname { return .certificateHostMismatch }
+        if case .handshakeFailed? = error as? NIOSSLError { return .certificateNotTrusted("\(error)") }
+        return .handshake("\(error)")
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -149,6 +161,7 @@ final class OutboundSessionHandler: ChannelInboundHandler {
                 finish(context: context, failure: "data after the 220 to STARTTLS", reply: nil)
                 return
             }
+            tlsStarted = true
             do {
                 // The recorder reads the cipher from the server's hello as it comes in.
                 try context.pipeline.syncOperations.addHandlers(
@@ -170,6 +183,10 @@ final class OutboundSessionHandler: ChannelInboundHandler {
         case .ready:
             next(context: context)
         case .fail(let reason, let reply):
+            // No STARTTLS offered, or refused, where TLS is a must.
+            if requirement.clientPolicy == .required && !tlsStarted && reason.hasPrefix("STARTTLS") {
+                result.tlsFailure = .starttlsNotSupported
+            }
             finish(context: context, failure: reason, reply: reply)
         case .close:
             finish(context: context, failure: nil, reply: nil)
@@ -197,6 +214,8 @@ final class OutboundSessionHandler: ChannelInboundHandler {
 
     /// Starts the next message, or says QUIT.
     private func next(context: ChannelHandlerContext) {
+        // Mail in plain text although TLS was wanted: the server offered no STARTTLS.
+        if !machine.tlsActive && requirement != .none && result.tlsFailure == nil { result.tlsFailure = .starttlsNotSupported }
         if current < messages.count {
             let action = machine.startTransaction(messages[current].transaction)
             switch action {

@@ -30,3 +30,20 @@ public struct TLSSessionInfo: Sendable, Equatable, CustomStringConvertible {
         "\(protocolName) \(cipher) \(verifiedBy?.rawValue ?? "unverified")"
     }
 }
+
+/// Why a connection did not get the TLS its requirement asked for; the failure
+/// types of TLS reports (RFC 8460 §4.3) are made from it.
+public enum TLSFailure: Sendable, Equatable {
+    /// No STARTTLS offered, or the command refused (§4.3.1 starttls-not-supported):
+    /// the session failed, or (under opportunistic TLS) went on in plain text.
+    case starttlsNotSupported
+    /// The certificate does not name the host (certificate-host-mismatch).
+    case certificateHostMismatch
+    /// The chain does not lead to a trusted root, or a certificate has expired
+    /// (certificate-not-trusted, certificate-expired).
+    case certificateNotTrusted(String)
+    /// No TLSA record authenticated the chain (§4.3.2 validation-failure, DANE).
+    case daneValidation(String)
+    /// The handshake failed for another reason (validation-failure).
+    case handshake(String)
+}

@@ -33,9 +33,6 @@ actor MTASTSPolicies {
     /// When a fetch last failed: not tried again for a while, whatever the sessions.
     private var failedAt: [String: Date] = [:]
     static let retryAfterFailure: TimeInterval = 300
-    /// RFC 8461 §3.3: "SHOULD" be limited to 64 KB and a minute.
-    static let maximumPolicySize = 64 * 1024
-    static let fetchTimeout = TimeAmount.seconds(60)
 
     init(spool: Spool, mxResolver: MXResolver, fetcher: HTTPSFetcher, dnsThreadPool: NIOThreadPool, threadPool: NIOThreadPool,
          internalNetworks: @escaping @Sendable () -> InternalNetworks, logger: Logger) {
@@ -81,7 +78,8 @@ actor MTASTSPolicies {
             if let failed = failedAt[domain], now.timeIntervalSince(failed) < Self.retryAfterFailure {
                 return Found(policy: usable, failure: usable == nil ? (.stsPolicyFetchError, "fetch failed recently") : nil)
             }
-            switch await fetch(domain) {
+            switch await MTASTSFetch(mxResolver: mxResolver, fetcher: fetcher, dnsThreadPool: dnsThreadPool,
+                                     internalNetworks: internalNetworks()).fetch(domain) {
             case .success(let policy):
                 failedAt[domain] = nil
                 let entry = CachedMTASTSPolicy(recordID: id, policy: policy.text, fetchedAt: now,
@@ -93,45 +91,6 @@ actor MTASTSPolicies {
                 logger.log(.mtaSTSFailed(domain: domain, reason: failure.reason, kept: usable != nil))
                 return Found(policy: usable, failure: (failure.type, failure.reason))
             }
-        }
-    }
-
-    struct FetchFailure: Error {
-        var type: TLSResultType
-        var reason: String
-    }
-
-    /// RFC 8461 §3.3: `https://mta-sts.<domain>/.well-known/mta-sts.txt`, a 200 of
-    /// text/plain, no redirects, the certificate valid for the name.
-    private func fetch(_ domain: String) async -> Result<MTASTSPolicy, FetchFailure> {
-        let host = "mta-sts.\(domain)"
-        let resolver = mxResolver
-        let found = (try? await dnsThreadPool.runIfActive { resolver.addresses(ofHost: host) })
-            ?? .failure(.init(description: "shutting down"))
-        let networks = internalNetworks()
-        guard case .success(let addresses) = found, let address = addresses.first(where: networks.mayConnect) else {
-            let reason = if case .failure(let failure) = found { "\(failure)" } else { "\(host) is in an internal network" }
-            return .failure(FetchFailure(type: .stsPolicyFetchError, reason: reason))
-        }
-        let response: HTTPSFetcher.Response
-        do throws(HTTPSFetcher.Failure) {
-            response = try await fetcher.request(host: host, path: "/.well-known/mta-sts.txt", address: address,
-                                                 limit: Self.maximumPolicySize, timeout: Self.fetchTimeout)
-        } catch {
-            let type: TLSResultType = error.tls ? .stsWebPKIInvalid : .stsPolicyFetchError
-            return .failure(FetchFailure(type: type, reason: "https://\(host): \(error)"))
-        }
-        guard response.status == 200 else {
-            return .failure(FetchFailure(type: .stsPolicyFetchError, reason: "https://\(host): HTTP status \(response.status)"))
-        }
-        guard response.mediaType == "text/plain" else {
-            return .failure(FetchFailure(type: .stsPolicyFetchError,
-                                         reason: "https://\(host): served as \(response.mediaType ?? "no media type"), not text/plain"))
-        }
-        do {
-            return .success(try MTASTSPolicy(text: String(decoding: response.body, as: UTF8.self)))
-        } catch {
-            return .failure(FetchFailure(type: .stsPolicyInvalid, reason: "https://\(host): \(error)"))
         }
     }
 }

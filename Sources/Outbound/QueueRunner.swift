@@ -62,7 +62,9 @@ public final class QueueRunner: Service {
             }
         }
         delivery = SessionDelivery(client: client, mxResolver: mxResolver, mtaSTS: mtaSTS, dnsThreadPool: dnsThreadPool,
-                                   spool: spool, due: due, recorder: recorder, planner: planner, settings: settings)
+                                   spool: spool, due: due, recorder: recorder,
+                                   tlsResults: TLSResultRecorder(spool: spool, threadPool: threadPool),
+                                   planner: planner, settings: settings)
     }
 
     /// New mail is in the queue, or a session ended: look now.

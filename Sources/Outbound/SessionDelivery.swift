@@ -6,6 +6,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import SMTPCore
+import TLSReporting
 
 /// Carries one planned session out: finds the next hop's addresses (the MX hosts
 /// in order, RFC 5321 §5.1, or a fixed host), sends through the transport, lets the
@@ -23,6 +24,7 @@ struct SessionDelivery: Sendable {
     let spool: Spool
     let due: DueMessages
     let recorder: OutcomeRecorder
+    let tlsResults: TLSResultRecorder
     let planner: NIOLockedValueBox<DeliveryPlanner>
     let settings: @Sendable () -> OutboundSettings
 
@@ -47,32 +49,14 @@ struct SessionDelivery: Sendable {
             case .unavailable(let reason):
                 report.failure = reason
             case .hosts(let hosts):
-                let sts = await mtaSTSPolicy(domain, session.policy)
-                // Each MX host and each of its addresses in turn, until one takes the
-                // session (RFC 5321 §5.1); a refused connection or greeting moves on.
-                hosts: for host in hosts where !host.addresses.isEmpty {
-                    let policy: HostTLSPolicy
-                    switch await tlsPolicy(for: host, session.policy, sts: sts) {
-                    case .connect(let decided): policy = decided
-                    case .skip(let reason):
-                        // As if its connection failed: the next host is tried.
-                        relay = "\(host.name)"
-                        report = SessionReport(messageCount: session.jobs.count)
-                        report.failure = reason
-                        continue hosts
-                    }
-                    heldTo = policy
-                    for address in host.addresses {
-                        relay = "\(host.name)[\(address)]:25"
-                        report = await attempt(session, jobs: jobs, host: address, port: 25, serverName: host.name,
-                                               tls: policy, relay: relay, saved: &saved)
-                        if report.attempted > 0 || !saved.isEmpty || Task.isShuttingDownGracefully { break hosts }
-                    }
-                }
+                (report, relay, heldTo) = await tryHosts(hosts, domain: domain, session, jobs: jobs, saved: &saved)
             }
         }
         if let tls = report.tls {
             TLSSessionMetrics.count(.outbound, protocol: tls.protocolName)
+        }
+        if let heldTo, report.tls != nil || report.tlsFailure != nil || report.attempted > 0 {
+            DeliveryMetrics.tlsPolicy(heldTo.name, report)
         }
         let allJobs = jobs.withLockedValue { $0 }
         for (index, job) in allJobs.enumerated() where !saved.contains(index) {
@@ -83,6 +67,46 @@ struct SessionDelivery: Sendable {
             }
         }
         planner.withLockedValue { $0.sessionEnded(hopName: session.hopName, queueIDs: allJobs.map(\.queueID)) }
+    }
+
+    /// Each MX host and each of its addresses in turn, until one takes the session
+    /// (RFC 5321 §5.1); a refused connection or greeting, or a host the TLS policy
+    /// rules out, moves on. Returns the last report, its relay and TLS policy; what
+    /// each connection tells a TLS report is counted.
+    private func tryHosts(_ hosts: [MXResolver.Host], domain: String, _ session: Router.Session,
+                          jobs: NIOLockedValueBox<[DeliveryJob]>, saved: inout Set<Int>)
+        async -> (SessionReport, relay: String, HostTLSPolicy?) {
+        let destination = TLSResultRecorder.Destination(domain: (try? IDNA.toASCII(domain)) ?? domain,
+                                                        sts: await mtaSTSPolicy(domain, session.policy))
+        var report = SessionReport.empty
+        var relay = session.hop.description
+        var heldTo: HostTLSPolicy?
+        var results: [TLSSessionResult] = []
+        hosts: for host in hosts where !host.addresses.isEmpty {
+            let policy: HostTLSPolicy
+            switch await tlsPolicy(for: host, session.policy, sts: destination.sts?.policy) {
+            case .connect(let decided): policy = decided
+            case .skip(let reason):
+                // As if its connection failed: the next host is tried.
+                relay = "\(host.name)"
+                report = SessionReport(messageCount: session.jobs.count)
+                report.failure = reason
+                results += [TLSResultRecorder.result(destination, host: host, address: nil, policy: nil, skipped: reason,
+                                                     report: nil)].compactMap { $0 }
+                continue hosts
+            }
+            heldTo = policy
+            for address in host.addresses {
+                relay = "\(host.name)[\(address)]:25"
+                report = await attempt(session, jobs: jobs, host: address, port: 25, serverName: host.name,
+                                       tls: policy, relay: relay, saved: &saved)
+                results += [TLSResultRecorder.result(destination, host: host, address: address, policy: policy, skipped: nil,
+                                                     report: report)].compactMap { $0 }
+                if report.attempted > 0 || !saved.isEmpty || Task.isShuttingDownGracefully { break hosts }
+            }
+        }
+        if settings().tlsReports { await tlsResults.count(results) }
+        return (report, relay, heldTo)
     }
 
     /// Where mail for a domain can go, by its MX records.
@@ -138,10 +162,10 @@ struct SessionDelivery: Sendable {
 
     /// The recipient domain's MTA-STS policy (RFC 8461), where `[delivery] mta_sts`
     /// is on and the hop's policy lets MTA-STS raise it.
-    private func mtaSTSPolicy(_ domain: String, _ policy: TLSPolicy) async -> MTASTSPolicy? {
+    private func mtaSTSPolicy(_ domain: String, _ policy: TLSPolicy) async -> MTASTSPolicies.Found? {
         guard let mtaSTS, settings().mtaSTS, [.dane, .opportunistic, .required].contains(policy),
               let ascii = try? IDNA.toASCII(domain) else { return nil }
-        return await mtaSTS.policy(for: ascii).policy
+        return await mtaSTS.policy(for: ascii)
     }
 
     /// One connection: each message's results are saved as soon as its transaction

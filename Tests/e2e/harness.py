@@ -890,6 +890,14 @@ def message(subject: str = "e2e test", body: str = "Hello from the e2e suite.\r\
             f"Message-ID: <{subject.replace(' ', '-')}@client.test>\r\n\r\n{body}").encode()
 
 
+def tls_check(veil, domain: str) -> str:
+    """`veil tls check DOMAIN` on the daemon's config: its output (exit status 0)."""
+    done = subprocess.run([VEIL_BIN, "tls", "check", "--config", str(veil.config_path), domain],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
 def send_message(veil, recipients, subject: str = "e2e test", sender: str = "a@corp.example",
                  body: str = "Hello from the e2e suite.\r\n") -> str:
     """One message() to `recipients` through the plain listener; its queue id."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from dnssec import tlsa
-from harness import send_message
+from harness import send_message, tls_check
 from scripted_mta import Script, ScriptedMTA
 
 RECEIVER = "127.0.0.21"   # STARTTLS with the CA-issued chain
@@ -149,3 +149,15 @@ def test_dane_only_refuses_an_insecure_zone(sender, receiver):
     assert "dane-only" in event["reply"] and "not DNSSEC-signed" in event["reply"], event
     assert receiver.script.sessions == 0
     assert delivered(veil, "b@ee.veilsec")["tls"].endswith(" dane-ee")
+
+
+
+def test_tls_check_shows_what_dane_requires(sender):
+    veil = sender()
+    out = tls_check(veil, "ee.veilsec")
+    assert f"MX mx.ee.veilsec: {RECEIVER}; DNSSEC secure" in out, out
+    assert "TLSA _25._tcp.mx.ee.veilsec: 3 1 1 " in out
+    assert "Veil requires: STARTTLS, a certificate matched by a TLSA record (tls_policy=dane)" in out
+    out = tls_check(veil, "insecure.veilsec")
+    assert "DNSSEC insecure" in out and "(tls_policy=opportunistic)" in out, out
+    assert "TLSA lookup for _25._tcp.mx.bogus.veilsec: DNSSEC validation failed" in tls_check(veil, "bogus.veilsec")

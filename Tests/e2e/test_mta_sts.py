@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from dns import DNSServer
-from harness import send_message
+from harness import send_message, tls_check
 from mta_sts import Answer, policy_text, sts_records
 from scripted_mta import Script, ScriptedMTA
 
@@ -129,3 +129,11 @@ def test_the_policy_is_kept_across_restarts_and_fetched_again_for_a_new_id(make_
         assert len(policies.fetches("cached.veiltest")) == 2
     finally:
         renewed.stop()
+
+
+def test_tls_check_shows_the_policy(make_veil, dns, test_ca, policies):
+    out = tls_check(sender(make_veil, dns, test_ca), "good.veiltest")
+    assert "MTA-STS: id=20261207a, mode enforce, max_age 86400s, mx mx.good.veiltest" in out, out
+    assert "Veil requires: STARTTLS, a certificate for mx.good.veiltest from a trusted root (tls_policy=mta-sts)" in out
+    assert "Veil does not use this host: mta-sts: mx.listed.veiltest" in tls_check(sender(make_veil, dns, test_ca),
+                                                                                   "listed.veiltest")
