@@ -159,7 +159,7 @@ def test_a_days_mix_is_reported_to_each_policy_domain(veil, receiver, plain, rep
     wait_until(lambda: len(report_sink.script.received) >= 2, what="2 report mails at the sink")
     mails = {}
     for received in report_sink.script.received:
-        assert received.sender == f"postmaster@{HOSTNAME}" and received.recipients == ["tlsrpt@reports.veiltest"]
+        assert received.sender == f"<postmaster@{HOSTNAME}>" and received.recipients == ["tlsrpt@reports.veiltest"]
         text = received.text.replace(b"\r\n..", b"\r\n.") + b"\r\n"
         message, report = report_of_mail(text)
         assert message["TLS-Report-Submitter"] == HOSTNAME and message["TLS-Required"] == "No"
