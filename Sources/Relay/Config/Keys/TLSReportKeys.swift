@@ -20,5 +20,4 @@ extension Configuration.TLSReports: ConfigSection {
         }
         return nil
     }
-
 }
