@@ -5,7 +5,7 @@ import TLSReporting
 /// What one TLS report covers (RFC 8460 §4): the sessions of one UTC day held to
 /// one policy domain's policy, as counted in the queue database, with the rows
 /// they were read from (taken off once the report is sent). Pure.
-struct TLSReportBatch: Sendable, Equatable {
+struct TLSReportBatch: Sendable {
     /// `2026-12-07`.
     var day: String
     /// Its first second, 00:00:00Z.
@@ -78,10 +78,5 @@ struct TLSReportBatch: Sendable, Equatable {
     static func start(of day: String) -> Date? {
         guard day.utf8.count == 10, let start = Timestamp.parse(day + "T00:00:00Z"), Self.day(of: start) == day else { return nil }
         return start
-    }
-
-    static func == (a: TLSReportBatch, b: TLSReportBatch) -> Bool {
-        a.day == b.day && a.policyDomain == b.policyDomain && a.rows == b.rows
-            && a.sessions.elementsEqual(b.sessions) { $0.result == $1.result && $0.count == $1.count }
     }
 }

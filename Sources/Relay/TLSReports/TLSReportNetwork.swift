@@ -16,7 +16,7 @@ protocol TLSReportNetwork: Sendable {
 }
 
 /// Why a report (or its record) did not get where it should, as people read it.
-struct TLSReportNotSent: Error, Equatable {
+struct TLSReportNotSent: Error {
     var reason: String
 }
 
