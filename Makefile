@@ -9,6 +9,8 @@ INSTALL_BIN  ?= .build/release/veil
 UNIT_DIR     := /etc/systemd/system
 CONF_DIR     := /etc/veil
 BUILD_PACKAGES := libsystemd-dev libcrypt-dev libunbound-dev libidn2-dev libsqlite3-dev zlib1g-dev pkg-config
+# The DNSSEC root trust anchor ([dns] trust_anchor_file) for DANE.
+RUN_PACKAGES   := dns-root-data
 TEST_PACKAGES  := openssl swaks postfix unbound ldnsutils unbound-host python3-jsonschema
 DEBUG_BIN    := .build/debug/veil
 
@@ -24,8 +26,8 @@ all: build
 
 ## deps: install the Debian packages Veil needs to build and test (as root),
 ## or print the apt-get line to run. build-deps: only those to build it.
-deps: DEB_PACKAGES = $(BUILD_PACKAGES) $(TEST_PACKAGES)
-build-deps: DEB_PACKAGES = $(BUILD_PACKAGES)
+deps: DEB_PACKAGES = $(BUILD_PACKAGES) $(RUN_PACKAGES) $(TEST_PACKAGES)
+build-deps: DEB_PACKAGES = $(BUILD_PACKAGES) $(RUN_PACKAGES)
 deps build-deps:
 	@missing=""; \
 	for p in $(DEB_PACKAGES); do \

@@ -22,6 +22,8 @@ public final class DNSResolver: @unchecked Sendable {
         case mx = 15
         case txt = 16
         case aaaa = 28
+        /// RFC 4034 §2.
+        case dnskey = 48
         /// RFC 6698 §7.1.
         case tlsa = 52
     }

@@ -15,9 +15,12 @@ public struct DeliveryClient: Sendable {
     /// TLS with the chain checked against the system's roots (plus `caFile`) and
     /// the name against the MX or route host (`verify`, MTA-STS).
     private let verifyingContext: NIOSSLContext
-    /// TLS whose certificate check is DANE's (RFC 7672 §3.1), in a verification
-    /// callback: no name check of NIOSSL's own (DANE-EE ignores names).
-    private let daneContext: NIOSSLContext
+    /// TLS whose certificate check is a verification callback's: DANE's (RFC 7672
+    /// §3.1; no name check of NIOSSL's own, DANE-EE ignores names), or an MTA-STS
+    /// testing-mode check that only notes what it finds.
+    private let callbackContext: NIOSSLContext
+    /// For MTA-STS testing mode.
+    private let pkixChecker: PKIXChecker
     public var connectTimeout: TimeAmount
     public var timeouts: DeliveryTimeouts
     /// Sessions running now, for ``closeAll()``.
@@ -37,7 +40,8 @@ public struct DeliveryClient: Sendable {
         tls.additionalTrustRoots = caFile.map { [.file($0)] } ?? []
         self.verifyingContext = try NIOSSLContext(configuration: tls)
         tls.certificateVerification = .noHostnameVerification
-        self.daneContext = try NIOSSLContext(configuration: tls)
+        self.callbackContext = try NIOSSLContext(configuration: tls)
+        self.pkixChecker = try PKIXChecker(caFile: caFile)
         self.connectTimeout = connectTimeout
     }
 
@@ -65,7 +69,7 @@ public struct DeliveryClient: Sendable {
         switch tls {
         case .none, .opportunistic, .encrypted: tlsContext = self.tlsContext
         case .pkix: tlsContext = verifyingContext
-        case .dane: tlsContext = daneContext
+        case .dane, .observed: tlsContext = callbackContext
         }
         let sessionConfiguration = configuration.with(tls: tls.clientPolicy)
         // SNI: the MX or route host's name, never an address literal.
@@ -77,7 +81,7 @@ public struct DeliveryClient: Sendable {
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(OutboundSessionHandler(
                         configuration: sessionConfiguration, messages: messages, tlsContext: tlsContext,
-                        serverName: serverName, requirement: tls, fileIO: fileIO, report: report, timeouts: timeouts,
+                        serverName: serverName, requirement: tls, pkixChecker: pkixChecker, fileIO: fileIO, report: report, timeouts: timeouts,
                         fetchMore: fetchMore, onTransaction: onTransaction))
                 }
             }

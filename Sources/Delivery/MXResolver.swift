@@ -15,11 +15,15 @@ public struct MXResolver: Sendable {
         /// DNSSEC proved both the MX records that named this host (or the implicit
         /// MX) and its addresses: its TLSA records may be looked up (RFC 7672 §2.2).
         public var secure: Bool
+        /// Where the name's CNAME records lead, when its addresses came through
+        /// them (RFC 7672 §2.2.2: TLSA records are looked up there first).
+        public var canonicalName: String?
 
-        public init(name: String, addresses: [String], secure: Bool = false) {
+        public init(name: String, addresses: [String], secure: Bool = false, canonicalName: String? = nil) {
             self.name = name
             self.addresses = addresses
             self.secure = secure
+            self.canonicalName = canonicalName
         }
     }
 
@@ -66,8 +70,9 @@ public struct MXResolver: Sendable {
             // RFC 5321 §5.1: no MX, the domain's own address is the implicit MX.
             let addresses = addresses(of: domain)
             switch addresses {
-            case .success(let list, _) where list.isEmpty: return .noSuchDomain
-            case .success(let list, let secure): return .hosts([Host(name: domain, addresses: list, secure: lookup.secure && secure)])
+            case .success(let list, _, _) where list.isEmpty: return .noSuchDomain
+            case .success(let list, let secure, let canonical):
+                return .hosts([Host(name: domain, addresses: list, secure: lookup.secure && secure, canonicalName: canonical)])
             case .failure(let reason): return .temporaryFailure(reason)
             }
         case .records(let records):
@@ -78,8 +83,9 @@ public struct MXResolver: Sendable {
             var reasons: [String] = []
             for exchange in Self.ordered(exchanges).prefix(Self.maximumHosts) {
                 switch addresses(of: exchange.name) {
-                case .success(let list, let secure) where !list.isEmpty:
-                    hosts.append(Host(name: exchange.name, addresses: list, secure: lookup.secure && secure))
+                case .success(let list, let secure, let canonical) where !list.isEmpty:
+                    hosts.append(Host(name: exchange.name, addresses: list, secure: lookup.secure && secure,
+                                      canonicalName: canonical))
                 case .success: reasons.append("\(exchange.name) has no address")
                 case .failure(let reason): reasons.append(reason)
                 }
@@ -92,7 +98,7 @@ public struct MXResolver: Sendable {
     /// IPv4 first, at most four; blocking. Nil with the reason when there are none.
     public func addresses(ofHost name: String) -> Result<[String], LookupFailure> {
         switch addresses(of: name) {
-        case .success(let list, _) where !list.isEmpty: return .success(list)
+        case .success(let list, _, _) where !list.isEmpty: return .success(list)
         case .success: return .failure(LookupFailure(description: "\(name) has no address"))
         case .failure(let reason): return .failure(LookupFailure(description: reason))
         }
@@ -106,16 +112,18 @@ public struct MXResolver: Sendable {
         }
     }
 
-    /// The addresses, and whether both lookups were secure.
-    private enum AddressLookup { case success([String], secure: Bool), failure(String) }
+    /// The addresses, whether both lookups were secure, and the CNAME target.
+    private enum AddressLookup { case success([String], secure: Bool, canonical: String?), failure(String) }
 
     private func addresses(of name: String) -> AddressLookup {
         var addresses: [String] = []
         var failures: [String] = []
         var secure = true
+        var canonical: String?
         for type in [DNSResolver.RecordType.a, .aaaa] {
             let lookup = resolver.lookup(name, type)
             secure = secure && lookup.secure
+            canonical = canonical ?? lookup.canonicalName.map { $0.hasSuffix(".") ? String($0.dropLast()) : $0 }
             switch lookup.answer {
             case .records(let records):
                 addresses += records.compactMap(Self.formatAddress)
@@ -126,7 +134,7 @@ public struct MXResolver: Sendable {
             }
         }
         if addresses.isEmpty && !failures.isEmpty { return .failure(failures.joined(separator: "; ")) }
-        return .success(Array(addresses.prefix(Self.maximumAddressesPerHost)), secure: secure)
+        return .success(Array(addresses.prefix(Self.maximumAddressesPerHost)), secure: secure, canonical: canonical?.lowercased())
     }
 
     struct Exchange: Equatable {

@@ -32,6 +32,9 @@ final class OutboundSessionHandler: ChannelInboundHandler {
     private var daneOutcome: DANEVerifier.Outcome?
     /// STARTTLS was answered 220 and the handshake began.
     private var tlsStarted = false
+    /// For `.observed`: what the certificate check found (nil: valid, or not yet run).
+    private let pkixChecker: PKIXChecker
+    private var observed: TLSFailure??
     private let fileIO: NonBlockingFileIO
     private let report: SessionReporter
     /// Called as each message's transaction ends, so its results are saved at once.
@@ -54,7 +57,7 @@ final class OutboundSessionHandler: ChannelInboundHandler {
     }
 
     init(configuration: SMTPClientStateMachine.Configuration, messages: [OutboundMessage], tlsContext: NIOSSLContext?,
-         serverName: String?, requirement: TLSRequirement, fileIO: NonBlockingFileIO, report: SessionReporter, timeouts: DeliveryTimeouts,
+         serverName: String?, requirement: TLSRequirement, pkixChecker: PKIXChecker, fileIO: NonBlockingFileIO, report: SessionReporter, timeouts: DeliveryTimeouts,
          fetchMore: (@Sendable (any EventLoop) -> EventLoopFuture<[OutboundMessage]>)?,
          onTransaction: @escaping @Sendable (Int, [SMTPClientStateMachine.RecipientResult], TransactionContext) -> Void) {
         self.timeouts = timeouts
@@ -65,6 +68,7 @@ final class OutboundSessionHandler: ChannelInboundHandler {
         self.tlsContext = tlsContext
         self.serverName = serverName
         self.requirement = requirement
+        self.pkixChecker = pkixChecker
         self.fileIO = fileIO
         self.report = report
         self.result = SessionReport(messageCount: messages.count)
@@ -109,6 +113,7 @@ final class OutboundSessionHandler: ChannelInboundHandler {
             let cipher = try? context.pipeline.syncOperations.handler(type: TLSCipherRecorder.self).cipherName
             result.tls = TLSSessionInfo(protocolName: version?.protocolName ?? "TLS", cipher: cipher ?? "unknown",
                                         verifiedBy: verification)
+            if case .some(.some(let failure)) = observed { result.tlsFailure = failure }
             perform(machine.tlsEstablished(), context: context)
         }
         context.fireUserInboundEventTriggered(event)
@@ -118,6 +123,7 @@ final class OutboundSessionHandler: ChannelInboundHandler {
     private var verification: TLSSessionInfo.Verification? {
         switch (requirement, daneOutcome) {
         case (.pkix, _): return .pki
+        case (.observed, _): return observed == .some(nil) ? .pki : nil
         case (.dane, .endEntity?): return .daneEE
         case (.dane, .trustAnchor?): return .daneTA
         default: return nil
@@ -196,10 +202,21 @@ final class OutboundSessionHandler: ChannelInboundHandler {
     /// The TLS client; with DANE, its certificate check is the TLSA records'
     /// (RFC 7672 §3.1), run once per handshake and completed on this event loop.
     private func tlsHandler(_ tlsContext: NIOSSLContext, eventLoop: any EventLoop) throws -> NIOSSLClientHandler {
+        let handler = NIOLoopBound(self, eventLoop: eventLoop)
+        if case .observed = requirement {
+            // RFC 8461 §5, testing mode: checked and noted, never refused.
+            let (checker, host) = (pkixChecker, serverName ?? "")
+            return try NIOSSLClientHandler(context: tlsContext, serverHostname: serverName) { chain, promise in
+                promise.completeWithTask {
+                    let failure = await checker.check(chain, host: host)
+                    try await eventLoop.submit { handler.value.observed = .some(failure) }.get()
+                    return .certificateVerified
+                }
+            }
+        }
         guard case .dane(let records, let names) = requirement else {
             return try NIOSSLClientHandler(context: tlsContext, serverHostname: serverName)
         }
-        let handler = NIOLoopBound(self, eventLoop: eventLoop)
         return try NIOSSLClientHandler(context: tlsContext, serverHostname: serverName) { chain, promise in
             promise.completeWithTask {
                 let outcome = await DANEVerifier.verify(chain, records: records, names: names)

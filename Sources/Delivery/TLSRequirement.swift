@@ -14,6 +14,10 @@ public enum TLSRequirement: Sendable, Equatable {
     /// STARTTLS mandatory, the chain to a trusted root and the host's name (the
     /// server name sent, RFC 6125 §6): `verify`, and MTA-STS in enforce mode.
     case pkix
+    /// STARTTLS when offered (mandatory if `mandatory`); the certificate is checked
+    /// as `pkix` would, but only noted, never refused: an MTA-STS policy in testing
+    /// mode (RFC 8461 §5), whose failures go into the TLS reports.
+    case observed(mandatory: Bool)
     /// STARTTLS mandatory, the certificate matched by a usable TLSA record (RFC 7672
     /// §3.1); DANE-TA chains are checked against `names` (§3.2.2).
     case dane(records: [TLSARecord], names: [String])
@@ -22,8 +26,8 @@ public enum TLSRequirement: Sendable, Equatable {
     public var clientPolicy: SMTPClientStateMachine.TLSPolicy {
         switch self {
         case .none: return .none
-        case .opportunistic: return .opportunistic
-        case .encrypted, .pkix, .dane: return .required
+        case .opportunistic, .observed(mandatory: false): return .opportunistic
+        case .encrypted, .pkix, .dane, .observed(mandatory: true): return .required
         }
     }
 }

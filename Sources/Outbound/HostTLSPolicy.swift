@@ -35,19 +35,37 @@ public struct HostTLSPolicy: Sendable, Equatable {
         (policy == .dane || policy == .daneOnly) && host.secure
     }
 
-    /// Where a host's TLSA records are (RFC 7672 §2.3: port 25, TCP).
-    public static func tlsaName(of host: MXResolver.Host) -> String {
-        "_25._tcp.\(host.name)"
+    /// The TLSA base domains to try in turn (RFC 7672 §2.2.2): the target of the
+    /// host's CNAME records (secure, as the host is), then its own name.
+    public static func tlsaBases(of host: MXResolver.Host) -> [String] {
+        guard let target = host.canonicalName, target != host.name else { return [host.name] }
+        return [target, host.name]
     }
 
-    /// An MX host. `tlsa`: the lookup of ``tlsaName(of:)``, when
-    /// ``looksUpTLSA(_:host:)`` said to make it. `sts`: the domain's MTA-STS policy,
+    /// The host's TLSA records at `_25._tcp.<base>` (RFC 7672 §2.3: port 25, TCP),
+    /// trying the bases in turn while none are found; blocking.
+    public static func lookUpTLSA(_ host: MXResolver.Host, resolver: DNSResolver) -> (lookup: DNSResolver.Lookup, base: String) {
+        var found = (lookup: DNSResolver.Lookup(answer: .noData, secure: false), base: host.name)
+        for base in tlsaBases(of: host) {
+            found = (resolver.lookup("_25._tcp.\(base)", .tlsa), base)
+            switch found.lookup.answer {
+            case .records, .temporaryFailure: return found
+            case .noData, .nameError: continue
+            }
+        }
+        return found
+    }
+
+    /// An MX host. `tlsa`: the lookup of `_25._tcp.<tlsaBase>` (one of
+    /// ``tlsaBases(of:)``), when ``looksUpTLSA(_:host:)`` said to make it. `sts`: the domain's MTA-STS policy,
     /// which applies where DANE does not (RFC 8461 §2) under `dane`,
     /// `opportunistic` and `required`; in enforce mode only the MX hosts it lists
     /// are used, with a PKIX-valid certificate for their name (§4.2).
     public static func mxHost(_ policy: TLSPolicy, host: MXResolver.Host, tlsa: DNSResolver.Lookup?,
-                              sts: MTASTSPolicy? = nil) -> Decision {
-        let enforced = [.dane, .opportunistic, .required].contains(policy) ? sts.flatMap { $0.mode == .enforce ? $0 : nil } : nil
+                              tlsaBase: String? = nil, sts: MTASTSPolicy? = nil) -> Decision {
+        let applies = [.dane, .opportunistic, .required].contains(policy)
+        let enforced = applies ? sts.flatMap { $0.mode == .enforce ? $0 : nil } : nil
+        let testing = applies ? sts.flatMap { $0.mode == .testing ? $0 : nil } : nil
         func withoutDANE(_ daneOnlyReason: String) -> Decision {
             if policy == .daneOnly { return .skip("dane-only: \(daneOnlyReason)") }
             if let enforced {
@@ -55,7 +73,11 @@ public struct HostTLSPolicy: Sendable, Equatable {
                     ? .connect(HostTLSPolicy(requirement: .pkix, name: "mta-sts"))
                     : .skip("mta-sts: \(host.name) is not an MX host of the domain's policy (mode enforce)")
             }
-            return .connect(fixed(policy == .dane ? .opportunistic : policy))
+            let plain = fixed(policy == .dane ? .opportunistic : policy)
+            guard testing != nil, plain.requirement != .none else { return .connect(plain) }
+            // §5: testing mode delivers as without a policy; the certificate is
+            // checked only for the TLS report.
+            return .connect(HostTLSPolicy(requirement: .observed(mandatory: plain.requirement == .encrypted), name: plain.name))
         }
         guard policy == .dane || policy == .daneOnly else { return withoutDANE("") }
         guard host.secure, let tlsa else { return withoutDANE("the MX or address records of \(host.name) are not DNSSEC-signed") }
@@ -64,7 +86,7 @@ public struct HostTLSPolicy: Sendable, Equatable {
         case .temporaryFailure(let reason):
             // RFC 7672 §2.2: a host whose TLSA records cannot be found out is not
             // used; the next one is tried, and with none left the mail waits.
-            return .skip("TLSA lookup for \(tlsaName(of: host)): \(reason)")
+            return .skip("TLSA lookup for _25._tcp.\(tlsaBase ?? host.name): \(reason)")
         case .noData, .nameError:
             return withoutDANE(noRecords)
         case .records(let rdata):
@@ -74,7 +96,9 @@ public struct HostTLSPolicy: Sendable, Equatable {
             // §2.2: TLSA records that exist make STARTTLS mandatory, even when none
             // of them is usable (then the certificate cannot be checked).
             guard !usable.isEmpty else { return .connect(HostTLSPolicy(requirement: .encrypted, name: "dane")) }
-            return .connect(HostTLSPolicy(requirement: .dane(records: usable, names: [host.name]), name: "dane"))
+            // §3.2.2: a DANE-TA chain must name the TLSA base domain or the MX host.
+            let names = [tlsaBase ?? host.name, host.name]
+            return .connect(HostTLSPolicy(requirement: .dane(records: usable, names: Array(Set(names)).sorted()), name: "dane"))
         }
     }
 }

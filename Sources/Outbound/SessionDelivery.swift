@@ -139,7 +139,9 @@ struct SessionDelivery: Sendable {
             // none left the recipients bounce (no retries against it).
             let networks = settings().internalNetworks
             let hosts = found.map { host in
-                MXResolver.Host(name: host.name, addresses: host.addresses.filter(networks.mayConnect), secure: host.secure)
+                var usable = host
+                usable.addresses = host.addresses.filter(networks.mayConnect)
+                return usable
             }
             guard hosts.contains(where: { !$0.addresses.isEmpty }) else {
                 return .refused(SMTPReply(550, "5.4.4", "Recipient address rejected: the MX of \(domain) points into a private network"))
@@ -154,10 +156,9 @@ struct SessionDelivery: Sendable {
         guard let mxResolver, HostTLSPolicy.looksUpTLSA(policy, host: host) else {
             return HostTLSPolicy.mxHost(policy, host: host, tlsa: nil, sts: sts)
         }
-        let name = HostTLSPolicy.tlsaName(of: host)
-        let lookup = (try? await dnsThreadPool.runIfActive { mxResolver.resolver.lookup(name, .tlsa) })
-            ?? DNSResolver.Lookup(answer: .temporaryFailure("shutting down"), secure: false)
-        return HostTLSPolicy.mxHost(policy, host: host, tlsa: lookup, sts: sts)
+        let found = (try? await dnsThreadPool.runIfActive { HostTLSPolicy.lookUpTLSA(host, resolver: mxResolver.resolver) })
+            ?? (lookup: DNSResolver.Lookup(answer: .temporaryFailure("shutting down"), secure: false), base: host.name)
+        return HostTLSPolicy.mxHost(policy, host: host, tlsa: found.lookup, tlsaBase: found.base, sts: sts)
     }
 
     /// The recipient domain's MTA-STS policy (RFC 8461), where `[delivery] mta_sts`

@@ -40,13 +40,13 @@ public enum TLSPolicyCheck {
         for host in hosts {
             let addresses = host.addresses.map { internalNetworks.mayConnect(to: $0) ? $0 : "\($0) (internal network: not used)" }
             lines.append("MX \(host.name): \(addresses.joined(separator: ", ")); DNSSEC \(host.secure ? "secure" : "insecure")")
-            var tlsa: DNSResolver.Lookup?
+            var tlsa: (lookup: DNSResolver.Lookup, base: String)?
             if HostTLSPolicy.looksUpTLSA(policy, host: host) {
-                let lookup = resolver.lookup(HostTLSPolicy.tlsaName(of: host), .tlsa)
-                tlsa = lookup
-                lines.append("  TLSA \(HostTLSPolicy.tlsaName(of: host)): \(describe(lookup))")
+                let found = HostTLSPolicy.lookUpTLSA(host, resolver: resolver)
+                tlsa = found
+                lines.append("  TLSA _25._tcp.\(found.base): \(describe(found.lookup))")
             }
-            switch HostTLSPolicy.mxHost(policy, host: host, tlsa: tlsa, sts: sts) {
+            switch HostTLSPolicy.mxHost(policy, host: host, tlsa: tlsa?.lookup, tlsaBase: tlsa?.base, sts: sts) {
             case .connect(let decided):
                 lines.append("  Veil requires: \(describe(decided.requirement, host: host.name)) (tls_policy=\(decided.name))")
             case .skip(let reason):
@@ -94,6 +94,8 @@ public enum TLSPolicyCheck {
         case .none: return "plain text"
         case .opportunistic: return "STARTTLS when offered, certificate not checked"
         case .encrypted: return "STARTTLS, certificate not checked"
+        case .observed(let mandatory):
+            return "STARTTLS\(mandatory ? "" : " when offered"), certificate checked for the TLS report only (MTA-STS testing)"
         case .pkix: return "STARTTLS, a certificate for \(host) from a trusted root"
         case .dane: return "STARTTLS, a certificate matched by a TLSA record"
         }

@@ -65,8 +65,12 @@ public enum VeilServer {
             throw ConfigError(file: configuration.file, line: configuration.delivery.caFileLine, key: "delivery.tls_ca_file",
                               problem: "cannot be used: \(error)")
         }
-        let resolver = configuration.delivery.mode == .mx
-            ? try configuration.dnsResolver(trustAnchor: configuration.trustAnchor().path) : nil
+        var resolver: DNSResolver?
+        if configuration.delivery.mode == .mx {
+            let (checked, warning) = try configuration.checkedDNSResolver(trustAnchor: configuration.trustAnchor().path)
+            resolver = checked
+            if let warning { logger.log(.configWarning(warning: "\(warning)")) }
+        }
         let dnsThreadPool = NIOThreadPool(numberOfThreads: min(16, configuration.delivery.concurrency))
         dnsThreadPool.start()
         let fetcher = HTTPSFetcher(group: group, caFile: configuration.delivery.caFile)

@@ -17,7 +17,14 @@ import Testing
         let decision = HostTLSPolicy.mxHost(.dane, host: Self.signed, tlsa: Self.lookup(.records([Self.daneEE])))
         #expect(decision == .connect(HostTLSPolicy(requirement: .dane(records: [record], names: ["mx.example"]), name: "dane")))
         #expect(HostTLSPolicy.mxHost(.daneOnly, host: Self.signed, tlsa: Self.lookup(.records([Self.daneEE]))) == decision)
-        #expect(HostTLSPolicy.tlsaName(of: Self.signed) == "_25._tcp.mx.example")
+        #expect(HostTLSPolicy.tlsaBases(of: Self.signed) == ["mx.example"])
+        // RFC 7672 §2.2.2: the CNAME target first; a DANE-TA chain may name either.
+        var alias = Self.signed
+        alias.canonicalName = "mail.provider.example"
+        #expect(HostTLSPolicy.tlsaBases(of: alias) == ["mail.provider.example", "mx.example"])
+        #expect(HostTLSPolicy.mxHost(.dane, host: alias, tlsa: Self.lookup(.records([Self.daneEE])), tlsaBase: "mail.provider.example")
+                == .connect(HostTLSPolicy(requirement: .dane(records: [record], names: ["mail.provider.example", "mx.example"]),
+                                          name: "dane")))
     }
 
     @Test func recordsNoneOfWhichIsUsableStillMakeTLSMandatory() {
@@ -75,7 +82,9 @@ import Testing
         // Testing mode, and policies MTA-STS does not raise: as without it.
         let testing = try MTASTSPolicy(text: "version: STSv1\nmode: testing\nmx: *.example\nmax_age: 86400\n")
         #expect(HostTLSPolicy.mxHost(.opportunistic, host: other, tlsa: nil, sts: testing)
-                == .connect(HostTLSPolicy(requirement: .opportunistic, name: "opportunistic")))
+                == .connect(HostTLSPolicy(requirement: .observed(mandatory: false), name: "opportunistic")))
+        #expect(HostTLSPolicy.mxHost(.required, host: other, tlsa: nil, sts: testing)
+                == .connect(HostTLSPolicy(requirement: .observed(mandatory: true), name: "required")))
         #expect(HostTLSPolicy.mxHost(.none, host: Self.unsigned, tlsa: nil, sts: enforce)
                 == .connect(HostTLSPolicy(requirement: .none, name: "none")))
         #expect(HostTLSPolicy.mxHost(.daneOnly, host: Self.unsigned, tlsa: nil, sts: enforce)

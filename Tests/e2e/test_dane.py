@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import pytest
 
+from dns import DNSServer
 from dnssec import tlsa
-from harness import send_message, tls_check
+from harness import send_message, serve_once, tls_check
 from scripted_mta import Script, ScriptedMTA
 
 RECEIVER = "127.0.0.21"   # STARTTLS with the CA-issued chain
@@ -47,6 +48,10 @@ def signed_records(chain) -> list[str]:
         f"_25._tcp.mx.wrong.veilsec. TLSA 3 1 1 {HEX}",                             # names another key
         f"_25._tcp.mx.unusable.veilsec. TLSA 1 1 1 {HEX}",                          # PKIX-EE: not for SMTP
         tlsa("mx.stripped.veilsec", chain / "mx.pem"),
+        # An MX host that is an alias: its TLSA records are those of the target
+        # (RFC 7672 §2.2.2).
+        "alias.veilsec. MX 10 mx.alias.veilsec.",
+        "mx.alias.veilsec. CNAME mx.ee.veilsec.",
         # In the unsigned child zone: present, but proved by nothing.
         "insecure.veilsec. MX 10 mx.insecure.veilsec.",
         f"mx.insecure.veilsec. A {RECEIVER}",
@@ -94,6 +99,12 @@ def test_dane_ee_authenticates_the_server(sender, receiver):
     assert event["relay"] == f"mx.ee.veilsec[{RECEIVER}]:25"
     [message] = receiver.script.received
     assert message.tls and message.recipients == ["b@ee.veilsec"]
+
+
+def test_an_mx_alias_is_authenticated_by_the_tlsa_records_of_its_target(sender, receiver):
+    event = delivered(sender(), "b@alias.veilsec")
+    assert event["tls_policy"] == "dane" and event["tls"].endswith(" dane-ee"), event
+    assert event["relay"] == f"mx.alias.veilsec[{RECEIVER}]:25"
 
 
 def test_dane_ta_validates_the_chain_to_the_named_ca(sender, receiver):
@@ -161,3 +172,24 @@ def test_tls_check_shows_what_dane_requires(sender):
     out = tls_check(veil, "insecure.veilsec")
     assert "DNSSEC insecure" in out and "(tls_policy=opportunistic)" in out, out
     assert "TLSA lookup for _25._tcp.mx.bogus.veilsec: DNSSEC validation failed" in tls_check(veil, "bogus.veilsec")
+
+
+def test_resolvers_that_strip_dnssec_turn_validation_off_with_a_warning(make_veil, write_config, dnssec_keys, chain,
+                                                                         tmp_path, receiver):
+    # The same names, served without signatures (a forwarder that strips them):
+    # validation would find every answer bogus, and all mail would wait.
+    stripping = DNSServer(tmp_path / "stripping", [r for r in signed_records(chain) if " TLSA " not in r],
+                          zones=("veilsec",)).start()
+    try:
+        dns = {"servers": [stripping.server], "trust_anchor_file": str(dnssec_keys.trust_anchor)}
+        delivery = {"mode": "mx", "smarthost": None, "retry": ["1h"], "allow_networks": [f"{RECEIVER}/32"]}
+        veil = make_veil(dns=dns, delivery=delivery)
+        warning = veil.wait_event("config_warning")[0]["warning"]
+        assert "veilsec. DNSKEY" in warning and "DANE is not used" in warning, warning
+        event = delivered(veil, "b@ee.veilsec")
+        assert event["tls_policy"] == "opportunistic", event
+        # Under dane-only nothing could ever be delivered: Veil does not start.
+        refused = serve_once(write_config(dns=dns, delivery={**delivery, "tls": "dane-only"}))
+        assert refused.returncode == 1 and "\"dane-only\" cannot work" in refused.stderr, refused.stderr
+    finally:
+        stripping.stop()

@@ -18,7 +18,7 @@ from scripted_mta import Script, ScriptedMTA
 RECEIVER = "127.0.0.23"    # STARTTLS, a certificate for the mx.*.veiltest names below
 PLAIN = "127.0.0.24"       # no STARTTLS
 POLICY_HOST = "127.0.0.42"
-DOMAINS = ["good", "listed", "plain", "testing", "redirect", "cached"]
+DOMAINS = ["good", "listed", "plain", "testing", "unnamed", "redirect", "cached"]
 
 RECORDS = [record for name in DOMAINS for record in [
     f"{name}.veiltest. MX 10 mx.{name}.veiltest.",
@@ -28,7 +28,7 @@ RECORDS = [record for name in DOMAINS for record in [
 
 @pytest.fixture
 def receiver(tmp_path, test_ca):
-    cert, key = test_ca.issue([f"mx.{name}.veiltest" for name in DOMAINS], tmp_path / "mx")
+    cert, key = test_ca.issue([f"mx.{name}.veiltest" for name in DOMAINS if name != "unnamed"], tmp_path / "mx")
     with ScriptedMTA(RECEIVER, 25, Script(starttls=(str(cert), str(key)), fault_sessions=0)) as mta:
         yield mta
 
@@ -46,6 +46,7 @@ def policies(make_policy_server):
         "listed.veiltest": policy_text(["*.other.veiltest", "mx.elsewhere.veiltest"]),
         "plain.veiltest": policy_text(["mx.plain.veiltest"]),
         "testing.veiltest": policy_text(["mx.elsewhere.veiltest"], mode="testing"),
+        "unnamed.veiltest": policy_text(["mx.unnamed.veiltest"], mode="testing"),
         "redirect.veiltest": Answer.redirect("https://mta-sts.good.veiltest/.well-known/mta-sts.txt"),
         "cached.veiltest": policy_text(["*.cached.veiltest"], max_age=604800),
     })
@@ -93,9 +94,14 @@ def test_enforce_needs_a_certificate_valid_for_the_mx(make_veil, dns, receiver, 
 
 
 def test_testing_mode_delivers_as_usual(make_veil, dns, test_ca, receiver, policies):
-    event = outcome(sender(make_veil, dns, test_ca), "delivered", "b@testing.veiltest")
-    assert event["tls_policy"] == "opportunistic", event
+    veil = sender(make_veil, dns, test_ca)
+    # An MX host the policy does not list, but a valid certificate: checked, noted.
+    event = outcome(veil, "delivered", "b@testing.veiltest")
+    assert event["tls_policy"] == "opportunistic" and event["tls"].endswith(" verified"), event
     assert len(policies.fetches("testing.veiltest")) == 1
+    # A certificate that does not name the host: delivered all the same.
+    event = outcome(veil, "delivered", "b@unnamed.veiltest")
+    assert event["tls_policy"] == "opportunistic" and event["tls"].endswith(" unverified"), event
 
 
 def test_a_redirect_is_not_followed(make_veil, dns, test_ca, receiver, policies):

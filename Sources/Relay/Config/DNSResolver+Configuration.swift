@@ -1,5 +1,7 @@
 import Delivery
+import Dispatch
 import Foundation
+import NIOConcurrencyHelpers
 
 extension Configuration {
     /// The trust anchor the resolver validates with (RFC 4035 §4.4), nil when
@@ -25,6 +27,43 @@ extension Configuration {
                               problem: "\"dane-only\" needs DNSSEC validation: set [dns] trust_anchor_file")
         }
         return (path, warnings)
+    }
+
+    /// The daemon's resolver, validating from `trustAnchor` when the resolvers pass
+    /// DNSSEC records on: the anchor zone's own DNSKEY set must come back secure.
+    /// Resolvers that strip signatures would make every answer bogus, and all mail
+    /// wait: then validation is off, with a warning (an error under `dane-only`). No
+    /// answer within `wait` (a network still coming up): validation stays on.
+    func checkedDNSResolver(trustAnchor: String?, wait: Double = 10) throws(ConfigError) -> (DNSResolver, warning: ConfigError?) {
+        let resolver = try dnsResolver(trustAnchor: trustAnchor)
+        guard let trustAnchor, let zone = Self.anchorZone(trustAnchor) else { return (resolver, nil) }
+        let probe = NIOLockedValueBox<DNSResolver.Lookup?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            probe.withLockedValue { $0 = resolver.lookup(zone, .dnskey) }
+            done.signal()
+        }
+        guard done.wait(timeout: .now() + wait) == .success, let lookup = probe.withLockedValue({ $0 }),
+              case .temporaryFailure(let reason) = lookup.answer, reason.hasPrefix("DNSSEC") else { return (resolver, nil) }
+        let problem = "DNSSEC validation fails for the trust anchor's own zone (\(zone) DNSKEY: \(reason)): the resolvers ("
+            + "\(dns.servers.isEmpty ? "/etc/resolv.conf" : "[dns] servers")) do not pass DNSSEC records on, or the anchor is wrong"
+        let daneOnly = delivery.tls == .daneOnly || delivery.domains.contains { $0.tls == .daneOnly }
+        if daneOnly {
+            throw ConfigError(file: file, line: dns.trustAnchorFileLine, key: "dns.trust_anchor_file",
+                              problem: problem + ": \"dane-only\" cannot work")
+        }
+        let warning = ConfigError(file: file, line: dns.trustAnchorFileLine, key: "dns.trust_anchor_file",
+                                  problem: "warning: " + problem + "; answers are not validated and DANE is not used")
+        return (try dnsResolver(trustAnchor: nil), warning)
+    }
+
+    /// The owner of the first record in a trust anchor file ("." for the root key).
+    static func anchorZone(_ path: String) -> String? {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
+        return text.split(whereSeparator: \.isNewline).lazy
+            .map { $0.trimmingCharacters(in: .whitespaces) }
+            .first { !$0.isEmpty && !$0.hasPrefix(";") }
+            .flatMap { $0.split(whereSeparator: \.isWhitespace).first.map(String.init) }
     }
 
     /// The resolver for MX, TLSA and TXT lookups, as `[dns]` says.
