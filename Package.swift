@@ -125,7 +125,7 @@ let package = Package(
             name: "Relay",
             dependencies: [
                 "SMTPCore", "SMTPNIO", "Connections", "LogEvents", "MailQueue", "MessageRewriter", "DKIM", "Delivery", "Outbound", "TOML",
-                "CSystemd", "CCrypt",
+                "TLSReporting", "CSystemd", "CCrypt",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -248,7 +248,8 @@ let package = Package(
         .testTarget(
             name: "RelayTests",
             dependencies: [
-                "Relay", "SMTPNIO", "MailQueue", "TOML", "LogEvents", "Outbound", "Delivery", "SMTPCore",
+                "Relay", "SMTPNIO", "MailQueue", "TOML", "LogEvents", "Outbound", "Delivery", "SMTPCore", "DKIM", "TLSReporting",
+                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),

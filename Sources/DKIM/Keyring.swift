@@ -33,7 +33,7 @@ public struct Keyring: Sendable {
 
     public let entries: [Entry]
     /// The ASCII form of a From: domain (IDNA), nil when it has none.
-    private let asciiDomain: @Sendable (String) -> String?
+    let asciiDomain: @Sendable (String) -> String?
 
     public init(entries: [Entry], asciiDomain: @escaping @Sendable (String) -> String?) {
         self.entries = entries

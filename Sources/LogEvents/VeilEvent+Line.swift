@@ -39,6 +39,8 @@ extension VeilEvent {
         case .reportQueued: return "report_queued"
         case .quarantined: return "quarantined"
         case .mtaSTSFailed: return "mta_sts_failed"
+        case .tlsReportSent: return "tls_report_sent"
+        case .tlsReportFailed: return "tls_report_failed"
         case .queueError: return "queue_error"
         case .queueFlushed: return "queue_flushed"
         case .queueHeld: return "queue_held"
@@ -50,14 +52,14 @@ extension VeilEvent {
     public var level: Logger.Level {
         switch self {
         case .queueLoaded, .listening, .ready, .metricsListening, .stopping, .stopped, .connect, .tls, .authOK, .accepted,
-             .delivered:
+             .delivered, .tlsReportSent:
             return .info
         case .connectionError(_, let hangUp):
             return hangUp ? .debug : .notice
         case .reloaded, .rejected, .diskSpaceOK, .deferred, .bounced, .expired, .bounceQueued, .reportQueued,
              .queueFlushed, .queueHeld, .queueReleased, .queueDeleted:
             return .notice
-        case .runningAsRoot, .reloadIncomplete, .configWarning, .authFailed, .authLockout, .mtaSTSFailed:
+        case .runningAsRoot, .reloadIncomplete, .configWarning, .authFailed, .authLockout, .mtaSTSFailed, .tlsReportFailed:
             return .warning
         case .reloadFailed, .starttlsFailed, .spoolError, .diskSpaceLow, .quarantined, .queueError:
             return .error
@@ -71,6 +73,11 @@ extension VeilEvent {
             return ["note": "\(note)"]
         case .mtaSTSFailed(let domain, let reason, let kept):
             return ["domain": "\(domain)", "reason": "\(reason)", "cached_policy": "\(kept ? "kept" : "none")"]
+        case .tlsReportSent(let domain, let day, let to, let queueID, let sessions, let reportID):
+            return ["domain": "\(domain)", "day": "\(day)", "to": "\(to)", "queue_id": "\(queueID ?? "")",
+                    "sessions": "\(sessions)", "report_id": "\(reportID)"]
+        case .tlsReportFailed(let domain, let day, let to, let reason):
+            return ["domain": "\(domain)", "day": "\(day)", "to": "\(to ?? "")", "reason": "\(reason)"]
         case .queueLoaded(let spool, let queued, let removedIncomplete):
             return ["spool": "\(spool)", "queued": "\(queued)", "removed_incomplete": "\(removedIncomplete)"]
         case .listening(let listener, let address, let tls, let auth, let fromSystemd):

@@ -114,6 +114,18 @@ public enum VeilEvent: Sendable, Equatable {
     /// fetched or read; `kept` when a cached one still applies.
     case mtaSTSFailed(domain: String, reason: String, kept: Bool)
 
+    // MARK: TLS reports (RFC 8460)
+
+    /// The report about the sessions of `day` (UTC, `2026-12-07`) under `domain`'s
+    /// policy went to `to`, a `mailto:` or `https:` URI of the domain's `_smtp._tls`
+    /// record: queued as mail `queueID`, or POSTed (`queueID` nil, written
+    /// `queue_id=""`). `sessions`: successful and failed sessions it counts.
+    case tlsReportSent(domain: String, day: String, to: String, queueID: String?, sessions: Int, reportID: String)
+    /// A report about `domain`'s sessions of `day` was not sent to `to` (nil,
+    /// written `to=""`: to none of its addresses, such as when the `_smtp._tls`
+    /// lookup failed), for `reason`.
+    case tlsReportFailed(domain: String, day: String, to: String?, reason: String)
+
     // MARK: Administration (`veil queue ...`)
 
     /// `veil queue flush`: `recipients` deferred recipients of the messages `ids`

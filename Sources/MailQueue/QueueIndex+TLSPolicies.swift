@@ -44,6 +44,16 @@ extension QueueIndex {
         }
     }
 
+    func uncountTLSSessions(_ counts: [TLSSessionCount]) throws {
+        try database.write { db in
+            for count in counts {
+                try db.cachedStatement(sql: "UPDATE tls_results SET count = count - ? WHERE day = ? AND session = ?")
+                    .execute(arguments: [count.count, count.day, count.session])
+            }
+            try db.execute(sql: "DELETE FROM tls_results WHERE count <= 0")
+        }
+    }
+
     func deleteTLSSessions(day: String) throws {
         try database.write { db in
             try db.execute(sql: "DELETE FROM tls_results WHERE day = ?", arguments: [day])

@@ -25,6 +25,12 @@ public struct TLSSessionCount: Sendable, Equatable {
     public var day: String
     public var session: String
     public var count: Int
+
+    public init(day: String, session: String, count: Int) {
+        self.day = day
+        self.session = session
+        self.count = count
+    }
 }
 
 /// Outbound TLS state kept in the queue database, so that it survives restarts:
@@ -51,5 +57,11 @@ extension Spool {
     /// A day's counts, once its reports are sent.
     public func deleteTLSSessions(day: String) throws {
         try index.deleteTLSSessions(day: day)
+    }
+
+    /// Takes `counts` (as read, now reported) off their rows, in one transaction; a
+    /// row left at zero goes. Sessions counted since the read stay for the next report.
+    public func uncountTLSSessions(_ counts: [TLSSessionCount]) throws {
+        try index.uncountTLSSessions(counts)
     }
 }

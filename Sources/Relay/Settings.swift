@@ -69,7 +69,8 @@ struct Settings: Sendable {
                           messagesPerSession: delivery.messagesPerConnection),
             policy: OutcomePolicy(retrySchedule: delivery.retry, maximumLifetime: delivery.maximumLifetime),
             internalNetworks: InternalNetworks(allowed: delivery.allowNetworks), hostname: configuration.hostname,
-            shutdownGrace: .seconds(configuration.limits.shutdownGrace), mtaSTS: delivery.mtaSTS)
+            shutdownGrace: .seconds(configuration.limits.shutdownGrace), mtaSTS: delivery.mtaSTS,
+            tlsReports: configuration.tlsReports.enabled)
     }
 
     static func rules(_ scrub: Configuration.Scrub) -> ScrubRules {

@@ -82,12 +82,20 @@ public enum VeilServer {
                                      onAccepted: { runner.wake() })
         let listeners = ListenerService(settings: settings, activation: activation, delegate: delegate, group: group,
                                         logger: logger, onStopping: { runner.stop() })
+        let tlsReports = resolver.map { resolver in
+            TLSReportService(sender: TLSReportSender(
+                spool: spool, threadPool: threadPool,
+                network: LiveTLSReportNetwork(resolver: resolver, fetcher: fetcher, dnsThreadPool: dnsThreadPool,
+                                              internalNetworks: { settings.current.outbound.internalNetworks }),
+                settings: { TLSReportSettings(settings.current) }, logger: logger, onQueued: { runner.wake() }))
+        }
         let controlConnections = ChannelRegistry()
         let control = ControlService(
             server: try await ControlService.bind(path: configuration.controlSocket, group: group, configuration: configuration,
                                                   connections: controlConnections),
             connections: controlConnections, path: configuration.controlSocket,
-            administration: QueueAdministration(spool: spool, runner: runner, threadPool: threadPool, logger: logger),
+            administration: QueueAdministration(spool: spool, runner: runner, threadPool: threadPool, tlsReports: tlsReports,
+                                                logger: logger),
             logger: logger)
         let reload = await ReloadService(path: configurationPath, settings: settings, failures: failures, passwordChecks: passwordChecks,
                                    logger: logger)
@@ -101,7 +109,9 @@ public enum VeilServer {
                                                         threadPool: threadPool, logger: logger) {
             services.append(.init(service: metrics))
         }
-        services += [.init(service: reload), .init(service: control), .init(service: runner), .init(service: listeners)]
+        services += [.init(service: reload), .init(service: control)]
+        if let tlsReports { services.append(.init(service: tlsReports)) }
+        services += [.init(service: runner), .init(service: listeners)]
         let serviceGroup = ServiceGroup(configuration: .init(
             services: services,
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

@@ -37,16 +37,17 @@ public struct TLSReportTally: Sendable {
         for result in results { add(result) }
     }
 
-    public mutating func add(_ result: TLSSessionResult) {
+    /// `sessions`: how many sessions ended so (a count read back from a table).
+    public mutating func add(_ result: TLSSessionResult, sessions: Int = 1) {
         let key = PolicyKey(domain: result.policyDomain, type: result.policyType, strings: result.policyStrings)
         policies[key, default: Counts()].mxHosts.formUnion(result.mxHosts)
         if let resultType = result.resultType {
             let failure = FailureKey(resultType: resultType, sendingMTAIP: result.sendingMTAIP,
                                      receivingMXHostname: result.receivingMXHostname, receivingIP: result.receivingIP,
                                      failureReasonCode: result.failureReasonCode)
-            policies[key, default: Counts()].failures[failure, default: 0] += 1
+            policies[key, default: Counts()].failures[failure, default: 0] += sessions
         } else {
-            policies[key, default: Counts()].successes += 1
+            policies[key, default: Counts()].successes += sessions
         }
     }
 

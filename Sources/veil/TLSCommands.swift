@@ -2,10 +2,10 @@ import ArgumentParser
 import Foundation
 import Relay
 
-/// `veil tls check` (docs/delivery.md).
+/// `veil tls check|report` (docs/delivery.md).
 struct TLSCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "tls", abstract: "Outbound TLS: DANE, MTA-STS.", subcommands: [Check.self])
+        commandName: "tls", abstract: "Outbound TLS: DANE, MTA-STS, TLS reports.", subcommands: [Check.self, Report.self])
 
     struct Check: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -20,5 +20,14 @@ struct TLSCommand: ParsableCommand {
                 exitWithConfigError(error)
             }
         }
+    }
+
+    /// Through the running daemon's control socket, as `veil queue flush`.
+    struct Report: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Send the TLS reports (RFC 8460) of every day counted now, today's sessions so far included (the daemon sends each day's after midnight UTC).")
+        @OptionGroup var options: ConfigOption
+
+        func run() { Queue.Change.send(.tlsReport, ids: [], options: options) }
     }
 }

@@ -130,7 +130,7 @@ struct Queue: ParsableCommand {
         }
     }
 
-    /// Changes go through the running daemon's control socket.
+    /// Changes go through the running daemon's control socket (`veil tls report` too).
     enum Change {
         static func send(_ command: ControlRequest.Command, ids: [String], options: ConfigOption) -> Never {
             let configuration = loadConfiguration(options)

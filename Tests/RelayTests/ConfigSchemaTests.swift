@@ -44,7 +44,7 @@ import TOML
     @Test func theShippedConfigShowsTheDefaults() throws {
         let shipped = try load(String(contentsOfFile: Self.shippedConfig, encoding: .utf8))
         let filledIn = ["hostname", "control_socket", "tls.certificate", "tls.private_key", "auth.users_file",
-                        "delivery.helo_name", "metrics.address"]
+                        "delivery.helo_name", "metrics.address", "tls_report.contact", "tls_report.from"]
         let changed = Configuration().changedKeys(to: shipped, restartOnly: false)
         #expect(changed.filter { !filledIn.contains($0) && !$0.hasPrefix("listener.") } == [])
     }
@@ -67,6 +67,7 @@ import TOML
         check(Configuration.Log.self)
         check(Configuration.Metrics.self)
         check(Configuration.DKIM.self)
+        check(Configuration.TLSReports.self)
     }
 
     /// A configuration that sets every table, both arrays of tables and values
@@ -139,6 +140,10 @@ import TOML
         selector = "ed2026"
         private_key = "/etc/veil/dkim/ed.pem"
         headers = ["From", "Subject"]
+
+        [tls_report]
+        organization = "Contoso Ltd"
+        contact = "tls-reports@contoso.example"
         """
 
     @Test(arguments: ["rich", "shipped", "minimal"])
@@ -178,6 +183,9 @@ import TOML
         let configuration = try load(Self.rich)
         #expect(configuration.tls.maximumVersion == .v1_3)
         #expect(configuration.delivery.heloName == "relay.example")
+        #expect(configuration.tlsReports.from == "postmaster@relay.example")
+        #expect(configuration.tlsReports.contact == "tls-reports@contoso.example")
+        #expect(try load(ConfigurationTests.minimal).tlsReports.contact == "postmaster@relay.example")
         #expect(configuration.delivery.domains.map(\.tls) == [.opportunistic, .verify])
         #expect(configuration.delivery.domains.first?.domain == "xn--bcher-kva.example")
         #expect(configuration.controlSocket == "/tmp/spool/veil.sock" || ProcessInfo.processInfo.environment["RUNTIME_DIRECTORY"] != nil)

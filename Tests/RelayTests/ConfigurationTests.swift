@@ -172,6 +172,19 @@ import Testing
         #expect(date?.line == 1 && date?.key == "when")
     }
 
+    /// `[tls_report]`: off unless an organization is named; addresses as MAIL FROM takes them.
+    @Test func tlsReportSettings() throws {
+        #expect(try load(Self.minimal).tlsReports.enabled == false)
+        #expect(try load(Self.minimal + "\n[tls_report]\norganization = \"\"\n").tlsReports.enabled == false)
+        let on = try load(Self.minimal + "\n[tls_report]\norganization = \"Contoso\"\nfrom = \"tls@contoso.example\"\n")
+        #expect(on.tlsReports.organization == "Contoso" && on.tlsReports.contact == "tls@contoso.example")
+        for bad in ["Postmaster <p@contoso.example>", "p@[192.0.2.1]", "nobody", "p\u{E9}@contoso.example"] {
+            let refused = error(Self.minimal + "\n[tls_report]\ncontact = \"\(bad)\"\n")
+            #expect(refused?.key == "tls_report.contact" && refused?.line == 11, "\(bad)")
+        }
+        #expect(error(Self.minimal + "\n[tls_report]\norganization = \"a\\nb\"\n")?.key == "tls_report.organization")
+    }
+
     @Test func tlsAndAuthListenersNeedTheirFiles() {
         let tls = error(Self.minimal.replacingOccurrences(of: "tls = \"none\"", with: "tls = \"starttls\""))
         #expect(tls?.key == "tls.certificate")

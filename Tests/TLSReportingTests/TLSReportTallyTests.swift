@@ -64,6 +64,18 @@ import TLSReporting
                              dateRange: .init(utcDayContaining: Fixtures.noon)) == Fixtures.report())
     }
 
+    /// A session counted N times (a table's count) adds up as N sessions added one by one.
+    @Test func sessionsAddedWithTheirCount() {
+        var tally = TLSReportTally()
+        tally.add(Fixtures.session(nil), sessions: 2)
+        tally.add(Fixtures.session(.certificateExpired), sessions: 2)
+        tally.add(Fixtures.sessions[3])
+        tally.add(Fixtures.sessions[5])
+        #expect(tally.report(organizationName: "Relay Org", contactInfo: "postmaster@relay.example",
+                             reportID: "20261130.example.net@relay.example",
+                             dateRange: .init(utcDayContaining: Fixtures.noon)) == Fixtures.report())
+    }
+
     @Test func nothingAddedNoPolicies() {
         #expect(Fixtures.report([]).policies.isEmpty)
     }

@@ -172,7 +172,7 @@ DEFAULT_SCRUB = {"mode": "denylist", "profile": "none", "message_id": "keep", "r
 def render_config(spool_dir: Path, cert: Path, key: Path, users: Path,
                   listeners=None, extra_listeners=(), tls=None, auth=None, limits=None,
                   log=None, top=None, scrub=None, delivery=None, routes=(), dns=None, metrics=None,
-                  dkim=()) -> str:
+                  dkim=(), tls_report=None) -> str:
     """Build a TOML config. Section dicts override/extend the defaults; a value of None
     removes a key. Scrubbing is off by default (the denylist with no list, ids kept, no
     trace field: Veil's own default is the allowlist) so that the SMTP tests can compare
@@ -194,9 +194,10 @@ def render_config(spool_dir: Path, cert: Path, key: Path, users: Path,
         "dns": {"trust_anchor_file": ""},   # no DNSSEC but for the DANE tests (signed_dns)
         "log": {"level": "info"},
         "metrics": {},
+        "tls_report": {},
     }
     for name, over in (("tls", tls), ("auth", auth), ("limits", limits), ("scrub", scrub), ("delivery", delivery),
-                       ("dns", dns), ("log", log), ("metrics", metrics)):
+                       ("dns", dns), ("log", log), ("metrics", metrics), ("tls_report", tls_report)):
         sections[name].update(over or {})
     out = []
     for k, v in top_keys.items():

@@ -27,6 +27,7 @@ public struct Configuration: Sendable {
     public var log = Log()
     public var metrics = Metrics()
     public var dkim: [DKIM] = []
+    public var tlsReports = TLSReports()
 
     public struct Listener: Sendable {
         /// Required: the loader refuses a listener without one.
@@ -237,6 +238,21 @@ public struct Configuration: Sendable {
         public var headers = Keyring.Entry.defaultHeaders
         /// Where `[[dkim]]` stands in the file.
         public var line = 0
+    }
+
+    /// `[tls_report]`: daily SMTP TLS reports (RFC 8460) to the policy domains
+    /// that publish a `_smtp._tls` record (docs/delivery.md).
+    public struct TLSReports: Sendable {
+        /// The report's `organization-name`; nil: no reports, and no sessions counted.
+        public var organization: String?
+        /// The report's `contact-info`; the loader puts in `from` when the file has none.
+        public var contact: String?
+        /// The From: and envelope sender of report mail; its domain is the
+        /// `TLS-Report-Submitter`. The loader puts in `postmaster@hostname` when the
+        /// file has none.
+        public var from: String?
+
+        public var enabled: Bool { organization != nil }
     }
 
     public struct Log: Sendable {

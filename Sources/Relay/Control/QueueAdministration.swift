@@ -6,11 +6,14 @@ import NIOPosix
 
 /// Carries out `veil queue flush|hold|release|delete|bounce` in the daemon, so that
 /// a change never races a delivery: a message being sent cannot be deleted or
-/// bounced until its session ends.
+/// bounced until its session ends. And `veil tls report`, whose mail goes through
+/// the queue.
 struct QueueAdministration: Sendable {
     let spool: Spool
     let runner: QueueRunner
     let threadPool: NIOThreadPool
+    /// Nil without an MX lookup (`mode = "smarthost"`): no policies, nothing to report.
+    let tlsReports: TLSReportService?
     let logger: Logger
 
     func perform(_ request: ControlRequest) async -> ControlResponse {
@@ -19,6 +22,10 @@ struct QueueAdministration: Sendable {
             case .flush: return try await flush(request.ids)
             case .hold, .release: return try await setHeld(request.ids, request.command == .hold)
             case .delete, .bounce: return await remove(request.ids, bounce: request.command == .bounce)
+            case .tlsReport:
+                guard let tlsReports else { return ControlResponse(ok: false, lines: ["TLS reports need [delivery] mode = \"mx\""]) }
+                let pass = await tlsReports.sendNow()
+                return ControlResponse(ok: pass.ok, lines: pass.lines)
             }
         } catch {
             logger.log(.queueError(queueID: nil, error: "\(request.command.rawValue): \(error)"))

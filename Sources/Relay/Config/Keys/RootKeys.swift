@@ -17,6 +17,7 @@ extension Configuration: ConfigSection {
         .array("listener", \.listeners), .table("tls", \.tls), .table("auth", \.auth), .table("limits", \.limits),
         .table("scrub", \.scrub), .table("delivery", \.delivery), .table("dns", \.dns), .table("log", \.log),
         .table("metrics", \.metrics, printedWhen: { $0.host != nil }), .array("dkim", \.dkim),
+        .table("tls_report", \.tlsReports),
     ]
 
     static func finish(_ configuration: inout Configuration, _ reader: TableReader) throws(ConfigError) {
@@ -44,6 +45,8 @@ extension Configuration: ConfigSection {
                               problem: "\(dkim.domain) has two [[dkim]] entries with selector \"\(dkim.selector)\"; one record cannot hold both keys")
         }
         configuration.delivery.heloName = configuration.delivery.heloName ?? configuration.hostname
+        let from = configuration.tlsReports.from ?? "postmaster@" + configuration.hostname
+        (configuration.tlsReports.from, configuration.tlsReports.contact) = (from, configuration.tlsReports.contact ?? from)
     }
 }
 

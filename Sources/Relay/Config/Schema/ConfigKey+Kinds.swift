@@ -59,11 +59,15 @@ extension ConfigKey {
         }, write: TOMLKey.quoted)
     }
 
-    /// A string that may be left out or empty (nil).
+    /// A string that may be left out or empty (nil); `check` returns the problem
+    /// with a value that is not empty, or nil.
     static func string(_ name: String, _ keyPath: WritableKeyPath<Section, String?> & Sendable,
-                       reload: ReloadBehaviour = .applied, doc: String) -> Self {
+                       reload: ReloadBehaviour = .applied, doc: String,
+                       check: @escaping @Sendable (String) -> String? = { _ in nil }) -> Self {
         Self(optional: name, keyPath, reload: reload, doc: doc, read: { reader throws(ConfigError) in
-            try reader.string(name).flatMap { $0.isEmpty ? nil : $0 }
+            guard let text = try reader.string(name), !text.isEmpty else { return nil }
+            if let problem = check(text) { throw reader.error(name, problem) }
+            return text
         }, write: { TOMLKey.quoted($0 ?? "") })
     }
 
