@@ -1,3 +1,7 @@
+// Longer than 300 lines: one session's state and every step of it (replies, STARTTLS,
+// the text streamed from the spool, the end); its certificate checks are in
+// OutboundSessionHandler+CertificateChecks.swift.
+
 import Connections
 import NIOCore
 import NIOPosix
@@ -24,17 +28,17 @@ final class OutboundSessionHandler: ChannelInboundHandler {
     private let fetchMore: (@Sendable (any EventLoop) -> EventLoopFuture<[OutboundMessage]>)?
     private var noMoreMessages = false
     private let tlsContext: NIOSSLContext?
-    private let serverName: String?
+    let serverName: String?
     /// How the server's certificate is checked.
-    private let requirement: TLSRequirement
+    let requirement: TLSRequirement
     /// How DANE authenticated the server, or why it did not (set by the
     /// verification callback before the handshake ends).
-    private var daneOutcome: DANEVerifier.Outcome?
+    var daneOutcome: DANEVerifier.Outcome?
     /// STARTTLS was answered 220 and the handshake began.
     private var tlsStarted = false
     /// For `.observed`: what the certificate check found (nil: valid, or not yet run).
-    private let pkixChecker: PKIXChecker
-    private var observed: TLSFailure??
+    let pkixChecker: PKIXChecker
+    var observed: TLSFailure??
     private let fileIO: NonBlockingFileIO
     private let report: SessionReporter
     /// Called as each message's transaction ends, so its results are saved at once.
@@ -125,17 +129,6 @@ final class OutboundSessionHandler: ChannelInboundHandler {
         context.fireUserInboundEventTriggered(event)
     }
 
-    /// What the handshake proved about the server's certificate.
-    private var verification: TLSSessionInfo.Verification? {
-        switch (requirement, daneOutcome) {
-        case (.pkix, _): return .pki
-        case (.observed, _): return observed == .some(nil) ? .pki : nil
-        case (.dane, .endEntity?): return .daneEE
-        case (.dane, .trustAnchor?): return .daneTA
-        default: return nil
-        }
-    }
-
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if tlsStarted && result.tls == nil { result.tlsFailure = Self.handshakeFailure(error, daneOutcome) }
         if case .failed(let reason)? = daneOutcome {
@@ -143,14 +136,6 @@ final class OutboundSessionHandler: ChannelInboundHandler {
         } else {
             finish(context: context, failure: "\(error)", reply: nil)
         }
-    }
-
-    /// What a failed handshake means for a TLS report.
-    static func handshakeFailure(_ error: any Error, _ dane: DANEVerifier.Outcome?) -> TLSFailure {
-        if case .failed(let reason)? = dane { return .daneValidation(reason) }
-        if let extra = error as? NIOSSLExtraError, extra == .failedToValidateHostname { return .certificateHostMismatch }
-        if case .handshakeFailed? = error as? NIOSSLError { return .certificateNotTrusted("\(error)") }
-        return .handshake("\(error)")
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -202,36 +187,6 @@ final class OutboundSessionHandler: ChannelInboundHandler {
             finish(context: context, failure: reason, reply: reply)
         case .close:
             finish(context: context, failure: nil, reply: nil)
-        }
-    }
-
-    /// The TLS client; with DANE, its certificate check is the TLSA records'
-    /// (RFC 7672 §3.1), run once per handshake and completed on this event loop.
-    private func tlsHandler(_ tlsContext: NIOSSLContext, eventLoop: any EventLoop) throws -> NIOSSLClientHandler {
-        let handler = NIOLoopBound(self, eventLoop: eventLoop)
-        if case .observed = requirement {
-            // RFC 8461 §5, testing mode: checked and noted, never refused.
-            let (checker, host) = (pkixChecker, serverName ?? "")
-            return try NIOSSLClientHandler(context: tlsContext, serverHostname: serverName) { chain, promise in
-                promise.completeWithTask {
-                    let failure = await checker.check(chain, host: host)
-                    try await eventLoop.submit { handler.value.observed = .some(failure) }.get()
-                    return .certificateVerified
-                }
-            }
-        }
-        guard case .dane(let records, let names) = requirement else {
-            return try NIOSSLClientHandler(context: tlsContext, serverHostname: serverName)
-        }
-        return try NIOSSLClientHandler(context: tlsContext, serverHostname: serverName) { chain, promise in
-            promise.completeWithTask {
-                let outcome = await DANEVerifier.verify(chain, records: records, names: names)
-                return try await eventLoop.submit {
-                    handler.value.daneOutcome = outcome
-                    if case .failed = outcome { return NIOSSLVerificationResult.failed }
-                    return .certificateVerified
-                }.get()
-            }
         }
     }
 

@@ -17,12 +17,14 @@ public struct OutboundSettings: Sendable {
     public var shutdownGrace: Duration
     /// `[delivery] mta_sts`: recipient domains' MTA-STS policies apply (RFC 8461).
     public var mtaSTS: Bool
-    /// `[tls_report]` is set: TLS session results are counted for the reports (RFC 8460).
-    public var tlsReports: Bool
+    /// `[tls_report]` is set: TLS session results are counted for the reports
+    /// (RFC 8460), but for sessions that carry only report mail, from this sender
+    /// (`[tls_report] from`): reports are not about reports.
+    public var tlsReportSender: String?
 
     public init(router: Router, limits: DeliveryPlanner.Limits, policy: OutcomePolicy, internalNetworks: InternalNetworks,
                 hostname: String, shutdownGrace: Duration, mtaSTS: Bool = false,
-                tlsReports: Bool = false) {
+                tlsReportSender: String? = nil) {
         self.router = router
         self.limits = limits
         self.policy = policy
@@ -30,6 +32,6 @@ public struct OutboundSettings: Sendable {
         self.hostname = hostname
         self.shutdownGrace = shutdownGrace
         self.mtaSTS = mtaSTS
-        self.tlsReports = tlsReports
+        self.tlsReportSender = tlsReportSender
     }
 }

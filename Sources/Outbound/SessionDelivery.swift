@@ -105,7 +105,10 @@ struct SessionDelivery: Sendable {
                 if report.attempted > 0 || !saved.isEmpty || Task.isShuttingDownGracefully { break hosts }
             }
         }
-        if settings().tlsReports { await tlsResults.count(results) }
+        if let reportSender = settings().tlsReportSender,
+           !jobs.withLockedValue({ $0 }).allSatisfy({ $0.sender.lowercased() == reportSender.lowercased() }) {
+            await tlsResults.count(results)
+        }
         return (report, relay, heldTo)
     }
 

@@ -24,7 +24,9 @@ struct TLSResultRecorder: Sendable {
                        skipped: String?, report: SessionReport?) -> TLSSessionResult? {
         var result = TLSSessionResult(
             policyDomain: destination.domain, policyType: .noPolicyFound, policyStrings: [], mxHosts: [],
-            sendingMTAIP: report?.localAddress ?? "", receivingMXHostname: host.name, receivingIP: address ?? "",
+            sendingMTAIP: report?.localAddress ?? "", receivingMXHostname: host.name,
+            // A host left out before any connection: the address it would have had.
+            receivingIP: address ?? host.addresses.first ?? "",
             resultType: nil)
         // §4.3.1: the policy in force; DANE's policy domain is the TLSA base domain.
         if policy?.name == "dane" || skipped?.hasPrefix("TLSA lookup") == true || skipped?.hasPrefix("dane-only") == true {

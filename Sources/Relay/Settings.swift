@@ -70,7 +70,7 @@ struct Settings: Sendable {
             policy: OutcomePolicy(retrySchedule: delivery.retry, maximumLifetime: delivery.maximumLifetime),
             internalNetworks: InternalNetworks(allowed: delivery.allowNetworks), hostname: configuration.hostname,
             shutdownGrace: .seconds(configuration.limits.shutdownGrace), mtaSTS: delivery.mtaSTS,
-            tlsReports: configuration.tlsReports.enabled)
+            tlsReportSender: configuration.tlsReports.enabled ? configuration.tlsReports.from : nil)
     }
 
     static func rules(_ scrub: Configuration.Scrub) -> ScrubRules {

@@ -154,6 +154,33 @@ public struct TLSReport: Codable, Sendable, Equatable {
             self.failureReasonCode = failureReasonCode
         }
 
+        /// An address left empty is not written: a failure found before any
+        /// connection (an MX host the policy rules out, a bogus TLSA answer) has no
+        /// sending address, and §4.4 has no value for "none".
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(resultType, forKey: .resultType)
+            if !sendingMTAIP.isEmpty { try container.encode(sendingMTAIP, forKey: .sendingMTAIP) }
+            try container.encode(receivingMXHostname, forKey: .receivingMXHostname)
+            try container.encodeIfPresent(receivingMXHelo, forKey: .receivingMXHelo)
+            if !receivingIP.isEmpty { try container.encode(receivingIP, forKey: .receivingIP) }
+            try container.encode(failedSessionCount, forKey: .failedSessionCount)
+            try container.encodeIfPresent(additionalInformation, forKey: .additionalInformation)
+            try container.encodeIfPresent(failureReasonCode, forKey: .failureReasonCode)
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            resultType = try container.decode(TLSResultType.self, forKey: .resultType)
+            sendingMTAIP = try container.decodeIfPresent(String.self, forKey: .sendingMTAIP) ?? ""
+            receivingMXHostname = try container.decode(String.self, forKey: .receivingMXHostname)
+            receivingMXHelo = try container.decodeIfPresent(String.self, forKey: .receivingMXHelo)
+            receivingIP = try container.decodeIfPresent(String.self, forKey: .receivingIP) ?? ""
+            failedSessionCount = try container.decode(Int.self, forKey: .failedSessionCount)
+            additionalInformation = try container.decodeIfPresent(String.self, forKey: .additionalInformation)
+            failureReasonCode = try container.decodeIfPresent(String.self, forKey: .failureReasonCode)
+        }
+
         enum CodingKeys: String, CodingKey {
             case resultType = "result-type"
             case sendingMTAIP = "sending-mta-ip"

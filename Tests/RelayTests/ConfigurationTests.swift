@@ -108,28 +108,6 @@ import Testing
         #expect(error(Self.minimal + entry.replacingOccurrences(of: "s1", with: "s 1"))?.key == "dkim.selector")
     }
 
-    @Test func daneIsForMXHostsOnly() throws {
-        let route = "\n[[delivery.domain]]\ndomain = \"partner.example\"\nroute = \"[192.0.2.1]\"\n"
-        let refused = error(Self.minimal + route + "tls = \"dane-only\"\n")
-        #expect(refused?.key == "delivery.domain.tls" && refused?.problem.contains("needs the MX lookup") == true)
-        // Inherited, it means what it can without an MX lookup.
-        let inherited = try load(Self.minimal + "\n[delivery]\ntls = \"dane-only\"\n" + route + "\n[dns]\ntrust_anchor_file = \"\"\n")
-        #expect(inherited.delivery.domains.map(\.tls) == [.required])
-        #expect(try load(Self.minimal).delivery.tls == .dane)
-    }
-
-    @Test func daneOnlyNeedsATrustAnchor() throws {
-        let withoutAnchor = try load(Self.minimal + "\n[delivery]\ntls = \"dane-only\"\n\n[dns]\ntrust_anchor_file = \"\"\n")
-        #expect(throws: ConfigError.self) { try withoutAnchor.trustAnchor() }
-        let missing = try load(Self.minimal + "\n[dns]\ntrust_anchor_file = \"/nonexistent/root.key\"\n")
-        #expect { try missing.trustAnchor() } throws: { ($0 as? ConfigError)?.key == "dns.trust_anchor_file" }
-        // The default, not installed: a warning, and no validation.
-        var fallback = try load(Self.minimal)
-        fallback.dns.trustAnchorFile = "/nonexistent/root.key"
-        let (path, warnings) = try fallback.trustAnchor()
-        #expect(path == nil && warnings.first?.problem.contains("dns-root-data") == true)
-    }
-
     @Test func routeDomainsAreKeptInTheirASCIIForm() throws {
         let configuration = try load(Self.minimal + "\n[[delivery.domain]]\ndomain = \"BU\u{308}CHER.example\"\nroute = \"[192.0.2.1]\"\n")
         #expect(configuration.delivery.domains.map(\.domain) == ["xn--bcher-kva.example"])
