@@ -9,6 +9,11 @@ through real TLS policies, counts each session under its policy domain, and
                     supported) and goes through the second; rua=mailto:
   good.veiltest     MTA-STS enforce, 1 success; rua=https: the gzipped report is
                     POSTed to the policy server fixture (mta_sts.py)
+  testing.veiltest  MTA-STS testing, an MX whose certificate does not name it:
+                    delivered all the same, reported as certificate-host-mismatch
+  unlisted.veiltest MTA-STS enforce, an MX the policy does not list: never
+                    connected to, reported as validation-failure without a sending
+                    address
 
 The report mail goes to reports.veiltest's MX, a ScriptedMTA on loopback; it is
 parsed as MIME, its attachment gunzipped and validated against RFC 8460's JSON
@@ -68,7 +73,9 @@ def report_sink():
 @pytest.fixture
 def policies(make_policy_server):
     return make_policy_server(POLICY_HOST, {"mixed.veiltest": policy_text(["*.mixed.veiltest"]),
-                                            "good.veiltest": policy_text(["mx.good.veiltest"])},
+                                            "good.veiltest": policy_text(["mx.good.veiltest"]),
+                                            "testing.veiltest": policy_text(["mx.testing.veiltest"], mode="testing"),
+                                            "unlisted.veiltest": policy_text(["mx.elsewhere.veiltest"])},
                               report_hosts=("reports.veiltest",))
 
 
@@ -95,6 +102,14 @@ def veil(make_veil, make_signed_dns, test_ca, receiver, dkim_key):
         f"mx.good.veiltest. A {RECEIVER}",
         *sts_records("good.veiltest", "20261207a", POLICY_HOST),
         tlsrpt_txt("good.veiltest", HTTPS_RUA),
+        "testing.veiltest. MX 10 mx.testing.veiltest.",
+        f"mx.testing.veiltest. A {RECEIVER}",
+        *sts_records("testing.veiltest", "20261207a", POLICY_HOST),
+        tlsrpt_txt("testing.veiltest", MAILTO),
+        "unlisted.veiltest. MX 10 mx.unlisted.veiltest.",
+        f"mx.unlisted.veiltest. A {RECEIVER}",
+        *sts_records("unlisted.veiltest", "20261207a", POLICY_HOST),
+        tlsrpt_txt("unlisted.veiltest", MAILTO),
         "reports.veiltest. MX 10 sink.reports.veiltest.",
         f"sink.reports.veiltest. A {REPORT_SINK}",
         f"reports.veiltest. A {POLICY_HOST}",
@@ -141,8 +156,12 @@ def test_a_days_mix_is_reported_to_each_policy_domain(veil, receiver, plain, rep
     for to in ("b@mixed.veiltest", "c@mixed.veiltest"):
         assert deliver(veil, to)["relay"] == f"mx2.mixed.veiltest[{RECEIVER}]:25"
     assert deliver(veil, "b@good.veiltest")["tls_policy"] == "mta-sts"
-    # 1 DANE success, 2 failures and 2 successes under mixed's policy, 1 under good's.
-    wait_until(lambda: counted(veil) >= 6, what="6 sessions counted in tls_results")
+    assert deliver(veil, "b@testing.veiltest")["tls"].endswith(" unverified")
+    # 1 DANE success, 2 failures and 2 successes under mixed's policy, 1 under
+    # good's, 1 failure under testing's, 1 under unlisted's.
+    qid = send_message(veil, ["b@unlisted.veiltest"], "tlsrpt")
+    assert "not an MX host of the domain's policy" in veil.wait_event("deferred", queue_id=qid)[0]["reply"]
+    wait_until(lambda: counted(veil) >= 8, what="8 sessions counted in tls_results")
 
     done = tls_report(veil)
     assert done.returncode == 0, done.stderr + done.stdout
@@ -151,12 +170,15 @@ def test_a_days_mix_is_reported_to_each_policy_domain(veil, receiver, plain, rep
         f"good.veiltest: 1 session(s) reported to {HTTPS_RUA}",
         f"mixed.veiltest: 4 session(s) reported to {MAILTO}",
         f"mx.ee.veilsec: 1 session(s) reported to {MAILTO}",
+        f"testing.veiltest: 1 session(s) reported to {MAILTO}",
+        f"unlisted.veiltest: 1 session(s) reported to {MAILTO}",
     ], done.stdout
-    sent = veil.wait_event("tls_report_sent", count=3)
-    assert {e["domain"]: e["sessions"] for e in sent} == {"good.veiltest": "1", "mixed.veiltest": "4", "mx.ee.veilsec": "1"}
+    sent = veil.wait_event("tls_report_sent", count=5)
+    assert {e["domain"]: e["sessions"] for e in sent} == {"good.veiltest": "1", "mixed.veiltest": "4", "mx.ee.veilsec": "1",
+                                                          "testing.veiltest": "1", "unlisted.veiltest": "1"}
 
-    # mailto: two mails through Veil's queue to reports.veiltest's MX.
-    wait_until(lambda: len(report_sink.script.received) >= 2, what="2 report mails at the sink")
+    # mailto: four mails through Veil's queue to reports.veiltest's MX.
+    wait_until(lambda: len(report_sink.script.received) >= 4, what="4 report mails at the sink")
     mails = {}
     for received in report_sink.script.received:
         assert received.sender == f"<postmaster@{HOSTNAME}>" and received.recipients == ["tlsrpt@reports.veiltest"]
@@ -184,6 +206,17 @@ def test_a_days_mix_is_reported_to_each_policy_domain(veil, receiver, plain, rep
     assert dane["policy"]["policy-type"] == "tlsa" and dane["policy"]["policy-domain"] == "mx.ee.veilsec"
     assert dane["summary"] == {"total-successful-session-count": 1, "total-failure-session-count": 0}
     assert dane["failure-details"] == []
+
+    [testing] = mails["testing.veiltest"]["policies"]
+    assert testing["policy"]["policy-type"] == "sts" and "mode: testing" in testing["policy"]["policy-string"]
+    assert testing["summary"] == {"total-successful-session-count": 0, "total-failure-session-count": 1}
+    [mismatch] = testing["failure-details"]
+    assert mismatch["result-type"] == "certificate-host-mismatch" and mismatch["receiving-ip"] == RECEIVER
+
+    [unlisted] = mails["unlisted.veiltest"]["policies"]
+    [ruled_out] = unlisted["failure-details"]
+    assert ruled_out["result-type"] == "validation-failure" and "sending-mta-ip" not in ruled_out
+    assert ruled_out["receiving-mx-hostname"] == "mx.unlisted.veiltest" and ruled_out["receiving-ip"] == RECEIVER
 
     # https: one POST of the gzipped JSON (RFC 8460 5.4).
     [post] = policies.wait_reports(1)
