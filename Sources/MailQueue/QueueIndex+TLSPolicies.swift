@@ -14,8 +14,11 @@ extension QueueIndex {
         }
     }
 
+    /// Saves a policy fetched, and forgets those expired (domains no longer mailed).
     func save(_ policy: CachedMTASTSPolicy, domain: String) throws {
         try database.write { db in
+            try db.execute(sql: "DELETE FROM mta_sts_policies WHERE expires_at < ?",
+                           arguments: [Timestamp.format(policy.fetchedAt)])
             try db.execute(sql: """
                 INSERT INTO mta_sts_policies (domain, record_id, policy, fetched_at, expires_at) VALUES (?, ?, ?, ?, ?)
                 ON CONFLICT (domain) DO UPDATE SET record_id = excluded.record_id, policy = excluded.policy,

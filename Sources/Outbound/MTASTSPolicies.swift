@@ -74,7 +74,10 @@ actor MTASTSPolicies {
         case .invalid(let reason):
             return Found(policy: usable, failure: usable == nil ? (.stsPolicyInvalid, "_mta-sts.\(domain): \(reason)") : nil)
         case .valid(let id):
-            if let usable, cached?.recordID == id { return Found(policy: usable) }
+            // The same id: the cached policy holds; past half its max_age (a day at
+            // most) it is fetched again, so that an attacker who blocks the fetch
+            // when it expires finds a fresh one (§10.2).
+            if let usable, let cached, cached.recordID == id, now < Self.refreshTime(of: cached) { return Found(policy: usable) }
             if let failed = failedAt[domain], now.timeIntervalSince(failed) < Self.retryAfterFailure {
                 return Found(policy: usable, failure: usable == nil ? (.stsPolicyFetchError, "fetch failed recently") : nil)
             }
@@ -87,10 +90,16 @@ actor MTASTSPolicies {
                 _ = try? await threadPool.runIfActive { try spool.saveMTASTSPolicy(entry, domain: domain) }
                 return Found(policy: policy)
             case .failure(let failure):
+                failedAt = failedAt.filter { now.timeIntervalSince($0.value) < Self.retryAfterFailure }
                 failedAt[domain] = now
                 logger.log(.mtaSTSFailed(domain: domain, reason: failure.reason, kept: usable != nil))
-                return Found(policy: usable, failure: (failure.type, failure.reason))
+                return Found(policy: usable, failure: usable == nil ? (failure.type, failure.reason) : nil)
             }
         }
+    }
+
+    /// When a cached policy is fetched again although its id is the same.
+    static func refreshTime(of cached: CachedMTASTSPolicy) -> Date {
+        cached.fetchedAt.addingTimeInterval(min(86_400, cached.expiresAt.timeIntervalSince(cached.fetchedAt) / 2))
     }
 }
