@@ -8,17 +8,23 @@ import Outbound
 public enum TLSPolicyCheck {
     public static func run(configurationPath: String, domain: String) async throws(ConfigError) -> [String] {
         let configuration = try Configuration.load(path: configurationPath)
-        let (anchor, warnings) = try configuration.trustAnchor()
-        var lines = warnings.map { "\($0)" }
+        var (anchor, warnings) = try configuration.trustAnchor()
         let (hop, policy, _) = Router(try RoutingTable(configuration: configuration)).hop(for: domain)
-        lines.append("\(domain): tls = \"\(policy.rawValue)\", mta_sts = \(configuration.delivery.mtaSTS)"
-                     + ", DNSSEC validation \(anchor.map { "from \($0)" } ?? "off")")
         guard case .mx = hop else {
             let fixed = HostTLSPolicy.fixed(policy)
-            return lines + ["routed to \(hop) (no MX lookup): \(describe(fixed.requirement, host: "the route's host"))"
-                            + " (tls_policy=\(fixed.name))"]
+            return ["\(domain): tls = \"\(policy.rawValue)\"",
+                    "routed to \(hop) (no MX lookup): \(describe(fixed.requirement, host: "the route's host"))"
+                    + " (tls_policy=\(fixed.name))"]
         }
-        let resolver = try configuration.dnsResolver(trustAnchor: anchor)
+        // As the daemon makes it: validation off when the resolvers strip DNSSEC.
+        let (resolver, probeWarning) = try configuration.checkedDNSResolver(trustAnchor: anchor)
+        if let probeWarning {
+            warnings.append(probeWarning)
+            anchor = nil
+        }
+        var lines = warnings.map { "\($0)" }
+        lines.append("\(domain): tls = \"\(policy.rawValue)\", mta_sts = \(configuration.delivery.mtaSTS)"
+                     + ", DNSSEC validation \(anchor.map { "from \($0)" } ?? "off")")
         let mxResolver = MXResolver(resolver: resolver)
         let hosts: [MXResolver.Host]
         switch mxResolver.resolve(domain) {

@@ -188,6 +188,8 @@ def test_resolvers_that_strip_dnssec_turn_validation_off_with_a_warning(make_vei
         assert "veilsec. DNSKEY" in warning and "DANE is not used" in warning, warning
         event = delivered(veil, "b@ee.veilsec")
         assert event["tls_policy"] == "opportunistic", event
+        out = tls_check(veil, "ee.veilsec")
+        assert "DANE is not used" in out and "DNSSEC validation off" in out, out
         # Under dane-only nothing could ever be delivered: Veil does not start.
         refused = serve_once(write_config(dns=dns, delivery={**delivery, "tls": "dane-only"}))
         assert refused.returncode == 1 and "\"dane-only\" cannot work" in refused.stderr, refused.stderr
