@@ -91,10 +91,13 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
+        // What domains publish about TLS, parsed: TLSA (RFC 6698), MTA-STS records and
+        // policies (RFC 8461), TLSRPT records (RFC 8460). No network, no TLS library.
+        .target(name: "PolicyRecords", dependencies: ["SMTPCore"]),
         .target(
             name: "Delivery",
             dependencies: [
-                "SMTPCore", "Connections", "CUnbound", "CIDN2",
+                "SMTPCore", "Connections", "CUnbound", "CIDN2", "PolicyRecords",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -112,7 +115,7 @@ let package = Package(
         .target(
             name: "Outbound",
             dependencies: [
-                "MailQueue", "SMTPCore", "Delivery", "Connections", "LogEvents", "TLSReporting",
+                "MailQueue", "SMTPCore", "Delivery", "PolicyRecords", "Connections", "LogEvents", "TLSReporting",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -124,7 +127,7 @@ let package = Package(
         .target(
             name: "Relay",
             dependencies: [
-                "SMTPCore", "SMTPNIO", "Connections", "LogEvents", "MailQueue", "MessageRewriter", "DKIM", "Delivery", "Outbound", "TOML",
+                "SMTPCore", "SMTPNIO", "Connections", "LogEvents", "MailQueue", "MessageRewriter", "DKIM", "Delivery", "PolicyRecords", "Outbound", "TOML",
                 "TLSReporting", "CSystemd", "CCrypt",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -169,7 +172,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "TLSPolicyFuzzer",
-            dependencies: ["Delivery", "SMTPCore", "FuzzSupport"]
+            dependencies: ["PolicyRecords", "SMTPCore", "FuzzSupport"]
         ),
         // Benchmarks (`make bench`): figures printed, never timed tests.
         .executableTarget(
@@ -216,7 +219,7 @@ let package = Package(
         .testTarget(
             name: "DeliveryTests",
             dependencies: [
-                "Delivery", "SMTPCore",
+                "Delivery", "PolicyRecords", "SMTPCore",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
@@ -224,7 +227,7 @@ let package = Package(
         .testTarget(
             name: "OutboundTests",
             dependencies: [
-                "Outbound", "MailQueue", "SMTPCore", "Connections", "Delivery", "TLSReporting",
+                "Outbound", "MailQueue", "SMTPCore", "Connections", "Delivery", "PolicyRecords", "TLSReporting",
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -248,7 +251,8 @@ let package = Package(
         .testTarget(
             name: "RelayTests",
             dependencies: [
-                "Relay", "SMTPNIO", "MailQueue", "TOML", "LogEvents", "Outbound", "Delivery", "SMTPCore", "DKIM", "TLSReporting",
+                "Relay", "SMTPNIO", "MailQueue", "TOML", "LogEvents", "Outbound", "Delivery", "PolicyRecords", "SMTPCore", "DKIM",
+                "TLSReporting",
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,4 +1,5 @@
 import Crypto
+import PolicyRecords
 
 /// RFC 7672 §3.1 and RFC 6698 §2.1: whether a certificate of the server's chain
 /// is the one a TLSA record names, by its DER or its SubjectPublicKeyInfo, whole

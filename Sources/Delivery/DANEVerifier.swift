@@ -1,5 +1,6 @@
 import Foundation
 import NIOSSL
+import PolicyRecords
 import X509
 
 /// Authenticates a server's certificate chain with its TLSA records (RFC 7672

@@ -1,3 +1,4 @@
+import PolicyRecords
 import SMTPCore
 
 /// What one connection must get from TLS before a message goes: decided per MX

@@ -1,4 +1,5 @@
 import Delivery
+import PolicyRecords
 
 /// The TLS one connection is held to: from the hop's configured policy and, for an
 /// MX host under `dane` or `dane-only`, what DNSSEC proved about it (RFC 7672 §2.2).

@@ -1,6 +1,7 @@
 import Delivery
 import NIOCore
 import NIOPosix
+import PolicyRecords
 import TLSReporting
 
 /// Fetches a domain's MTA-STS policy (RFC 8461 §3.3):

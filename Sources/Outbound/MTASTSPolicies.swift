@@ -5,6 +5,7 @@ import Logging
 import MailQueue
 import NIOCore
 import NIOPosix
+import PolicyRecords
 import TLSReporting
 
 /// The MTA-STS policy of each recipient domain, as a sending MTA finds it (RFC 8461

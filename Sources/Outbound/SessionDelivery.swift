@@ -5,6 +5,7 @@ import MailQueue
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import PolicyRecords
 import SMTPCore
 import TLSReporting
 

@@ -1,6 +1,7 @@
 import Delivery
 import NIOPosix
 import Outbound
+import PolicyRecords
 
 /// `veil tls check DOMAIN`: what Veil finds about a recipient domain's TLS (its MX
 /// hosts and their DNSSEC status, their TLSA records, its MTA-STS policy) and what

@@ -1,5 +1,5 @@
-import Delivery
 import Foundation
+import PolicyRecords
 import SMTPCore
 
 /// One fuzz case for what a domain publishes about TLS: any bytes as TLSA rdata

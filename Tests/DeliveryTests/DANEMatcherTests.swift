@@ -1,4 +1,5 @@
 import NIOSSL
+import PolicyRecords
 import Testing
 @testable import Delivery
 

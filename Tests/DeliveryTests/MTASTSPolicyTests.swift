@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import Delivery
+@testable import PolicyRecords
 
 /// The MTA-STS policy (RFC 8461 §3.2) and whether it lists an MX host (§4.1).
 @Suite struct MTASTSPolicyTests {

@@ -1,5 +1,5 @@
 import Testing
-@testable import Delivery
+@testable import PolicyRecords
 
 /// The `_mta-sts` TXT record (RFC 8461 §3.1): one record that begins with
 /// `v=STSv1`, with an id of 1 to 32 letters and digits.

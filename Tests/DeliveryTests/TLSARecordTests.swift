@@ -1,5 +1,5 @@
 import Testing
-@testable import Delivery
+@testable import PolicyRecords
 
 /// TLSA rdata (RFC 6698 §2.1) and which records DANE for SMTP uses (RFC 7672 §3.1).
 @Suite struct TLSARecordTests {

@@ -1,7 +1,7 @@
 import Foundation
 import SMTPCore
 import Testing
-@testable import Delivery
+@testable import PolicyRecords
 
 /// The `_smtp._tls` TXT record (RFC 8460 §3): where TLS reports go.
 @Suite struct TLSReportRecordTests {

@@ -1,4 +1,5 @@
 import Delivery
+import PolicyRecords
 import Testing
 @testable import Outbound
 

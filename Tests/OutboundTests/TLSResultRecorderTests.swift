@@ -1,4 +1,5 @@
 import Delivery
+import PolicyRecords
 import Testing
 import TLSReporting
 @testable import Outbound

@@ -5,6 +5,7 @@ import LogEvents
 import MailQueue
 import NIOConcurrencyHelpers
 import NIOPosix
+import PolicyRecords
 import ServiceLifecycleTestKit
 import SMTPCore
 import Testing

@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOPosix
 import Outbound
+import PolicyRecords
 import TLSReporting
 
 /// What sending TLS reports asks of the network, narrow so that tests can script

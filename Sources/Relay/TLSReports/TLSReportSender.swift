@@ -4,6 +4,7 @@ import LogEvents
 import Logging
 import MailQueue
 import NIOPosix
+import PolicyRecords
 import SMTPCore
 import TLSReporting
 
