@@ -58,6 +58,10 @@ def load_report(proc: subprocess.Popen) -> dict:
 
 
 def sink_reuse(sink: Sink) -> float:
+    """Messages per session the sink saw, once every session has ended (call it
+    after the sender has stopped: a relay keeps idle connections open for a
+    while, and smtp-sink counts a session only when it ends)."""
+    wait_until(lambda: sink.open_sessions() == 0, 60, "the sink's sessions to end", interval=0.05)
     sessions, messages = sink.counts()
     return messages / max(1, sessions - 1)  # less the probe made while waiting for it to listen
 
@@ -116,9 +120,11 @@ def measure_relay(relay_class, workdir: Path, count: int, per_connection: int, u
         switches = tree_context_switches(relay.pid) - switches
         flushes_after = device_flushes(workdir)
         cell = Cell(count / accepted, count / total, load["p50_milliseconds"], load["p99_milliseconds"],
-                    sink_reuse(sink), load["transfer"], cpu * 1000 / count,
+                    0, load["transfer"], cpu * 1000 / count,
                     counts["context-switches"] / count if counts else None, switches / count,
                     bench_perf.flush_calls(counts) / count if counts else None,
                     (flushes_after[1] - flushes[1]) / count if flushes and flushes_after else None,
                     rss.result_mb())
+        relay.close()  # its idle outbound connections end now
+        cell.outbound_per_session = sink_reuse(sink)
         return cell, rss.since_start

@@ -98,6 +98,14 @@ class Sink:
     def count(self) -> int:
         return self.counts()[1]
 
+    def open_sessions(self) -> int:
+        """Connections to the sink that it has not closed yet (ESTABLISHED or
+        CLOSE_WAIT on its side, in /proc/net/tcp). smtp-sink counts a session when
+        it ends, so its session count is final once this is 0."""
+        local = f"{socket.inet_aton(SINK_HOST)[::-1].hex().upper()}:{self.port:04X}"
+        sockets = (line.split() for line in Path("/proc/net/tcp").read_text().splitlines()[1:])
+        return sum(1 for fields in sockets if fields[1] == local and fields[3] in ("01", "08"))
+
     def wait_count(self, count: int, timeout: float) -> float:
         """Time (monotonic) at which the sink had received `count` messages."""
         return wait_until(lambda: self.count() >= count, timeout, f"{count} messages at the sink")
