@@ -98,7 +98,7 @@ class Profile(_Controlled):
         report = subprocess.run(["perf", "report", "--stdio", "--no-children", "--sort", "dso,symbol",
                                  "-i", str(self.data)],
                                 check=True, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True).stdout
-        output.write_text(_demangled(report))
+        output.write_text("\n".join(_tidy(line) for line in _demangled(report).splitlines()) + "\n")
 
 
 def top_functions(data: Path, count: int) -> list[str]:
@@ -107,7 +107,13 @@ def top_functions(data: Path, count: int) -> list[str]:
     report = subprocess.run(["perf", "report", "--stdio", "--no-children", "-g", "none", "--sort", "dso,symbol",
                              "-i", str(data)],
                             check=True, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True).stdout
-    return [line for line in _demangled(report).splitlines() if line.strip() and not line.startswith("#")][:count]
+    return [_tidy(line) for line in _demangled(report).splitlines() if line.strip() and not line.startswith("#")][:count]
+
+
+def _tidy(line: str) -> str:
+    """A report line without the padding perf puts after long symbol names."""
+    line = line.rstrip()
+    return line.removesuffix("-      -").rstrip() if line.endswith("-      -") else line
 
 
 def _demangled(text: str) -> str:
