@@ -47,11 +47,13 @@ def run_load(port: int, count: int, per_connection: int, host: str = "127.0.0.1"
     return load_report(proc) if wait else proc
 
 
-def load_report(proc: subprocess.Popen) -> dict:
+def load_report(proc: subprocess.Popen, strict: bool = True) -> dict:
+    """The JSON report of a `veil-bench load` run started with wait=False. STRICT:
+    an error when a message was not accepted; else only when there is no report."""
     output, _ = proc.communicate(timeout=TIMEOUT)
     lines = output.strip().splitlines()
     report = json.loads(lines[-1]) if lines else {}
-    if proc.returncode != 0 or report.get("failed"):
+    if not report or (strict and (proc.returncode != 0 or report.get("failed"))):
         raise RuntimeError(f"veil-bench load failed ({proc.returncode}): {report.get('failed')} messages not"
                            f" accepted, first error: {report.get('error')}")
     return report
