@@ -20,7 +20,8 @@ FUZZ_CONFIG  ?= debug
 FUZZ_BUILD   := $(SWIFT) build -c $(FUZZ_CONFIG) --scratch-path .build-fuzz --sanitize=fuzzer \
                 -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library -Xswiftc -DFUZZING
 
-.PHONY: all deps build-deps build release run test unit-test e2e-test dev-setup fuzz bench install uninstall clean
+.PHONY: all deps build-deps build release run test unit-test e2e-test dev-setup fuzz bench bench-long bench-profile \
+        bench-build install uninstall clean
 
 all: build
 
@@ -98,16 +99,35 @@ fuzz: build-deps
 	    -print_final_stats=1 .build-fuzz/corpus/$$f Tests/Fuzz/$$f/corpus || exit 1; \
 	done
 
-## bench: throughput figures (release build); not a test: the rewriter alone, then
-## the whole relay between smtp-source and smtp-sink next to a private Postfix
-## instance with the same header removal and smtp-source straight into smtp-sink,
-## checked against the targets of issue 6. Needs root and the postfix package;
+## bench: throughput figures (release build); not a test: the rewriter alone
+## (veil-bench), then Benchmarks/relay_bench.py: Veil, Veil with DKIM and a private
+## Postfix (the same header removal), each fed by `veil-bench load` (20 clients,
+## Exchange-style 10 KB messages, PIPELINING and BDAT) at 1 and at 20 messages per
+## connection and passing them on to smtp-sink, next to the load straight into
+## smtp-sink; then a 50 MB message; msg/s, CPU, context switches, fsyncs, accept
+## latency and peak RSS per run, checked against the targets of issue 17. Needs
+## root, perf (for the switch and fsync counts) and the postfix package;
 ## BENCH_MESSAGES=n (default 20000), BENCH_TMPDIR=dir (default /var/tmp).
-bench: deps
-	$(SWIFT) build -c release --product veil-bench
-	$(SWIFT) build -c release --product veil
+## bench-long: BENCH_LONG=n messages (default 500000) through Veil alone, its memory
+## and spool disk use printed every BENCH_LONG_STEP (default 50000) messages.
+## bench-profile: Veil alone at 20 messages per connection under perf record -g;
+## the report to BENCH_PROFILE (default Benchmarks/profiles/veil-COMMIT.txt).
+BENCH_PROFILE ?= Benchmarks/profiles/veil-$(shell git rev-parse --short HEAD 2>/dev/null || echo tree).txt
+
+bench: deps bench-build
 	.build/release/veil-bench
 	$(PYTHON) Benchmarks/relay_bench.py
+
+bench-long: deps bench-build
+	$(PYTHON) Benchmarks/bench_long.py
+
+bench-profile: deps bench-build
+	mkdir -p $(dir $(BENCH_PROFILE))
+	BENCH_PROFILE=$(BENCH_PROFILE) $(PYTHON) Benchmarks/relay_bench.py
+
+bench-build:
+	$(SWIFT) build -c release --product veil-bench
+	$(SWIFT) build -c release --product veil
 
 ## install: the release build, then the binary to $(DESTDIR)$(PREFIX)/bin/veil,
 ## systemd/veil.service and veil.socket to $(DESTDIR)$(UNIT_DIR) (ExecStart

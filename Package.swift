@@ -177,7 +177,12 @@ let package = Package(
         // Benchmarks (`make bench`): figures printed, never timed tests.
         .executableTarget(
             name: "veil-bench",
-            dependencies: ["MessageRewriter", "DKIM", "SMTPCore", .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: [
+                "MessageRewriter", "DKIM", "SMTPCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
         ),
         .executableTarget(
             name: "veil",

@@ -59,7 +59,54 @@ def tree_cpu_seconds(root: int) -> float:
     return ticks / CLK_TCK
 
 
-def _hwm_kb(pid: int) -> int | None:
+def tree_context_switches(root: int) -> int:
+    """Context switches (voluntary + nonvoluntary) so far of every thread of ROOT
+    and of its live descendants: /proc/PID/task/TID/status, since /proc/PID/status
+    has the main thread's only. Unlike the CPU times, Linux keeps no total of the
+    reaped children's switches that another process could read, so a process that
+    exited in between is missing from a difference of two readings (Postfix's smtpd
+    and cleanup processes, recycled after max_use; not Veil, one process whose
+    threads live as long as it does). bench_perf.PerfStat's count includes them."""
+    switches = 0
+    for pid in tree_pids(root):
+        try:
+            tasks = os.listdir(f"/proc/{pid}/task")
+        except FileNotFoundError:
+            continue
+        for tid in tasks:
+            try:
+                status = Path(f"/proc/{pid}/task/{tid}/status").read_text()
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+            switches += sum(int(n) for n in re.findall(r"^(?:non)?voluntary_ctxt_switches:\s+(\d+)", status, re.M))
+    return switches
+
+
+def device_flushes(path: str) -> tuple[str, int] | None:
+    """(device name, flush requests it has completed so far) for the block device
+    that holds PATH: field 16 of /sys/dev/block/MAJ:MIN/stat (Linux 5.5+). These are
+    the cache flushes that fsync and fdatasync cause, counted for the whole system.
+    None when the file system has no block device (tmpfs, overlay) or the kernel no
+    such field."""
+    device = os.stat(path).st_dev
+    sys_path = Path(f"/sys/dev/block/{os.major(device)}:{os.minor(device)}")
+    try:
+        fields = (sys_path / "stat").read_text().split()
+    except FileNotFoundError:
+        return None
+    return (sys_path.resolve().name, int(fields[15])) if len(fields) >= 17 else None
+
+
+def rss_kb(pid: int) -> int | None:
+    """The resident memory of PID now (VmRSS), in kB."""
+    try:
+        match = re.search(r"VmRSS:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text())
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return int(match.group(1)) if match else None
+
+
+def hwm_kb(pid: int) -> int | None:
     try:
         match = re.search(r"VmHWM:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text())
     except (FileNotFoundError, ProcessLookupError):
@@ -94,7 +141,7 @@ class PeakRSS:
             self.sample()
 
     def sample(self):
-        marks = [mark for mark in map(_hwm_kb, tree_pids(self.root)) if mark]
+        marks = [mark for mark in map(hwm_kb, tree_pids(self.root)) if mark]
         with self._lock:
             self._largest = max([self._largest, *marks])
             self._sum = max(self._sum, sum(marks))

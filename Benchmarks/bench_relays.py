@@ -88,11 +88,23 @@ class Sink:
         with socket.socket() as probe:  # counts as a session, not as a message
             return probe.connect_ex((SINK_HOST, self.port)) == 0
 
-    def count(self) -> int:
+    def counts(self) -> tuple[int, int]:
+        """(sessions, messages) so far."""
         with open(self.output, "rb") as out:
             out.seek(max(0, out.seek(0, os.SEEK_END) - 128))
-            counts = re.findall(rb"mesg=(\d+)", out.read())
-        return int(counts[-1]) if counts else 0
+            counts = re.findall(rb"sess=(\d+) .*?mesg=(\d+)", out.read())
+        return (int(counts[-1][0]), int(counts[-1][1])) if counts else (0, 0)
+
+    def count(self) -> int:
+        return self.counts()[1]
+
+    def open_sessions(self) -> int:
+        """Connections to the sink that it has not closed yet (ESTABLISHED or
+        CLOSE_WAIT on its side, in /proc/net/tcp). smtp-sink counts a session when
+        it ends, so its session count is final once this is 0."""
+        local = f"{socket.inet_aton(SINK_HOST)[::-1].hex().upper()}:{self.port:04X}"
+        sockets = (line.split() for line in Path("/proc/net/tcp").read_text().splitlines()[1:])
+        return sum(1 for fields in sockets if fields[1] == local and fields[3] in ("01", "08"))
 
     def wait_count(self, count: int, timeout: float) -> float:
         """Time (monotonic) at which the sink had received `count` messages."""

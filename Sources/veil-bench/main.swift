@@ -7,6 +7,7 @@ import SMTPCore
 
 /// Rewriter throughput: body bytes per second on large messages, and whole
 /// Exchange-style 10 KB messages per second. Run in release mode (`make bench`).
+/// `veil-bench load` is the SMTP load generator of the relay benchmark instead.
 
 let configuration = ScrubConfiguration(
     rules: .allowlist(keep: [], remove: []), rewriteMessageIDs: true,
@@ -184,6 +185,11 @@ func multipartBodyThroughput(size: Int, repeats: Int) -> Double {
         output.removeAll(keepingCapacity: true)
     }
     return Double(message.readableBytes * repeats) / 1_048_576 / seconds(start)
+}
+
+/// `veil-bench load ...`: the load generator of Benchmarks/relay_bench.py (LoadGenerator.swift).
+if CommandLine.arguments.dropFirst().first == "load" {
+    exit(runLoad(Array(CommandLine.arguments.dropFirst(2))))
 }
 
 /// `veil-bench [SCALE]`: SCALE (default 1.0) multiplies the work, e.g. 0.01 under valgrind.
