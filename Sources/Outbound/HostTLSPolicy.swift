@@ -62,10 +62,10 @@ public struct HostTLSPolicy: Sendable, Equatable {
     }
 
     /// An MX host. `tlsa`: the lookup of `_25._tcp.<tlsaBase>` (one of
-    /// ``tlsaBases(of:)``), when ``looksUpTLSA(_:host:)`` said to make it. `sts`: the domain's MTA-STS policy,
-    /// which applies where DANE does not (RFC 8461 §2) under `dane`,
-    /// `opportunistic` and `required`; in enforce mode only the MX hosts it lists
-    /// are used, with a PKIX-valid certificate for their name (§4.2).
+    /// ``tlsaBases(of:)``), when ``looksUpTLSA(_:host:)`` said to make it. `sts`:
+    /// the domain's MTA-STS policy, which applies where DANE does not (RFC 8461 §2)
+    /// under `dane`, `opportunistic` and `required`; in enforce mode only the MX
+    /// hosts it lists are used, with a PKIX-valid certificate for their name (§4.2).
     public static func mxHost(_ policy: TLSPolicy, host: MXResolver.Host, tlsa: DNSResolver.Lookup?,
                               tlsaBase: String? = nil, sts: MTASTSPolicy? = nil) -> Decision {
         let applies = [.dane, .opportunistic, .required].contains(policy)
