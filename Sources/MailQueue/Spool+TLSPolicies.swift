@@ -26,6 +26,11 @@ public struct TLSSessionCount: Sendable, Equatable {
     public var session: String
     public var count: Int
 
+    /// The day (UTC) a time falls on, as counts are kept: `2026-12-07`.
+    public static func day(of date: Date) -> String {
+        String(Timestamp.format(date).prefix(10))
+    }
+
     public init(day: String, session: String, count: Int) {
         self.day = day
         self.session = session

@@ -34,15 +34,26 @@ public struct MTASTSFetch: Sendable {
         public var description: String { reason }
     }
 
+    /// The `_mta-sts.<domain>` TXT record (RFC 8461 §3.1); a failure when DNS gave
+    /// no answer (SERVFAIL, a timeout, a bogus one).
+    public func record(_ domain: String) async -> Result<MTASTSRecord, MXResolver.LookupFailure> {
+        let (resolver, name) = (mxResolver.resolver, "_mta-sts.\(domain)")
+        let lookup = (try? await dnsThreadPool.runIfActive { resolver.lookup(name, .txt) })
+            ?? DNSResolver.Lookup(answer: .temporaryFailure("shutting down"), secure: false)
+        switch lookup.answer {
+        case .records(let rdata): return .success(MTASTSRecord(txtRecords: rdata.compactMap(DNSResolver.joinedText)))
+        case .noData, .nameError: return .success(.absent)
+        case .temporaryFailure(let reason): return .failure(.init(description: "the \(name) lookup failed: \(reason)"))
+        }
+    }
+
     /// `domain` in its ASCII form.
     public func fetch(_ domain: String) async -> Result<MTASTSPolicy, Failure> {
         let host = "mta-sts.\(domain)"
-        let resolver = mxResolver
-        let found = (try? await dnsThreadPool.runIfActive { resolver.addresses(ofHost: host) })
-            ?? .failure(.init(description: "shutting down"))
-        guard case .success(let addresses) = found, let address = addresses.first(where: internalNetworks.mayConnect) else {
-            let reason = if case .failure(let failure) = found { "\(failure)" } else { "\(host) is in an internal network" }
-            return .failure(Failure(type: .stsPolicyFetchError, reason: reason))
+        let address: String
+        switch await internalNetworks.firstPermittedAddress(of: host, resolver: mxResolver, dnsThreadPool: dnsThreadPool) {
+        case .success(let found): address = found
+        case .failure(let failure): return .failure(Failure(type: .stsPolicyFetchError, reason: "\(failure)"))
         }
         let response: HTTPSFetcher.Response
         do throws(HTTPSFetcher.Failure) {

@@ -58,17 +58,13 @@ actor MTASTSPolicies {
 
     private func find(_ domain: String) async -> Found {
         let now = Date()
-        let (spool, resolver) = (self.spool, mxResolver.resolver)
+        let spool = self.spool
         let cached = (try? await threadPool.runIfActive { try spool.mtaSTSPolicy(domain: domain) }) ?? nil
         let usable = cached.flatMap { $0.expiresAt > now ? try? MTASTSPolicy(text: $0.policy) : nil }
-        let lookup = try? await dnsThreadPool.runIfActive { resolver.lookup("_mta-sts.\(domain)", .txt) }
-        let record: MTASTSRecord
-        switch lookup?.answer {
-        case .records(let rdata)?: record = MTASTSRecord(txtRecords: rdata.compactMap(DNSResolver.joinedText))
-        case .noData?, .nameError?: record = .absent
-        // Unknown: the cached policy holds (§5.1: only a new id replaces it).
-        case .temporaryFailure?, nil: return Found(policy: usable)
-        }
+        let fetch = MTASTSFetch(mxResolver: mxResolver, fetcher: fetcher, dnsThreadPool: dnsThreadPool,
+                                internalNetworks: internalNetworks())
+        // No answer: the cached policy holds (§5.1: only a new id replaces it).
+        guard case .success(let record) = await fetch.record(domain) else { return Found(policy: usable) }
         switch record {
         case .absent:
             return Found(policy: usable)
@@ -82,8 +78,7 @@ actor MTASTSPolicies {
             if let failed = failedAt[domain], now.timeIntervalSince(failed) < Self.retryAfterFailure {
                 return Found(policy: usable, failure: usable == nil ? (.stsPolicyFetchError, "fetch failed recently") : nil)
             }
-            switch await MTASTSFetch(mxResolver: mxResolver, fetcher: fetcher, dnsThreadPool: dnsThreadPool,
-                                     internalNetworks: internalNetworks()).fetch(domain) {
+            switch await fetch.fetch(domain) {
             case .success(let policy):
                 failedAt[domain] = nil
                 let entry = CachedMTASTSPolicy(recordID: id, policy: policy.text, fetchedAt: now,

@@ -79,7 +79,7 @@ struct TLSResultRecorder: Sendable {
         guard !results.isEmpty else { return }
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
-        let day = String(Timestamp.format(now).prefix(10))
+        let day = TLSSessionCount.day(of: now)
         let rows = results.compactMap { result in
             (try? encoder.encode(result)).map { (day: day, session: String(decoding: $0, as: UTF8.self)) }
         }

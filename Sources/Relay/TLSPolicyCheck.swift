@@ -68,20 +68,18 @@ public enum TLSPolicyCheck {
     /// neither read nor written).
     private static func mtaSTS(_ domain: String, mxResolver: MXResolver, configuration: Configuration,
                                networks: InternalNetworks) async -> (policy: MTASTSPolicy?, line: String) {
-        let lookup = mxResolver.resolver.lookup("_mta-sts.\(domain)", .txt)
-        let rdata: [[UInt8]]
-        switch lookup.answer {
-        case .records(let found): rdata = found
-        case .noData, .nameError: return (nil, "MTA-STS: no _mta-sts.\(domain) record")
-        case .temporaryFailure(let reason): return (nil, "MTA-STS: the _mta-sts.\(domain) lookup failed: \(reason)")
+        let fetch = MTASTSFetch(mxResolver: mxResolver,
+                                fetcher: HTTPSFetcher(group: MultiThreadedEventLoopGroup.singleton, caFile: configuration.delivery.caFile),
+                                dnsThreadPool: NIOThreadPool.singleton, internalNetworks: networks)
+        let record: MTASTSRecord
+        switch await fetch.record(domain) {
+        case .success(let found): record = found
+        case .failure(let failure): return (nil, "MTA-STS: \(failure)")
         }
-        switch MTASTSRecord(txtRecords: rdata.compactMap(DNSResolver.joinedText)) {
+        switch record {
         case .absent: return (nil, "MTA-STS: no v=STSv1 record at _mta-sts.\(domain)")
         case .invalid(let reason): return (nil, "MTA-STS: _mta-sts.\(domain) is invalid: \(reason)")
         case .valid(let id):
-            let fetch = MTASTSFetch(mxResolver: mxResolver,
-                                    fetcher: HTTPSFetcher(group: MultiThreadedEventLoopGroup.singleton, caFile: configuration.delivery.caFile),
-                                    dnsThreadPool: NIOThreadPool.singleton, internalNetworks: networks)
             switch await fetch.fetch(domain) {
             case .success(let policy):
                 return (policy, "MTA-STS: id=\(id), mode \(policy.mode.rawValue), max_age \(policy.maxAgeSeconds)s, "

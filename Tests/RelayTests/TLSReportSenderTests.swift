@@ -194,7 +194,7 @@ import TLSReporting
     /// time; a graceful shutdown ends it, and a request after that is answered.
     @Test func theServicePassesAndStops() async throws {
         try await withHarness(["mail.example": .valid([.mail(Self.mailbox)])]) { harness in
-            let today = TLSReportBatch.day(of: Date())
+            let today = TLSSessionCount.day(of: Date())
             try harness.count([(today, Self.session("mail.example")), ("2020-01-01", Self.session("old.example"))])
             let service = TLSReportService(sender: harness.sender)
             try await testGracefulShutdown { trigger in

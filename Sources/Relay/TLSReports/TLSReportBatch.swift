@@ -69,14 +69,9 @@ struct TLSReportBatch: Sendable {
         return String(generator.next() as UInt64, radix: 36)
     }
 
-    /// The day (UTC) that holds `date`, as the rows name it.
-    static func day(of date: Date) -> String {
-        String(Timestamp.format(date).prefix(10))
-    }
-
     /// Midnight (UTC) at the start of `day`; nil when it is not a day.
     static func start(of day: String) -> Date? {
-        guard day.utf8.count == 10, let start = Timestamp.parse(day + "T00:00:00Z"), Self.day(of: start) == day else { return nil }
+        guard day.utf8.count == 10, let start = Timestamp.parse(day + "T00:00:00Z"), TLSSessionCount.day(of: start) == day else { return nil }
         return start
     }
 }

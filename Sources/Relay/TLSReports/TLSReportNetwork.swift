@@ -51,13 +51,11 @@ struct LiveTLSReportNetwork: TLSReportNetwork {
         guard let host = url.host(percentEncoded: false), url.port == nil || url.port == 443 else {
             return TLSReportNotSent(reason: "only https: URIs with a host name on port 443 are supported")
         }
-        let mxResolver = MXResolver(resolver: resolver)
-        let found = (try? await dnsThreadPool.runIfActive { mxResolver.addresses(ofHost: host) })
-            ?? .failure(.init(description: "shutting down"))
-        let networks = internalNetworks()
-        guard case .success(let addresses) = found, let address = addresses.first(where: networks.mayConnect) else {
-            if case .failure(let failure) = found { return TLSReportNotSent(reason: "\(failure)") }
-            return TLSReportNotSent(reason: "\(host) is in an internal network")
+        let address: String
+        switch await internalNetworks().firstPermittedAddress(of: host, resolver: MXResolver(resolver: resolver),
+                                                               dnsThreadPool: dnsThreadPool) {
+        case .success(let found): address = found
+        case .failure(let failure): return TLSReportNotSent(reason: "\(failure)")
         }
         var path = url.path(percentEncoded: true)
         if path.isEmpty { path = "/" }

@@ -41,8 +41,8 @@ struct TLSReportSender: Sendable {
     /// sessions so far too (`veil tls report`).
     func send(now: Date, includingToday: Bool) async -> Pass {
         guard let settings = settings() else { return Pass(ok: false, lines: ["TLS reports are off: [tls_report] organization is not set"]) }
-        let today = TLSReportBatch.day(of: now)
-        let end = includingToday ? TLSReportBatch.day(of: now.addingTimeInterval(86_400)) : today
+        let today = TLSSessionCount.day(of: now)
+        let end = includingToday ? TLSSessionCount.day(of: now.addingTimeInterval(86_400)) : today
         let spool = self.spool
         let rows: [TLSSessionCount]
         do {
@@ -56,7 +56,7 @@ struct TLSReportSender: Sendable {
             logger.log(.queueError(queueID: nil, error: "\(unreadable.count) TLS session count(s) not readable, dropped"))
             await uncount(unreadable)
         }
-        let yesterday = TLSReportBatch.day(of: now.addingTimeInterval(-86_400))
+        let yesterday = TLSSessionCount.day(of: now.addingTimeInterval(-86_400))
         var lines: [String] = []
         for batch in batches {
             if batch.day < yesterday {
