@@ -1,4 +1,5 @@
 import Crypto
+import NIOSSL
 import PolicyRecords
 
 /// RFC 7672 §3.1 and RFC 6698 §2.1: whether a certificate of the server's chain
@@ -13,6 +14,11 @@ public enum DANEMatcher {
         public init(der: [UInt8], subjectPublicKeyInfo: [UInt8]) {
             self.der = der
             self.subjectPublicKeyInfo = subjectPublicKeyInfo
+        }
+
+        /// The parts of a certificate the server sent.
+        public init(_ certificate: NIOSSLCertificate) throws {
+            self.init(der: try certificate.toDERBytes(), subjectPublicKeyInfo: try certificate.extractPublicKey().toSPKIBytes())
         }
     }
 

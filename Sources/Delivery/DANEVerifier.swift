@@ -19,7 +19,7 @@ public enum DANEVerifier {
     /// `chain`: as the server presented it, its own certificate first. `names`: the
     /// reference identifiers for DANE-TA (the TLSA base domain, the MX host name).
     public static func verify(_ chain: [NIOSSLCertificate], records: [TLSARecord], names: [String]) async -> Outcome {
-        guard let leaf = chain.first.flatMap({ try? parts($0) }) else { return .failed("the server's certificate cannot be read") }
+        guard let leaf = chain.first.flatMap({ try? DANEMatcher.Certificate($0) }) else { return .failed("the server's certificate cannot be read") }
         if DANEMatcher.endEntityMatches(records, leaf: leaf) { return .endEntity }
 
         let anchors = records.filter { $0.usage == TLSARecord.Usage.daneTA.rawValue && $0.isUsable }
@@ -47,10 +47,5 @@ public enum DANEVerifier {
             }
         }
         return .failed("the chain from the DANE-TA certificate does not validate for \(names.joined(separator: " or "))")
-    }
-
-    private static func parts(_ certificate: NIOSSLCertificate) throws -> DANEMatcher.Certificate {
-        DANEMatcher.Certificate(der: try certificate.toDERBytes(),
-                                subjectPublicKeyInfo: try certificate.extractPublicKey().toSPKIBytes())
     }
 }

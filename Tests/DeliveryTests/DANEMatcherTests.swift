@@ -33,8 +33,7 @@ import Testing
 
     static func leaf() throws -> DANEMatcher.Certificate {
         let certificate = try NIOSSLCertificate(bytes: Array(pem.utf8), format: .pem)
-        return DANEMatcher.Certificate(der: try certificate.toDERBytes(),
-                                       subjectPublicKeyInfo: try certificate.extractPublicKey().toSPKIBytes())
+        return try DANEMatcher.Certificate(certificate)
     }
 
     @Test func endEntityRecordsMatchByKeyOrCertificate() throws {
